@@ -1,0 +1,52 @@
+# Stockroom: `make run` tries it out, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON_BIN ?= $(shell for v in python3.13 python3.12; do \
+	for p in $$(command -v $$v) /root/.pyenv/versions/3.13*/bin/$$v /usr/local/bin/$$v /usr/bin/$$v; do \
+	[ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; exit 0; }; done; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test lint fmt up check-services bench bench-smoke
+
+help:
+	@echo "make run    - serve Stockroom on http://127.0.0.1:8000 (SQLite, in-process cache)"
+	@echo "make test   - the whole test suite on PostgreSQL and Redis"
+	@echo "make lint   - ruff, mypy, hadolint"
+	@echo "make up     - the full stack with docker compose"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON_BIN)" || { echo "Python 3.13 (or 3.12) is required: install it (pyenv install 3.13) and retry." >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=true $(PY) manage.py demo_setup
+	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
+
+check-services:
+	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) manage.py check_services --server-only --settings=config.settings.test
+
+test: $(STAMP) check-services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(VENV)/bin/hadolint Dockerfile
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+up:
+	docker compose up --build

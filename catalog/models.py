@@ -1,0 +1,103 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=220, unique=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    description = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    name = models.CharField(max_length=255)
+    slug = models.SlugField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    is_published = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["is_published", "-created_at"], name="product_pub_created_idx"),
+            models.Index(fields=["is_published", "name"], name="product_pub_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(models.Model):
+    """A sellable unit. `stock` is only ever changed by catalog.services (with a ledger row)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    stock = models.IntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(stock__gte=0), name="variant_stock_gte_0"),
+            models.CheckConstraint(condition=models.Q(price__gt=0), name="variant_price_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return self.sku
+
+
+class StockMovementKind(models.TextChoices):
+    ADJUSTMENT = "adjustment", "Adjustment"
+    ORDER_PLACED = "order_placed", "Order placed"
+    ORDER_CANCELLED = "order_cancelled", "Order cancelled"
+    REFUND_RESTOCK = "refund_restock", "Refund restock"
+    IMPORT = "import", "Import"
+    PAYMENT_REALLOCATED = "payment_reallocated", "Payment reallocated"
+
+
+class StockMovement(models.Model):
+    """The stock ledger: a variant's stock always equals the sum of its deltas."""
+
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="movements")
+    kind = models.CharField(max_length=32, choices=StockMovementKind.choices)
+    delta = models.IntegerField()
+    reason = models.CharField(max_length=500, blank=True)
+    # The order's number (not a foreign key: the catalog does not depend on orders).
+    order_number = models.CharField(max_length=32, blank=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["variant", "-created_at"], name="movement_variant_time_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(delta=0), name="movement_delta_nonzero")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.variant_id} {self.delta:+d} ({self.kind})"

@@ -1,0 +1,85 @@
+"""Liveness and readiness probes (plain Django views, no DRF on this path)."""
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger("stockroom.health")
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return connection.vendor
+
+
+def check_database_server() -> str:
+    """Connect to the server's maintenance database: the app database may not exist yet."""
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return f"{connection.vendor} server"
+
+
+def check_cache() -> str:
+    """Write and read back a value: django-redis hides outages, so a miss is a failure."""
+    key = f"readyz:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise ConnectionError("the cache did not return what was written")
+    cache.delete(key)
+    return settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+
+
+def check_broker() -> str:
+    broker_url = getattr(settings, "CELERY_BROKER_URL", "")
+    if not broker_url:
+        return "none configured: tasks run inline"
+    from kombu import Connection
+
+    with Connection(broker_url, connect_timeout=2) as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return "reachable"
+
+
+def run_checks(
+    *, database_server_only: bool = False, broker: bool = True
+) -> dict[str, tuple[bool, str]]:
+    checks: dict[str, Callable[[], str]] = {
+        "database": check_database_server if database_server_only else check_database,
+        "cache": check_cache,
+    }
+    if broker:
+        checks["broker"] = check_broker
+    results = {}
+    for name, check in checks.items():
+        try:
+            results[name] = (True, check())
+        except Exception as exc:  # noqa: BLE001 - any failure means the service is down
+            logger.warning("service check failed", extra={"check": name, "error": str(exc)})
+            results[name] = (False, str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
+    return results
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    results = run_checks(broker=False)
+    checks = {name: "ok" if ok else "error" for name, (ok, _) in results.items()}
+    failing = [name for name, state in checks.items() if state != "ok"]
+    if failing:
+        return JsonResponse(
+            {"status": "unavailable", "checks": checks, "failing": failing}, status=503
+        )
+    return JsonResponse({"status": "ok", "checks": checks})

@@ -1,0 +1,31 @@
+"""First-run setup for `make run`: a demo staff account (and demo data once seed_demo exists)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError
+
+DEMO_EMAIL = "demo@stockroom.local"
+DEMO_PASSWORD = "stockroom-demo"  # noqa: S105 - printed for the local demo only
+
+
+class Command(BaseCommand):
+    help = "Create a demo staff user (and a small demo dataset) when there is none. Debug only."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("demo_setup only runs with DJANGO_DEBUG=true.")
+        User = get_user_model()
+        if not User.objects.filter(is_staff=True).exists():
+            User.objects.create_superuser(email=DEMO_EMAIL, password=DEMO_PASSWORD)
+            if "seed_demo" in get_commands():
+                call_command("seed_demo", products=50, customers=10, orders=30, seed=1)
+        if User.objects.filter(email__iexact=DEMO_EMAIL).exists():
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Back office: http://127.0.0.1:8000/{settings.ADMIN_URL}\n"
+                    f"  email:    {DEMO_EMAIL}\n  password: {DEMO_PASSWORD}"
+                )
+            )

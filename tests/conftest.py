@@ -1,0 +1,71 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.accounts.factories import DEFAULT_PASSWORD, StaffFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Each test starts with an empty cache: only this worker's keys (its own prefix)."""
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+    yield
+
+
+@pytest.fixture
+def password() -> str:
+    return DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+customer = user
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def superuser(db):
+    return StaffFactory(is_superuser=True)
+
+
+def token_client(user) -> APIClient:
+    """An API client that sends a real knox token of `user`."""
+    from knox.models import AuthToken
+
+    _, key = AuthToken.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def user_client(user) -> APIClient:
+    return token_client(user)
+
+
+customer_client = user_client
+
+
+@pytest.fixture
+def staff_client(staff_user) -> APIClient:
+    return token_client(staff_user)
+
+
+@pytest.fixture
+def superuser_client(superuser) -> APIClient:
+    return token_client(superuser)
