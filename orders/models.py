@@ -1,1 +1,210 @@
-from django.db import models  # noqa: F401
+"""Orders: what was bought, at which price, shipped where, and every change since.
+
+Rows here are snapshots: prices, names and the address are copied when an
+order is placed, so later catalog or address edits never change an order.
+Status changes only through `orders.services.order_transition`.
+"""
+
+import secrets
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+
+# Crockford's base32 without I, L, O, U: easy to read aloud, no 0/O or 1/I confusion.
+_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_NUMBER_LENGTH = 10
+
+
+def order_number_generate() -> str:
+    """A short random number like `SR-7KQ2M9XD4A` (50 bits: unguessable, reveals no count)."""
+    body = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(_NUMBER_LENGTH))
+    return f"SR-{body}"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", "Pending payment"
+    PAID = "paid", "Paid"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+    REFUNDED = "refunded", "Refunded"
+
+
+class OrderQuerySet(models.QuerySet["Order"]):
+    def for_user(self, user: models.Model) -> "OrderQuerySet":
+        return self.filter(user=user)
+
+    def expired(self, *, before: datetime) -> "OrderQuerySet":
+        """Pending orders created before `before` (served by `order_pending_created_idx`)."""
+        return self.filter(status=OrderStatus.PENDING_PAYMENT, created_at__lt=before)
+
+
+class Order(models.Model):
+    number = models.CharField(max_length=32, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(
+        max_length=32, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT
+    )
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2)
+    shipping_total = models.DecimalField(max_digits=12, decimal_places=2)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+
+    shipping_full_name = models.CharField(max_length=200, blank=True)
+    shipping_line1 = models.CharField(max_length=255, blank=True)
+    shipping_line2 = models.CharField(max_length=255, blank=True)
+    shipping_city = models.CharField(max_length=120)
+    shipping_postal_code = models.CharField(max_length=20)
+    shipping_country = models.CharField(max_length=2)
+    shipping_phone = models.CharField(max_length=32, blank=True)
+
+    note = models.CharField(max_length=1000, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
+    # Money was received for an order that is now cancelled: staff owe a refund.
+    refund_due = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="order_created_idx"),
+            models.Index(fields=["user", "-created_at"], name="order_user_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
+            # The expiry sweep reads only pending orders by age.
+            models.Index(
+                fields=["created_at"],
+                name="order_pending_created_idx",
+                condition=models.Q(status="pending_payment"),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(total__gte=0), name="order_total_gte_0"),
+        ]
+        permissions = [
+            ("cancel_order", "Can cancel orders"),
+            ("transition_order", "Can mark paid, ship, deliver and refund orders"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def shipping_address(self) -> dict[str, str]:
+        return {
+            "full_name": self.shipping_full_name,
+            "line1": self.shipping_line1,
+            "line2": self.shipping_line2,
+            "city": self.shipping_city,
+            "postal_code": self.shipping_postal_code,
+            "country": self.shipping_country,
+            "phone": self.shipping_phone,
+        }
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # PROTECT: a product that appears in orders cannot be deleted (unpublish it instead).
+    variant = models.ForeignKey(
+        "catalog.Variant", on_delete=models.PROTECT, related_name="order_lines"
+    )
+    sku = models.CharField(max_length=64, db_index=True)
+    product_name = models.CharField(max_length=255)
+    variant_name = models.CharField(max_length=255, blank=True)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+    line_total = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "variant"], name="orderline_order_variant"),
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="orderline_qty_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+
+class ActorKind(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    STAFF = "staff", "Staff"
+    SYSTEM = "system", "System"
+
+
+class OrderEvent(models.Model):
+    """The order's history: transitions and notable facts (payment_mismatch, ...)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=64)
+    from_status = models.CharField(max_length=32, blank=True)
+    to_status = models.CharField(max_length=32, blank=True)
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["order", "created_at"], name="orderevent_order_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.type}"
+
+
+class PaymentEvent(models.Model):
+    """A processed payment-provider event; the unique id makes each apply once."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=64)
+    order_number = models.CharField(max_length=32, blank=True, db_index=True)
+    payload = models.JSONField(default=dict)
+    outcome = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class IdempotencyKey(models.Model):
+    """One `Idempotency-Key` per caller, method and path, with the first response.
+
+    The row is inserted (and committed) before the request runs: the unique
+    constraint is the lock that makes concurrent retries wait their turn.
+    `status_code` stays null while the first request is still running.
+    """
+
+    caller = models.CharField(max_length=100)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=1024)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(default=b"")
+    content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["caller", "method", "path", "key"], name="idempotency_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.caller} {self.method} {self.path} {self.key}"
