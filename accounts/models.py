@@ -102,3 +102,25 @@ class Address(models.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name}, {self.city} ({self.country})"
+
+
+class LoginFailure(models.Model):
+    """One failed log-in, kept in PostgreSQL so the lockout survives a cache outage.
+
+    Rows older than the lockout window carry no meaning and are purged
+    (`login_failures_purge`). `email` is stored lower-cased.
+    """
+
+    email = models.CharField(max_length=254)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email", "-created_at"], name="loginfailure_email_idx"),
+            models.Index(fields=["ip_address", "-created_at"], name="loginfailure_ip_idx"),
+            models.Index(fields=["created_at"], name="loginfailure_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} from {self.ip_address} at {self.created_at:%Y-%m-%d %H:%M:%S}"
