@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -30,6 +31,10 @@ class Product(models.Model):
     is_published = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Maintained by PostgreSQL triggers (migration 0002) from the name (weight A),
+    # the variants' SKUs (C) and the description (B), so every write path (services,
+    # admin, imports, raw SQL) keeps it right. Always NULL on SQLite (unused there).
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -58,6 +63,14 @@ class Variant(models.Model):
 
     class Meta:
         ordering = ["product_id", "id"]
+        indexes = [
+            # The lowest price per product (list price, filters, ordering) and
+            # "is any variant in stock" are per-product index lookups.
+            models.Index(fields=["product", "price"], name="variant_product_price_idx"),
+            models.Index(
+                fields=["product"], condition=models.Q(stock__gt=0), name="variant_in_stock_idx"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="variant_stock_gte_0"),
             models.CheckConstraint(condition=models.Q(price__gt=0), name="variant_price_gt_0"),
