@@ -1,4 +1,4 @@
-"""Cross-cutting middleware: request ids and the request body limit."""
+"""Cross-cutting middleware: request ids, health probes and the request body limit."""
 
 import logging
 import re
@@ -42,6 +42,30 @@ class RequestIdMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+class HealthProbeMiddleware:
+    """Answer /healthz and /readyz before host validation, the HTTPS redirect and sessions.
+
+    Orchestrators probe the container by its own address (Host: 10.0.3.7:8000),
+    which ALLOWED_HOSTS rightly does not list, and over plain http; the probes
+    carry no cookies and need no session, so they are answered here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from config import health
+
+        self.get_response = get_response
+        self.probes: dict[str, Callable[[HttpRequest], HttpResponse]] = {
+            "/healthz": health.healthz,
+            "/readyz": health.readyz,
+        }
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = self.probes.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return self.get_response(request)
 
 
 class BodySizeLimitMiddleware:
