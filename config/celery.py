@@ -1,4 +1,9 @@
-"""The Celery app. With no broker configured, tasks run inline (eagerly)."""
+"""The Celery app: `celery -A config worker` and `celery -A config beat`.
+
+Settings are the `CELERY_*` names of config.settings (broker from the
+environment, beat schedule included). With no broker configured, tasks run
+inline (eagerly) in the calling process: the embedded default and unit tests.
+"""
 
 import os
 

@@ -1,17 +1,334 @@
+"""Outgoing webhooks: the outbox (events), endpoints, and delivery of events to them.
+
+Flow: a change records its events in its own transaction (`event_record`);
+on commit a task fans each event out into one Delivery per interested
+endpoint (`events_dispatch`) and a task per delivery POSTs it
+(`delivery_attempt`). Failed attempts are retried by the periodic sweep
+(`webhooks_sweep`) with exponential backoff, never by ETA tasks, so that a
+lost or duplicated task message costs nothing: every step is idempotent.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from webhooks.models import Event
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from webhooks import http
+from webhooks.exceptions import EndpointInactive
+from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
+
+logger = logging.getLogger("stockroom.webhooks")
+
+SIGNATURE_HEADER = "Stockroom-Signature"
+# Worth another try later: the receiver is overloaded, slow or restarting.
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
+
+
+# --- The outbox -----------------------------------------------------------------------------
 
 
 def event_record(*, type: str, data: dict[str, Any]) -> Event:
     """Store an outgoing event in the caller's transaction (the outbox).
 
     Must be called inside the transaction that makes the change the event
-    describes, so the event exists if and only if the change committed.
+    describes, so the event exists if and only if the change committed. Its
+    delivery is queued when (and only if) that transaction commits.
     """
-    return Event.objects.create(type=type, data=data)
+    event = Event.objects.create(type=type, data=data)
+    transaction.on_commit(partial(_dispatch_enqueue, event_ids=[str(event.pk)]), robust=True)
+    return event
 
 
 def events_record(*, events: list[tuple[str, dict[str, Any]]]) -> list[Event]:
     """Store several events at once (one INSERT); same contract as `event_record`."""
-    return Event.objects.bulk_create([Event(type=t, data=d) for t, d in events])
+    created = Event.objects.bulk_create([Event(type=t, data=d) for t, d in events])
+    if created:
+        transaction.on_commit(
+            partial(_dispatch_enqueue, event_ids=[str(e.pk) for e in created]), robust=True
+        )
+    return created
+
+
+def _dispatch_enqueue(*, event_ids: list[str]) -> None:
+    from webhooks.tasks import events_dispatch_task
+
+    try:
+        events_dispatch_task.delay(event_ids)
+    except Exception:  # the broker is down: the sweep dispatches them later
+        logger.exception("could not queue the dispatch of events", extra={"events": event_ids})
+
+
+# --- Endpoints ------------------------------------------------------------------------------
+
+
+def secret_generate() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+def endpoint_create(
+    *,
+    url: str,
+    event_types: list[str],
+    secret: str = "",
+    description: str = "",
+    is_active: bool = True,
+) -> Endpoint:
+    """Register an endpoint; without a `secret` one is generated (shown to staff once)."""
+    return Endpoint.objects.create(
+        url=url,
+        event_types=sorted(set(event_types)),
+        secret=secret or secret_generate(),
+        description=description,
+        is_active=is_active,
+    )
+
+
+@transaction.atomic
+def endpoint_update(*, endpoint: Endpoint, **fields: Any) -> Endpoint:
+    """Change an endpoint. Enabling it again forgets why it was disabled and its failures."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    allowed = {"url", "event_types", "secret", "description", "is_active"}
+    if unknown := set(fields) - allowed:
+        raise TypeError(f"Unknown endpoint fields: {sorted(unknown)}")
+    if "event_types" in fields:
+        fields["event_types"] = sorted(set(fields["event_types"]))
+    if fields.get("is_active") and not endpoint.is_active:
+        fields.update(disabled_reason="", disabled_at=None, consecutive_failures=0)
+    for name, value in fields.items():
+        setattr(endpoint, name, value)
+    endpoint.save(update_fields=[*fields, "updated_at"])
+    return endpoint
+
+
+def _endpoint_disable(*, endpoint: Endpoint, reason: str) -> None:
+    endpoint.is_active = False
+    endpoint.disabled_reason = reason[:500]
+    endpoint.disabled_at = timezone.now()
+    logger.warning("webhook endpoint disabled", extra={"endpoint": endpoint.pk, "reason": reason})
+
+
+# --- Dispatch -------------------------------------------------------------------------------
+
+
+def events_dispatch(*, event_ids: list[str]) -> list[int]:
+    """Create the deliveries of these events (once per endpoint) and return the ones to send.
+
+    Idempotent: events already dispatched are skipped, and the unique
+    (event, endpoint) constraint forbids a second delivery row. Returns the
+    ids of all pending deliveries of these events.
+    """
+    with transaction.atomic():
+        events = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=event_ids, dispatched_at__isnull=True)
+            .order_by("pk")
+            .only("pk", "type")
+        )
+        if events:
+            now = timezone.now()
+            endpoints = list(Endpoint.objects.filter(is_active=True).only("pk", "event_types"))
+            Delivery.objects.bulk_create(
+                [
+                    Delivery(event_id=event.pk, endpoint_id=endpoint.pk, next_attempt_at=now)
+                    for event in events
+                    for endpoint in endpoints
+                    if endpoint.wants(event.type)
+                ],
+                ignore_conflicts=True,
+            )
+            Event.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=now)
+    return list(
+        Delivery.objects.filter(event_id__in=event_ids, status=DeliveryStatus.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    event_ids: list[str]
+    delivery_ids: list[int]
+
+
+def webhooks_sweep(*, now: datetime | None = None, limit: int = 1000) -> SweepResult:
+    """Find what the task queue lost or deferred: undispatched events and due deliveries."""
+    now = now or timezone.now()
+    # Younger events are normally being dispatched right now by their on_commit task.
+    event_ids = Event.objects.filter(
+        dispatched_at__isnull=True, created_at__lte=now - timedelta(seconds=30)
+    ).order_by("created_at")[:limit]
+    delivery_ids = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
+    ).order_by("next_attempt_at")[:limit]
+    return SweepResult(
+        event_ids=[str(pk) for pk in event_ids.values_list("pk", flat=True)],
+        delivery_ids=list(delivery_ids.values_list("pk", flat=True)),
+    )
+
+
+# --- Delivery -------------------------------------------------------------------------------
+
+
+def event_payload(event: Event) -> bytes:
+    """The body POSTed for an event: the same bytes however often it is sent."""
+    created_at = event.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    payload = {
+        "id": str(event.pk),
+        "type": event.type,
+        "created_at": created_at,
+        "data": event.data,
+    }
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def signature_header(*, secret: str, body: bytes, timestamp: int) -> str:
+    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint's secret>`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def backoff_seconds(*, attempt: int) -> float:
+    """Delay before attempt `attempt + 1`: exponential, capped, with +-10% jitter."""
+    delay = min(settings.WEBHOOK_BACKOFF_BASE * 2 ** (attempt - 1), settings.WEBHOOK_BACKOFF_MAX)
+    return delay * random.uniform(0.9, 1.1)
+
+
+def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
+    """POST a due pending delivery once and record the outcome; None if there is nothing to do.
+
+    Holds the delivery's row lock while it sends, so two workers (a task run
+    twice, or a task and the sweep) never send the same delivery at once; a
+    worker that dies mid-way releases the lock with its connection and the
+    redelivered task sends the same event (same id) again.
+    """
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("event", "endpoint")
+            .filter(
+                pk=delivery_id,
+                status=DeliveryStatus.PENDING,
+                next_attempt_at__lte=timezone.now(),
+                endpoint__is_active=True,
+            )
+            .first()
+        )
+        if delivery is None:
+            return None
+        number = delivery.attempt_count + 1
+        body = event_payload(delivery.event)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Stockroom-Webhooks/1.0",
+            "Stockroom-Event-Id": str(delivery.event_id),
+            "Stockroom-Event-Type": delivery.event.type,
+            "Stockroom-Delivery-Attempt": str(number),
+            SIGNATURE_HEADER: signature_header(
+                secret=delivery.endpoint.secret, body=body, timestamp=int(time.time())
+            ),
+        }
+        response = http.post(
+            url=delivery.endpoint.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT
+        )
+        attempt = DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=number,
+            status_code=response.status_code,
+            duration_ms=response.duration_ms,
+            error=response.error[:500],
+            response_body=response.body[:1000],
+        )
+        _delivery_outcome_record(delivery=delivery, attempt=attempt)
+    return attempt
+
+
+def _delivery_outcome_record(*, delivery: Delivery, attempt: DeliveryAttempt) -> None:
+    """Update the delivery and its endpoint after an attempt (inside its transaction)."""
+    now = timezone.now()
+    code = attempt.status_code
+    delivery.attempt_count = attempt.number
+    delivery.last_status_code = code
+    delivery.last_error = attempt.error
+    endpoint = Endpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
+    endpoint_fields = ["consecutive_failures", "updated_at"]
+    if code is not None and 200 <= code < 300:
+        delivery.status = DeliveryStatus.SUCCEEDED
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+        endpoint.consecutive_failures = 0
+    else:
+        outcome = f"HTTP {code}" if code is not None else attempt.error
+        endpoint.consecutive_failures += 1
+        retryable = code is None or code >= 500 or code in RETRYABLE_CLIENT_ERRORS
+        next_at = now + timedelta(seconds=backoff_seconds(attempt=attempt.number))
+        if retryable and next_at <= delivery.created_at + settings.WEBHOOK_RETRY_WINDOW:
+            delivery.next_attempt_at = next_at
+        else:
+            delivery.status = DeliveryStatus.FAILED
+            delivery.next_attempt_at = None
+            if retryable:
+                _endpoint_disable(
+                    endpoint=endpoint,
+                    reason=f"Gave up on event {delivery.event_id} after {attempt.number} "
+                    f"attempts over {settings.WEBHOOK_RETRY_WINDOW}; last: {outcome}.",
+                )
+        if code == 410 and endpoint.is_active:
+            _endpoint_disable(endpoint=endpoint, reason="The receiver answered 410 Gone.")
+        limit = settings.WEBHOOK_DISABLE_AFTER_FAILURES
+        if endpoint.is_active and endpoint.consecutive_failures >= limit:
+            _endpoint_disable(
+                endpoint=endpoint,
+                reason=f"{endpoint.consecutive_failures} consecutive failed attempts; "
+                f"last: {outcome}.",
+            )
+        if not endpoint.is_active:
+            endpoint_fields += ["is_active", "disabled_reason", "disabled_at"]
+    delivery.save(
+        update_fields=[
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "delivered_at",
+            "updated_at",
+        ]
+    )
+    endpoint.save(update_fields=endpoint_fields)
+
+
+@transaction.atomic
+def delivery_redeliver(*, delivery: Delivery) -> Delivery:
+    """Send a delivery again now, whatever its state (staff asked for it: the admin action).
+
+    Raises EndpointInactive when its endpoint is disabled: enable the endpoint first.
+    """
+    delivery = Delivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
+    if not delivery.endpoint.is_active:
+        raise EndpointInactive()
+    delivery.status = DeliveryStatus.PENDING
+    delivery.next_attempt_at = timezone.now()
+    delivery.save(update_fields=["status", "next_attempt_at", "updated_at"])
+    transaction.on_commit(partial(_delivery_enqueue, delivery_id=delivery.pk), robust=True)
+    return delivery
+
+
+def _delivery_enqueue(*, delivery_id: int) -> None:
+    from webhooks.tasks import delivery_attempt_task
+
+    try:
+        delivery_attempt_task.delay(delivery_id)
+    except Exception:  # the broker is down: the sweep sends it later
+        logger.exception("could not queue a delivery", extra={"delivery": delivery_id})

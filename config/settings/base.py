@@ -7,8 +7,10 @@ in-process cache: the embedded default for trying Stockroom out.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
+from celery.schedules import crontab
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -315,5 +317,39 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A message a dead worker had taken is handed out again after this long.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": 2,
+}
+# Publishing happens in on_commit hooks of web requests: a broker outage must
+# cost a request at most a couple of seconds (the outbox sweep catches up).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="stockroom")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Both orders tasks are defined in orders/tasks.py (issue 5).
+    "orders-cancel-expired": {
+        "task": "orders.tasks.cancel_expired_orders",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "orders-purge-idempotency-keys": {
+        "task": "orders.tasks.purge_idempotency_keys",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 3600},
+    },
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.webhooks_sweep",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+}
+
+# --- Outgoing webhooks --------------------------------------------------------
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_RETRY_WINDOW = timedelta(hours=env.float("WEBHOOK_RETRY_WINDOW_HOURS", default=24))
+WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE_SECONDS", default=30.0)
+WEBHOOK_BACKOFF_MAX = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=3 * 60 * 60.0)
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=25)
