@@ -1,15 +1,27 @@
-"""Every write to the catalog. Stock changes only here, always with a ledger row."""
+"""Every write to the catalog. Stock changes only here, always with a ledger row.
 
-from collections.abc import Mapping
+Each service invalidates the public catalog cache once its transaction
+commits (catalog.cache.invalidate_on_commit), so no committed change is ever
+hidden by a cached response.
+"""
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, IntegerField, Model, ProtectedError, Value, When
 from django.utils import timezone
+from django.utils.text import slugify
 
-from catalog.exceptions import InsufficientStock
-from catalog.models import StockMovement, StockMovementKind, Variant
+from catalog import cache as catalog_cache
+from catalog.db import category_subtree_ids
+from catalog.exceptions import CatalogInvalid, InsufficientStock
+from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
+from config.errors import ProtectedObject
 from webhooks.services import events_record
+
+SLUG_ATTEMPTS = 5
 
 
 def _stock_apply(
@@ -72,6 +84,9 @@ def _stock_apply(
     for variant, movement in zip(variants, movements, strict=True):
         variant.stock += deltas[variant.pk]
         movement.variant = variant
+    # Orders change stock through here too: their takes and returns must
+    # also make cached lists and details (in_stock, stock) unreachable.
+    catalog_cache.invalidate_on_commit()
     events_record(
         events=[
             (
@@ -146,3 +161,246 @@ def stock_return(
     return _stock_apply(
         deltas=dict(quantities), kind=kind, reason=reason, order_number=order_number, user=user
     )
+
+
+# --- Slugs -------------------------------------------------------------------
+
+
+def _slug_candidates(*, model: type[Model], name: str) -> Iterable[str]:
+    """Free slugs for `name`: `base`, then `base-2`, `base-3`, ... (one query)."""
+    max_length = model._meta.get_field("slug").max_length or 50
+    base = slugify(name)[: max_length - 8].strip("-") or model._meta.model_name or "item"
+    taken = set(model._default_manager.filter(slug__startswith=base).values_list("slug", flat=True))
+    suffix = 1
+    while True:
+        candidate = base if suffix == 1 else f"{base}-{suffix}"
+        if candidate not in taken:
+            yield candidate
+        suffix += 1
+
+
+def _save_with_slug(
+    *, obj: Category | Product, explicit_slug: bool, update_fields: list[str] | None = None
+) -> None:
+    """Save `obj`, keeping its slug unique.
+
+    An explicit slug that is taken is the caller's error (400 on `slug`); a
+    generated one is retried with the next free suffix, so two concurrent
+    creations with the same name both succeed. Each try runs in a savepoint.
+    """
+    candidates = (
+        iter([obj.slug]) if explicit_slug else _slug_candidates(model=type(obj), name=obj.name)
+    )
+    for attempt, slug in enumerate(candidates, start=1):
+        obj.slug = slug
+        try:
+            with transaction.atomic():
+                obj.save(update_fields=update_fields)
+        except IntegrityError:
+            if explicit_slug or attempt >= SLUG_ATTEMPTS:
+                raise CatalogInvalid(field="slug", message="This slug is already in use.") from None
+            continue
+        return
+    raise CatalogInvalid(field="slug", message="This slug is already in use.")
+
+
+def _delete(obj: Model) -> None:
+    try:
+        with transaction.atomic():
+            obj.delete()
+    except ProtectedError:
+        raise ProtectedObject() from None
+
+
+# --- Categories --------------------------------------------------------------
+
+
+def _check_parent(*, category: Category, parent: Category | None) -> None:
+    if parent is None or category.pk is None:
+        return
+    if (
+        parent.pk == category.pk
+        or Category.objects.filter(
+            pk=parent.pk, pk__in=category_subtree_ids(pk=category.pk)
+        ).exists()
+    ):
+        raise CatalogInvalid(
+            field="parent", message="A category cannot be moved under itself or its descendants."
+        )
+
+
+@transaction.atomic
+def category_create(
+    *,
+    name: str,
+    slug: str | None = None,
+    parent: Category | None = None,
+    description: str = "",
+    position: int = 0,
+) -> Category:
+    """Create a category; the slug is made from the name when not given (kept unique)."""
+    category = Category(
+        name=name, slug=slug or "", parent=parent, description=description, position=position
+    )
+    _save_with_slug(obj=category, explicit_slug=bool(slug))
+    catalog_cache.invalidate_on_commit()
+    return category
+
+
+CATEGORY_FIELDS = frozenset({"name", "slug", "parent", "description", "position"})
+
+
+@transaction.atomic
+def category_update(*, category: Category, data: Mapping[str, Any]) -> Category:
+    """Change the given fields of a category. Refuses a parent inside its own subtree."""
+    unknown = set(data) - CATEGORY_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown category fields: {sorted(unknown)}")
+    if "parent" in data:
+        _check_parent(category=category, parent=data["parent"])
+    for field, value in data.items():
+        setattr(category, field, value)
+    fields = list(data)
+    if data.get("slug"):
+        _save_with_slug(obj=category, explicit_slug=True, update_fields=fields)
+    elif fields:
+        category.save(update_fields=fields)
+    catalog_cache.invalidate_on_commit()
+    return category
+
+
+@transaction.atomic
+def category_delete(*, category: Category) -> None:
+    """Delete a category; ProtectedObject (409 `protected`) if it has products or children."""
+    _delete(category)
+    catalog_cache.invalidate_on_commit()
+
+
+# --- Products ----------------------------------------------------------------
+
+
+@transaction.atomic
+def product_create(
+    *,
+    name: str,
+    category: Category,
+    slug: str | None = None,
+    description: str = "",
+    is_published: bool = False,
+) -> Product:
+    """Create a product; the slug is made from the name when not given (kept unique)."""
+    product = Product(
+        name=name,
+        slug=slug or "",
+        category=category,
+        description=description,
+        is_published=is_published,
+    )
+    _save_with_slug(obj=product, explicit_slug=bool(slug))
+    catalog_cache.invalidate_on_commit()
+    return product
+
+
+PRODUCT_FIELDS = frozenset({"name", "slug", "description", "category", "is_published"})
+
+
+@transaction.atomic
+def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
+    """Change the given fields of a product (its slug stays unless given)."""
+    unknown = set(data) - PRODUCT_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown product fields: {sorted(unknown)}")
+    for field, value in data.items():
+        setattr(product, field, value)
+    fields = [*data, "updated_at"]
+    if data.get("slug"):
+        _save_with_slug(obj=product, explicit_slug=True, update_fields=fields)
+    else:
+        product.save(update_fields=fields)
+    catalog_cache.invalidate_on_commit()
+    return product
+
+
+@transaction.atomic
+def products_publish(*, product_ids: Iterable[int], is_published: bool) -> int:
+    """Publish or unpublish many products in one statement; returns how many changed."""
+    changed = (
+        Product.objects.filter(pk__in=list(product_ids))
+        .exclude(is_published=is_published)
+        .update(is_published=is_published, updated_at=timezone.now())
+    )
+    catalog_cache.invalidate_on_commit()
+    return changed
+
+
+def _has_order_movements(variants: Any) -> bool:
+    # The ledger names the orders a variant was sold in; catalog does not import orders.
+    return StockMovement.objects.filter(variant__in=variants).exclude(order_number="").exists()
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> None:
+    """Delete a product and its variants.
+
+    ProtectedObject (409 `protected`) when any variant was ever ordered
+    (order lines protect variants; the ledger names orders): unpublish instead.
+    """
+    if _has_order_movements(Variant.objects.filter(product=product)):
+        raise ProtectedObject()
+    _delete(product)
+    catalog_cache.invalidate_on_commit()
+
+
+# --- Variants ----------------------------------------------------------------
+
+
+def _save_variant(variant: Variant, *, update_fields: list[str] | None = None) -> Variant:
+    try:
+        with transaction.atomic():
+            variant.save(update_fields=update_fields)
+    except IntegrityError:
+        raise CatalogInvalid(field="sku", message="This SKU is already in use.") from None
+    return variant
+
+
+@transaction.atomic
+def variant_create(
+    *,
+    product: Product,
+    sku: str,
+    price: Decimal,
+    name: str = "",
+    attributes: Mapping[str, Any] | None = None,
+) -> Variant:
+    """Create a variant with no stock: stock only ever comes through stock services."""
+    variant = Variant(
+        product=product, sku=sku, name=name, attributes=dict(attributes or {}), price=price
+    )
+    _save_variant(variant)
+    catalog_cache.invalidate_on_commit()
+    return variant
+
+
+VARIANT_FIELDS = frozenset({"product", "sku", "name", "attributes", "price"})
+
+
+@transaction.atomic
+def variant_update(*, variant: Variant, data: Mapping[str, Any]) -> Variant:
+    """Change the given fields of a variant; `stock` is not one of them."""
+    unknown = set(data) - VARIANT_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown variant fields: {sorted(unknown)}")
+    for field, value in data.items():
+        setattr(variant, field, value)
+    _save_variant(variant, update_fields=[*data, "updated_at"])
+    catalog_cache.invalidate_on_commit()
+    return variant
+
+
+@transaction.atomic
+def variant_delete(*, variant: Variant) -> None:
+    """Delete a variant and its ledger; ProtectedObject if it was ever ordered."""
+    if _has_order_movements([variant]):
+        raise ProtectedObject()
+    _delete(variant)
+    catalog_cache.invalidate_on_commit()

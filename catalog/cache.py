@@ -1,0 +1,149 @@
+"""Cached public catalog reads, invalidated by a generation counter.
+
+Design
+------
+* One counter, `catalog:generation`, lives in the cache (no expiry). Every
+  cached response is stored under a key that contains the generation read at
+  the *start* of the request, plus a hash of the path and the normalised
+  query (`catalog:<FORMAT>:<generation>:<scope>:<sha256>`).
+* Every catalog write (category, product, variant, stock: each service in
+  catalog.services, `_stock_apply` included, so orders taking or returning
+  stock count too) calls `invalidate_on_commit()`, which bumps the counter in
+  `transaction.on_commit`. After the bump no reader can build a key of an
+  older generation, so nothing cached before the commit is served again; old
+  entries simply expire (CATALOG_CACHE_TTL). A rolled-back write bumps nothing.
+* A reader that raced a write stores its (possibly old) body under the *old*
+  generation it read first, which nobody reads after the bump: a stale entry
+  can never be published under the new generation.
+* If the counter is lost (eviction, flush), it restarts from a fresh
+  nanosecond timestamp, never from a value an older entry may still carry.
+* Redis down: django-redis is configured with IGNORE_EXCEPTIONS, reads return
+  None, so the generation is unknown and the response is built from the
+  database and not stored: served uncached, still correct.
+* Every response carries a strong ETag (hash of the body); `If-None-Match`
+  with it answers 304 without a body.
+
+Public interface for other apps: `invalidate()` (now) and
+`invalidate_on_commit()` (after the current transaction commits; the one to
+use inside services).
+"""
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from rest_framework.renderers import JSONRenderer
+
+logger = logging.getLogger("stockroom.catalog.cache")
+
+GENERATION_KEY = "catalog:generation"
+# Bumped when the shape of cached bodies changes, so a deploy never serves old shapes.
+FORMAT = "1"
+
+
+def _fresh_generation() -> int:
+    return time.time_ns()
+
+
+def generation() -> int | None:
+    """The current generation, creating it when missing; None when the cache is down."""
+    value = cache.get(GENERATION_KEY)
+    if value is None:
+        cache.add(GENERATION_KEY, _fresh_generation(), timeout=None)
+        value = cache.get(GENERATION_KEY)
+    return int(value) if value is not None else None
+
+
+def invalidate() -> None:
+    """Make every cached catalog response unreachable, now."""
+    try:
+        bumped = cache.incr(GENERATION_KEY)
+    except ValueError:  # the counter was evicted or never set
+        bumped = None
+    if bumped is None:
+        cache.set(GENERATION_KEY, _fresh_generation(), timeout=None)
+
+
+def invalidate_on_commit() -> None:
+    """Invalidate once the current transaction commits (immediately outside one)."""
+    transaction.on_commit(invalidate, robust=True)
+
+
+def _normalised_query(request: HttpRequest, params: Iterable[str]) -> str:
+    pairs = sorted(
+        (name, value.strip())
+        for name in params
+        for value in request.GET.getlist(name)
+        if value.strip()
+    )
+    return "&".join(f"{name}={value}" for name, value in pairs)
+
+
+def cache_key(*, scope: str, request: HttpRequest, params: Iterable[str], gen: int) -> str:
+    raw = f"{request.path}?{_normalised_query(request, params)}"
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    return f"catalog:{FORMAT}:{gen}:{scope}:{digest}"
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _etag_matches(request: HttpRequest, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    if not header:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def _response(request: HttpRequest, *, body: bytes, etag: str, cache_status: str) -> HttpResponse:
+    if _etag_matches(request, etag):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["X-Cache"] = cache_status
+    # Shared caches must not keep a body that depends on who asks.
+    response["Vary"] = "Authorization, Cookie"
+    return response
+
+
+def json_response(
+    request: HttpRequest,
+    *,
+    build: Callable[[], Any],
+    scope: str,
+    params: Iterable[str],
+    cacheable: bool,
+) -> HttpResponse:
+    """Render `build()` as JSON with an ETag, through the cache when `cacheable`.
+
+    `build` runs only on a miss; exceptions it raises (validation, 404) pass
+    through and nothing is stored. Only public responses may be cacheable:
+    the key does not contain the caller.
+    """
+    gen = generation() if cacheable else None
+    key = None
+    if gen is not None:
+        key = cache_key(scope=scope, request=request, params=params, gen=gen)
+    if key is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            etag, body = hit
+            return _response(request, body=body, etag=etag, cache_status="HIT")
+    body = JSONRenderer().render(build())
+    etag = _etag(body)
+    if key is not None:
+        cache.set(key, (etag, body), timeout=settings.CATALOG_CACHE_TTL)
+    status = "MISS" if key is not None else "BYPASS"
+    return _response(request, body=body, etag=etag, cache_status=status)
+
+
+__all__ = ["generation", "invalidate", "invalidate_on_commit", "json_response"]
