@@ -1,0 +1,101 @@
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from webhooks import selectors, services
+from webhooks.api.permissions import StaffModelPermissions
+from webhooks.api.serializers import (
+    DeliverySerializer,
+    EndpointCreatedSerializer,
+    EndpointInputSerializer,
+    EndpointSerializer,
+)
+from webhooks.models import Delivery, DeliveryStatus, Endpoint
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List webhook endpoints (staff)"),
+    retrieve=extend_schema(summary="Read a webhook endpoint (staff)"),
+    destroy=extend_schema(summary="Delete a webhook endpoint and its delivery log (staff)"),
+)
+class EndpointViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Webhook endpoints registered by staff; the secret is shown once, at creation."""
+
+    permission_classes = [StaffModelPermissions]
+    serializer_class = EndpointSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[Endpoint]:
+        return selectors.endpoint_list()
+
+    @extend_schema(
+        summary="Register a webhook endpoint (staff)",
+        request=EndpointInputSerializer,
+        responses={201: EndpointCreatedSerializer},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = EndpointInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = services.endpoint_create(**data.validated_data)
+        return Response(EndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change a webhook endpoint (staff)",
+        description="Setting `is_active` to true re-enables a disabled endpoint and clears "
+        "`disabled_reason`. A new `secret` replaces the old one and is not returned.",
+        request=EndpointInputSerializer(partial=True),
+        responses={200: EndpointSerializer},
+    )
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        endpoint = self.get_object()
+        data = EndpointInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        endpoint = services.endpoint_update(endpoint=endpoint, **data.validated_data)
+        return Response(EndpointSerializer(endpoint).data)
+
+
+class DeliveryFilterSerializer(serializers.Serializer):
+    endpoint = serializers.IntegerField(required=False, min_value=1)
+    status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
+    event_type = serializers.CharField(required=False, max_length=64)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List webhook deliveries, newest first (staff)",
+        parameters=[
+            OpenApiParameter("endpoint", OpenApiTypes.INT, description="An endpoint id."),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=DeliveryStatus.values),
+            OpenApiParameter("event_type", OpenApiTypes.STR, description="e.g. `order.paid`."),
+        ],
+    ),
+    retrieve=extend_schema(summary="Read a webhook delivery with its attempts (staff)"),
+)
+class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Every event sent (or being sent) to an endpoint, with the log of each attempt."""
+
+    permission_classes = [StaffModelPermissions]
+    serializer_class = DeliverySerializer
+    filter_backends: list[Any] = []
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[Delivery]:
+        if self.action != "list":
+            return selectors.delivery_list()
+        filters = DeliveryFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.delivery_list(
+            endpoint_id=filters.validated_data.get("endpoint"),
+            status=filters.validated_data.get("status"),
+            event_type=filters.validated_data.get("event_type"),
+        )
