@@ -177,7 +177,31 @@ STORAGES = {
 }
 
 # --- Email ------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# EMAIL_URL: smtp://user:password@host:587 (smtp+tls:// for STARTTLS, smtp+ssl://
+# for implicit TLS), consolemail:// (the default: mail printed to stdout),
+# filemail:///absolute/dir, dummymail://. Django 6.1's MAILERS replaces EMAIL_*.
+
+
+def _mailer_from_url(url: str) -> dict[str, Any]:
+    parsed = environ.Env.email_url_config(url)
+    backend: str = parsed["EMAIL_BACKEND"]
+    options: dict[str, Any] = {}
+    if backend.endswith("smtp.EmailBackend"):
+        options = {
+            "host": parsed["EMAIL_HOST"] or "localhost",
+            "port": parsed["EMAIL_PORT"] or 25,
+            "username": parsed["EMAIL_HOST_USER"] or "",
+            "password": parsed["EMAIL_HOST_PASSWORD"] or "",
+            "use_tls": bool(parsed.get("EMAIL_USE_TLS")),
+            "use_ssl": bool(parsed.get("EMAIL_USE_SSL")),
+            "timeout": env.float("EMAIL_TIMEOUT", default=10.0),
+        }
+    elif backend.endswith("filebased.EmailBackend"):
+        options = {"file_path": "/" + parsed["EMAIL_FILE_PATH"].lstrip("/")}
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+MAILERS = {"default": _mailer_from_url(env("EMAIL_URL", default="consolemail://"))}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Stockroom <no-reply@stockroom.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
