@@ -1,8 +1,43 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+"""The back office for people: users, their addresses and tokens, failed log-ins.
 
+Actions call the same services as the API.
+"""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from knox.models import AuthToken
+
+from accounts import services
 from accounts.forms import UserChangeForm, UserCreationForm
-from accounts.models import User
+from accounts.models import Address, LoginFailure, User
+
+
+class AddressInline(admin.StackedInline):
+    model = Address
+    extra = 0
+    fields = [("full_name", "phone"), "line1", "line2", ("postal_code", "city", "country")]
+
+
+class AuthTokenInline(admin.TabularInline):
+    """The user's tokens: when made and until when valid; deleting one revokes it."""
+
+    model = AuthToken
+    extra = 0
+    fields = ["created", "expiry"]
+    readonly_fields = ["created", "expiry"]
+    can_delete = True
+    verbose_name = "API token"
+    verbose_name_plural = "API tokens (tick Delete to revoke)"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # tokens come from log-in, where the raw key is shown once
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(User)
@@ -19,7 +54,7 @@ class UserAdmin(BaseUserAdmin):
         "date_joined",
         "last_login",
     ]
-    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups", "date_joined"]
     search_fields = ["email", "first_name", "last_name"]
     show_full_result_count = False
     fieldsets = (
@@ -33,3 +68,78 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     readonly_fields = ["last_login", "date_joined"]
+    inlines = [AddressInline, AuthTokenInline]
+    actions = ["revoke_tokens", "erase_personal_data"]
+
+    def get_inlines(self, request: HttpRequest, obj: User | None) -> Any:
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    @admin.action(description="Revoke all API tokens of the selected users", permissions=["change"])
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        count = sum(services.tokens_revoke_all(user=user) for user in queryset)
+        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+
+    @admin.action(
+        description="Erase personal data of the selected users (cannot be undone)",
+        permissions=["change"],
+    )
+    def erase_personal_data(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        erased = 0
+        for user in queryset.order_by("pk"):
+            if user.is_superuser or user.pk == request.user.pk:
+                self.message_user(
+                    request, f"{user} skipped: erase staff by hand.", messages.WARNING
+                )
+                continue
+            services.user_erase(user=user)
+            erased += 1
+        self.message_user(request, f"{erased} user(s) erased.", messages.SUCCESS)
+
+
+# knox's own admin lists token digests; this one never shows them.
+if admin.site.is_registered(AuthToken):
+    admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(admin.ModelAdmin):
+    list_display = ["user", "created", "expiry"]
+    list_display_links = None  # a token's page would carry its digest in the URL
+    list_select_related = ["user"]
+    search_fields = ["user__email"]
+    list_filter = ["created", "expiry"]
+    ordering = ["-created"]
+    fields = ["user", "created", "expiry"]
+    readonly_fields = ["user", "created", "expiry"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens", permissions=["delete"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[AuthToken]) -> None:
+        count = 0
+        for token in queryset:
+            services.token_revoke(token=token)
+            count += 1
+        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(admin.ModelAdmin):
+    """Read-only view of recent failed log-ins (the lockout counters)."""
+
+    list_display = ["email", "ip_address", "created_at"]
+    search_fields = ["email", "ip_address"]
+    list_filter = ["created_at"]
+    ordering = ["-created_at"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -1,7 +1,7 @@
 import factory
 from factory.django import DjangoModelFactory
 
-from accounts.models import User
+from accounts.models import Address, User
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -25,3 +25,17 @@ class UserFactory(DjangoModelFactory):
 class StaffFactory(UserFactory):
     is_staff = True
     email = factory.Sequence(lambda n: f"staff{n}@example.com")
+
+
+class AddressFactory(DjangoModelFactory):
+    class Meta:
+        model = Address
+
+    user = factory.SubFactory(UserFactory)
+    full_name = factory.Faker("name")
+    line1 = factory.Faker("street_address")
+    line2 = ""
+    city = factory.Faker("city")
+    postal_code = factory.Faker("postcode")
+    country = "DE"
+    phone = "+49 30 1234567"

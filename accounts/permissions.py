@@ -1,0 +1,20 @@
+"""Permission classes for staff API endpoints, matching what the admin shows a role."""
+
+from rest_framework.permissions import DjangoModelPermissions
+
+
+class StaffModelPermissions(DjangoModelPermissions):
+    """Django model permissions, with reads needing `view_<model>` too.
+
+    DRF's DjangoModelPermissions lets any authenticated user read; here GET,
+    HEAD and OPTIONS need the view permission, so a staff role sees in the API
+    exactly what it sees in the admin. Use it on views with a `queryset`
+    (or `get_queryset()`) of the model being guarded.
+    """
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }

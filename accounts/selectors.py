@@ -1,0 +1,49 @@
+"""Reads of accounts that views, the admin and the export share."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from knox.models import AuthToken
+
+from accounts.models import Address, User
+from accounts.personal_data import DEFAULT_SECTIONS, EXPORTERS
+
+
+def address_list(*, user: User) -> QuerySet[Address]:
+    """The user's own addresses: anyone else's id is simply not there (404)."""
+    return Address.objects.filter(user=user).order_by("id")
+
+
+def user_export(*, user: User) -> dict[str, Any]:
+    """Everything stored about the user, JSON-ready.
+
+    accounts fills `profile`, `addresses` and `tokens`; other apps add their
+    sections through `accounts.personal_data.register_exporter`.
+    """
+    from accounts.api.serializers import AddressSerializer  # the API's own shape
+
+    data: dict[str, Any] = {
+        "profile": {
+            "id": user.pk,
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "phone": user.phone,
+            "is_staff": user.is_staff,
+            "is_active": user.is_active,
+            "date_joined": user.date_joined.isoformat(),
+            "last_login": user.last_login.isoformat() if user.last_login else None,
+        },
+        "addresses": AddressSerializer(address_list(user=user), many=True).data,
+        "tokens": [
+            {"created": created.isoformat(), "expiry": expiry.isoformat() if expiry else None}
+            for created, expiry in AuthToken.objects.filter(user=user)
+            .order_by("created")
+            .values_list("created", "expiry")
+        ],
+    }
+    for name, default in DEFAULT_SECTIONS.items():
+        data[name] = default()
+    for name, exporter in EXPORTERS.items():
+        data[name] = exporter(user)
+    return data
