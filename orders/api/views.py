@@ -1,0 +1,207 @@
+"""Orders API: input serializer -> service -> output serializer, nothing more."""
+
+from typing import Any, cast
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import selectors, services
+from orders.api.filters import OrderFilter
+from orders.api.serializers import (
+    OrderCancelSerializer,
+    OrderEventSerializer,
+    OrderPlaceSerializer,
+    OrderRefundSerializer,
+    OrderSerializer,
+    OrderShipSerializer,
+)
+from orders.models import Order
+from orders.payments import payment_event_apply, payment_signature_verify
+
+ERROR = inline_serializer(
+    "OrderError",
+    fields={
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()), required=False
+        ),
+    },
+)
+SHORTAGE_ERROR = inline_serializer(
+    "InsufficientStockError",
+    fields={
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "shortages": inline_serializer(
+            "Shortage",
+            fields={
+                "sku": serializers.CharField(),
+                "requested": serializers.IntegerField(),
+                "available": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+    },
+)
+TRANSITION_ERRORS = {
+    403: OpenApiResponse(ERROR, description="permission_denied"),
+    404: OpenApiResponse(ERROR, description="not_found"),
+    409: OpenApiResponse(ERROR, description="invalid_transition"),
+}
+
+
+class OrderViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Order]
+):
+    serializer_class = OrderSerializer
+    lookup_field = "number"
+    lookup_value_regex = r"[A-Za-z0-9-]+"
+    filterset_class = OrderFilter
+
+    def get_queryset(self) -> QuerySet[Order]:
+        if getattr(self, "swagger_fake_view", False):
+            return Order.objects.none()
+        return selectors.order_list(user=self.request.user)
+
+    def _respond(self, order: Order, code: int = status.HTTP_200_OK) -> Response:
+        order = self.get_queryset().get(pk=order.pk)
+        return Response(self.get_serializer(order).data, status=code)
+
+    @extend_schema(
+        request=OrderPlaceSerializer,
+        responses={
+            201: OrderSerializer,
+            400: OpenApiResponse(ERROR, description="invalid"),
+            409: OpenApiResponse(SHORTAGE_ERROR, description="insufficient_stock"),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        data = OrderPlaceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.order_place(user=request.user, **data.validated_data)
+        return self._respond(order, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses={200: OrderEventSerializer(many=True), 404: OpenApiResponse(ERROR)},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], serializer_class=OrderEventSerializer)
+    def events(self, request: Request, number: str) -> Response:
+        order = self.get_object()
+        page = self.paginate_queryset(selectors.order_events(order=order))  # type: ignore[arg-type]
+        serializer = OrderEventSerializer(page, many=True, context=self.get_serializer_context())
+        return self.get_paginated_response(serializer.data)
+
+    def _transition(self, action_name: str, **arguments: Any) -> Response:
+        order = self.get_object()
+        services.order_transition(
+            order=order, action=action_name, user=self.request.user, **arguments
+        )
+        return self._respond(order)
+
+    @extend_schema(
+        request=OrderCancelSerializer, responses={200: OrderSerializer, **TRANSITION_ERRORS}
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request: Request, number: str) -> Response:
+        data = OrderCancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._transition("cancel", note=data.validated_data["reason"])
+
+    @extend_schema(request=None, responses={200: OrderSerializer, **TRANSITION_ERRORS})
+    @action(detail=True, methods=["post"], url_path="mark-paid", filter_backends=[])
+    def mark_paid(self, request: Request, number: str) -> Response:
+        return self._transition("mark-paid")
+
+    @extend_schema(
+        request=OrderShipSerializer, responses={200: OrderSerializer, **TRANSITION_ERRORS}
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def ship(self, request: Request, number: str) -> Response:
+        data = OrderShipSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._transition("ship", tracking_number=data.validated_data["tracking_number"])
+
+    @extend_schema(request=None, responses={200: OrderSerializer, **TRANSITION_ERRORS})
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def deliver(self, request: Request, number: str) -> Response:
+        return self._transition("deliver")
+
+    @extend_schema(
+        request=OrderRefundSerializer, responses={200: OrderSerializer, **TRANSITION_ERRORS}
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def refund(self, request: Request, number: str) -> Response:
+        data = OrderRefundSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._transition(
+            "refund",
+            restock=data.validated_data["restock"],
+            note=data.validated_data["reason"],
+        )
+
+
+class PaymentEventDataSerializer(serializers.Serializer):
+    order_number = serializers.CharField(max_length=32)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.CharField(min_length=3, max_length=3)
+
+
+class PaymentEventSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=255)
+    type = serializers.ChoiceField(choices=["payment.succeeded", "payment.failed"])
+    data = PaymentEventDataSerializer()  # type: ignore[assignment]
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class PaymentWebhookView(APIView):
+    """Events from the payment provider, authenticated by `Payment-Signature` only."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(
+        request=PaymentEventSerializer,
+        parameters=[],
+        responses={
+            200: inline_serializer(
+                "PaymentWebhookResult",
+                fields={"received": serializers.BooleanField(), "outcome": serializers.CharField()},
+            ),
+            400: OpenApiResponse(ERROR, description="invalid_signature or invalid"),
+        },
+        description=(
+            "Header `Payment-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "
+            '"<t>.<raw body>">` with the shared secret; `t` within 5 minutes.'
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        # The signature covers the raw bytes, so check it before parsing anything.
+        payment_signature_verify(
+            header=request.headers.get("Payment-Signature"),
+            body=request.body,
+            secret=settings.PAYMENT_WEBHOOK_SECRET,
+        )
+        event = PaymentEventSerializer(data=request.data)
+        event.is_valid(raise_exception=True)
+        data = event.validated_data["data"]
+        outcome = payment_event_apply(
+            event_id=event.validated_data["id"],
+            type=event.validated_data["type"],
+            order_number=data["order_number"],
+            amount=data["amount"],
+            currency=data["currency"],
+            payload=cast(dict[str, Any], request.data),
+        )
+        return Response({"received": True, "outcome": outcome})

@@ -1,0 +1,38 @@
+"""Domain errors of orders; config.errors maps them to `{code, detail, ...}`."""
+
+from rest_framework import status
+
+from config.errors import DomainError
+
+
+class InvalidTransition(DomainError):
+    """The order's status does not allow this action now."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "invalid_transition"
+    detail = "This action is not allowed in the order's current status."
+
+
+class TransitionForbidden(DomainError):
+    """The caller may never take this action on this order (whatever its status)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "permission_denied"
+    detail = "You do not have permission to perform this action."
+
+
+class OrderInputInvalid(DomainError):
+    """Input that only the service can judge (unknown SKU, someone else's address).
+
+    Raised with `errors={"lines.0.sku": [...]}`, like a serializer's errors.
+    """
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+    detail = "Invalid input."
+
+
+class InvalidSignature(DomainError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid_signature"
+    detail = "The Payment-Signature header is missing, malformed, stale or wrong."

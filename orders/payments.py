@@ -1,0 +1,121 @@
+"""The payment provider's webhook: signature check and applying each event once."""
+
+import hashlib
+import hmac
+import time
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from catalog.exceptions import InsufficientStock
+from orders.exceptions import InvalidSignature
+from orders.models import Order, OrderStatus, PaymentEvent
+from orders.services import order_event_note, order_transition
+
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def payment_signature_verify(
+    *, header: str | None, body: bytes, secret: str, now: float | None = None
+) -> None:
+    """Check `t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`; raise InvalidSignature.
+
+    Every v1 value is compared in constant time; `t` must be within five
+    minutes of now (either way), so a captured request cannot be replayed later.
+    """
+    if not header or not secret:
+        raise InvalidSignature()
+    timestamp: str | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t":
+            timestamp = value
+        elif name == "v1":
+            candidates.append(value)
+    if timestamp is None or not timestamp.isdigit() or not candidates:
+        raise InvalidSignature()
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > SIGNATURE_TOLERANCE_SECONDS:
+        raise InvalidSignature("The Payment-Signature timestamp is outside the tolerance.")
+    expected = hmac.new(
+        secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+        raise InvalidSignature()
+
+
+def payment_event_apply(
+    *,
+    event_id: str,
+    type: str,
+    order_number: str,
+    amount: Decimal,
+    currency: str,
+    payload: dict[str, Any],
+) -> str:
+    """Apply one provider event exactly once; returns the outcome (also stored).
+
+    The PaymentEvent row is inserted in the same transaction as the effect: a
+    simultaneous duplicate waits on the unique index and then finds the id
+    taken ("duplicate"), so an event never applies twice. The order row is
+    locked (waiting for the expiry sweep if it holds it) before it is judged.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = PaymentEvent.objects.create(
+                    event_id=event_id, type=type, order_number=order_number, payload=payload
+                )
+        except IntegrityError:
+            return "duplicate"
+        order = Order.objects.select_for_update().filter(number=order_number).first()
+        outcome = _apply(order=order, type=type, amount=amount, currency=currency.upper())
+        record.outcome = outcome
+        record.save(update_fields=["outcome"])
+    return outcome
+
+
+def _apply(*, order: Order | None, type: str, amount: Decimal, currency: str) -> str:
+    if order is None:
+        return "unknown_order"
+    received = f"{amount} {currency} (event)"
+    if type == "payment.failed":
+        order_event_note(order=order, type="payment_failed", note=f"Payment failed: {received}.")
+        return "payment_failed"
+    if amount != order.total or currency != order.currency:
+        order_event_note(
+            order=order,
+            type="payment_mismatch",
+            note=f"Received {received}, expected {order.total} {order.currency}.",
+        )
+        return "payment_mismatch"
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        order_transition(order=order, action="mark-paid", user=None, note="Payment received.")
+        return "paid"
+    if order.status == OrderStatus.CANCELLED and not order.refund_due:
+        try:
+            order_transition(
+                order=order,
+                action="reallocate",
+                user=None,
+                note="Late payment: stock taken again.",
+            )
+        except InsufficientStock as exc:
+            order_event_note(
+                order=order,
+                type="payment_unallocatable",
+                note=f"Late payment of {received}; stock no longer available: "
+                f"{', '.join(s['sku'] for s in exc.extra['shortages'])}. Refund due.",
+                refund_due=True,
+            )
+            return "payment_unallocatable"
+        return "reallocated"
+    # Paid twice (or after a refund): nothing to change, but staff must see it.
+    order_event_note(
+        order=order,
+        type="payment_duplicate",
+        note=f"Another payment of {received} for an order that is {order.status}.",
+    )
+    return "payment_duplicate"

@@ -1,0 +1,310 @@
+"""Every write to orders: placing, the one transition service, notes, expiry.
+
+Each service owns its transaction. Stock moves only through catalog.services
+(variants locked in primary-key order there); an order row is locked before
+its status changes. Emails go out through a task after the commit, and every
+change records its outbox event in the same transaction.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Address
+from catalog.models import StockMovementKind, Variant
+from catalog.services import stock_return, stock_take
+from orders.exceptions import InvalidTransition, OrderInputInvalid, TransitionForbidden
+from orders.models import (
+    ActorKind,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    order_number_generate,
+)
+from orders.tasks import order_email_send
+from orders.transitions import TRANSITIONS, StockEffect, transition_may_take
+from webhooks.services import event_record
+
+CENT = Decimal("0.01")
+LINE_QUANTITY_MAX = 1000
+EMAIL_KINDS = frozenset({"placed", "paid", "shipped", "cancelled", "refunded"})
+ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
+
+
+def _actor_kind(user: Any) -> str:
+    if user is None:
+        return ActorKind.SYSTEM
+    return ActorKind.STAFF if user.is_staff else ActorKind.CUSTOMER
+
+
+def order_payload(order: Order) -> dict[str, Any]:
+    """The `data` of an outgoing order event."""
+    return {
+        "number": order.number,
+        "status": order.status,
+        "currency": order.currency,
+        "total": str(order.total),
+        "refund_due": order.refund_due,
+        "tracking_number": order.tracking_number,
+    }
+
+
+def _email_after_commit(*, order: Order, kind: str) -> None:
+    if kind in EMAIL_KINDS:
+        # robust: a mail outage is logged, never turned into an error after the commit.
+        transaction.on_commit(
+            partial(order_email_send.delay, order_id=order.pk, kind=kind), robust=True
+        )
+
+
+def shipping_total_for(subtotal: Decimal) -> Decimal:
+    if subtotal >= Decimal(settings.SHIPPING_FREE_FROM):
+        return Decimal("0.00")
+    return Decimal(settings.SHIPPING_FLAT_RATE).quantize(CENT)
+
+
+def _lines_merge(lines: Sequence[Mapping[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Merge lines of the same SKU: ({sku: quantity}, {sku: index of its first line})."""
+    quantities: dict[str, int] = {}
+    first_index: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        sku = str(line["sku"])
+        first_index.setdefault(sku, index)
+        quantities[sku] = quantities.get(sku, 0) + int(line["quantity"])
+    return quantities, first_index
+
+
+def order_place(
+    *,
+    user: Any,
+    lines: Sequence[Mapping[str, Any]],
+    shipping_address: Mapping[str, str] | None = None,
+    address_id: int | None = None,
+    note: str = "",
+) -> Order:
+    """Place an order for `user`: take all stock or nothing, copy prices and address.
+
+    `lines` are `{"sku", "quantity"}` (the same SKU is merged); exactly one of
+    `shipping_address` (address fields) and `address_id` (one of the user's
+    addresses). Raises OrderInputInvalid (unknown or unpublished SKU, foreign
+    address, merged quantity over the cap) and catalog's InsufficientStock
+    (nothing taken). Returns the order with `_prefetched` lines.
+    """
+    quantities, first_index = _lines_merge(lines)
+    errors: dict[str, list[str]] = {}
+    if not quantities:
+        errors["lines"] = ["An order needs at least one line."]
+    if len(quantities) > settings.ORDER_MAX_LINES:
+        errors["lines"] = [f"At most {settings.ORDER_MAX_LINES} lines per order."]
+    for sku, quantity in quantities.items():
+        if not 1 <= quantity <= LINE_QUANTITY_MAX:
+            errors[f"lines.{first_index[sku]}.quantity"] = [
+                f"The quantity of {sku} must be between 1 and {LINE_QUANTITY_MAX}."
+            ]
+
+    address: dict[str, str]
+    if address_id is not None:
+        saved = Address.objects.filter(pk=address_id, user=user).first()
+        if saved is None:
+            errors["address_id"] = ["No such address among yours."]
+            address = {}
+        else:
+            address = {field: getattr(saved, field) for field in ADDRESS_FIELDS}
+    elif shipping_address is not None:
+        address = {field: str(shipping_address.get(field) or "") for field in ADDRESS_FIELDS}
+    else:
+        errors["shipping_address"] = ["Give shipping_address or address_id."]
+        address = {}
+
+    with transaction.atomic():
+        variants = {
+            v.sku: v
+            for v in Variant.objects.filter(
+                sku__in=list(quantities), product__is_published=True
+            ).select_related("product")
+        }
+        for sku, index in first_index.items():
+            if sku not in variants:
+                errors[f"lines.{index}.sku"] = [f"Unknown or unavailable SKU {sku!r}."]
+        if errors:
+            raise OrderInputInvalid(errors=errors)
+
+        order_lines = [
+            OrderLine(
+                variant=variants[sku],
+                sku=sku,
+                product_name=variants[sku].product.name,
+                variant_name=variants[sku].name,
+                unit_price=variants[sku].price,
+                quantity=quantity,
+                line_total=(variants[sku].price * quantity).quantize(CENT),
+            )
+            for sku, quantity in quantities.items()
+        ]
+        subtotal = sum((line.line_total for line in order_lines), Decimal("0.00"))
+        shipping = shipping_total_for(subtotal)
+        order = Order.objects.create(
+            number=order_number_generate(),
+            user=user,
+            status=OrderStatus.PENDING_PAYMENT,
+            currency=settings.STORE_CURRENCY,
+            subtotal=subtotal,
+            shipping_total=shipping,
+            total=subtotal + shipping,
+            note=note,
+            **{f"shipping_{field}": value for field, value in address.items()},
+        )
+        stock_take(
+            quantities={variants[sku].pk: quantity for sku, quantity in quantities.items()},
+            order_number=order.number,
+            kind=StockMovementKind.ORDER_PLACED,
+            user=user,
+        )
+        for line in order_lines:
+            line.order = order
+        OrderLine.objects.bulk_create(order_lines)
+        OrderEvent.objects.create(
+            order=order,
+            type="placed",
+            to_status=order.status,
+            actor_kind=_actor_kind(user),
+            actor=user,
+        )
+        event_record(type="order.placed", data=order_payload(order))
+        _email_after_commit(order=order, kind="placed")
+    order._prefetched_objects_cache = {"lines": order_lines}  # type: ignore[attr-defined]
+    return order
+
+
+def order_transition(
+    *,
+    order: Order,
+    action: str,
+    user: Any,
+    note: str = "",
+    tracking_number: str = "",
+    restock: bool = False,
+) -> Order:
+    """Take `action` (a key of TRANSITIONS) on `order` as `user` (None: the system).
+
+    Locks the order row, checks the table and who may act (TransitionForbidden:
+    never allowed for this caller; InvalidTransition: not from this status),
+    writes with update_fields, moves stock as the transition says, records an
+    OrderEvent and an outbox event, and sends the customer email after commit.
+    A `take` transition may raise InsufficientStock (and changes nothing).
+    Returns the locked, updated order.
+    """
+    transition = TRANSITIONS[action]
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if not transition_may_take(transition=transition, order=locked, user=user):
+            raise TransitionForbidden()
+        if locked.status not in transition.sources:
+            raise InvalidTransition(
+                f"Cannot {action} an order that is {locked.status}.",
+                status=locked.status,
+                action=action,
+            )
+        from_status = locked.status
+        locked.status = transition.target
+        fields = ["status", "updated_at"]
+        if action == "ship":
+            locked.tracking_number = tracking_number
+            fields.append("tracking_number")
+        if action == "cancel" and from_status == OrderStatus.PAID:
+            locked.refund_due = True
+            fields.append("refund_due")
+
+        stock = {line.variant_id: line.quantity for line in locked.lines.all()}
+        if transition.stock is StockEffect.RETURN:
+            stock_return(
+                quantities=stock,
+                kind=StockMovementKind.ORDER_CANCELLED,
+                order_number=locked.number,
+                user=user,
+            )
+        elif transition.stock is StockEffect.RETURN_IF_RESTOCK and restock:
+            stock_return(
+                quantities=stock,
+                kind=StockMovementKind.REFUND_RESTOCK,
+                order_number=locked.number,
+                reason=note,
+                user=user,
+            )
+        elif transition.stock is StockEffect.TAKE:
+            stock_take(
+                quantities=stock,
+                kind=StockMovementKind.PAYMENT_REALLOCATED,
+                order_number=locked.number,
+            )
+
+        locked.save(update_fields=fields)
+        OrderEvent.objects.create(
+            order=locked,
+            type=transition.event_type,
+            from_status=from_status,
+            to_status=locked.status,
+            actor_kind=_actor_kind(user),
+            actor=user,
+            note=note,
+        )
+        event_record(type=f"order.{transition.event_type}", data=order_payload(locked))
+        _email_after_commit(order=locked, kind=transition.event_type)
+    return locked
+
+
+def order_event_note(
+    *, order: Order, type: str, note: str = "", user: Any = None, refund_due: bool = False
+) -> OrderEvent:
+    """Record a fact about `order` that changes no status (payment_failed, ...).
+
+    The caller must hold the order's row lock (it runs inside the caller's
+    transaction); `refund_due=True` also flags the order for a refund.
+    """
+    with transaction.atomic():
+        if refund_due and not order.refund_due:
+            order.refund_due = True
+            order.save(update_fields=["refund_due", "updated_at"])
+        event = OrderEvent.objects.create(
+            order=order,
+            type=type,
+            from_status=order.status,
+            to_status=order.status,
+            actor_kind=_actor_kind(user),
+            actor=user,
+            note=note,
+        )
+        event_record(type=f"order.{type}", data={**order_payload(order), "note": note})
+    return event
+
+
+def orders_cancel_expired(*, now: datetime | None = None, batch_size: int = 100) -> int:
+    """Cancel pending orders older than ORDER_PAYMENT_TIMEOUT, returning their stock.
+
+    Safe to run concurrently with itself and with payments: each batch locks
+    its rows with SKIP LOCKED (rows another process holds are left to it), and
+    each order goes through order_transition as the system. Returns how many
+    orders were cancelled.
+    """
+    cutoff = (now or timezone.now()) - settings.ORDER_PAYMENT_TIMEOUT
+    cancelled = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Order.objects.expired(before=cutoff)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .only("pk")[:batch_size]
+            )
+            for order in batch:
+                order_transition(order=order, action="cancel", user=None, note="Payment timeout.")
+        cancelled += len(batch)
+        if len(batch) < batch_size:
+            return cancelled
