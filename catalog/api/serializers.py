@@ -1,0 +1,229 @@
+"""Shapes of the catalog API.
+
+Input serializers validate shape only; services do the work. Output bodies
+of the hot paths are plain dicts built in catalog.selectors; the output
+serializers here describe them for the OpenAPI schema and are not run per row.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from catalog.models import Category, Product, StockMovementKind
+from catalog.selectors import ORDERINGS
+
+SKU_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    "Letters, digits, '.', '_' and '-' only, starting with a letter or digit.",
+)
+MAX_STOCK_DELTA = 1_000_000
+
+
+class CatalogErrorSerializer(serializers.Serializer):
+    """The API's error body (documentation only)."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class StockShortageSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    requested = serializers.IntegerField()
+    available = serializers.IntegerField()
+
+
+class InsufficientStockSerializer(CatalogErrorSerializer):
+    """409 `insufficient_stock` (documentation only)."""
+
+    shortages = StockShortageSerializer(many=True)
+
+
+# --- Categories --------------------------------------------------------------
+
+
+class CategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    slug = serializers.SlugField(read_only=True)
+    parent = serializers.SlugField(
+        read_only=True, allow_null=True, help_text="The parent's slug; null at the top."
+    )
+    description = serializers.CharField(read_only=True)
+
+
+class CategoryInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(
+        max_length=220, required=False, help_text="Made from the name when absent."
+    )
+    parent = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Category.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The parent's slug, or null for a top-level category.",
+    )
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+# --- Products ----------------------------------------------------------------
+
+
+class ProductListParamsSerializer(serializers.Serializer):
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text=(
+            "Full text over name, description and SKU (web-search syntax: quotes, "
+            "`or`, `-word`); an exact SKU match comes first, then the best match. "
+            "Typos and partial words also match."
+        ),
+    )
+    category = serializers.SlugField(
+        required=False, max_length=220, help_text="A category slug; includes its sub-categories."
+    )
+    min_price = serializers.DecimalField(
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal(0),
+        help_text="Inclusive.",
+    )
+    max_price = serializers.DecimalField(
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal(0),
+        help_text="Inclusive.",
+    )
+    in_stock = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="`true`: only products in stock; `false`: only those out of stock.",
+    )
+    ordering = serializers.ChoiceField(
+        choices=list(ORDERINGS),
+        required=False,
+        help_text="Default `-created_at`, or relevance when searching.",
+    )
+
+
+class ProductListItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    category = serializers.SlugField(help_text="The category's slug.")
+    price = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="The lowest variant price; null when the product has no variant.",
+    )
+    currency = serializers.CharField(help_text="ISO 4217; one per store.")
+    in_stock = serializers.BooleanField(help_text="Any variant has stock.")
+    is_published = serializers.BooleanField(
+        required=False, help_text="Only for staff with the view permission."
+    )
+
+
+class VariantPublicSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    attributes = serializers.DictField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stock = serializers.IntegerField()
+    in_stock = serializers.BooleanField()
+
+
+class ProductDetailSerializer(ProductListItemSerializer):
+    description = serializers.CharField()
+    variants = VariantPublicSerializer(many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ProductInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    slug = serializers.SlugField(
+        max_length=255, required=False, help_text="Made from the name when absent."
+    )
+    description = serializers.CharField(required=False, allow_blank=True)
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    is_published = serializers.BooleanField(required=False)
+
+
+# --- Variants and stock -----------------------------------------------------------
+
+
+class VariantSerializer(serializers.Serializer):
+    product = serializers.SlugField(help_text="The product's slug.")
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    attributes = serializers.DictField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    stock = serializers.IntegerField(help_text="Changed only through stock adjustments.")
+
+
+class VariantInputSerializer(serializers.Serializer):
+    product = serializers.SlugRelatedField(slug_field="slug", queryset=Product.objects.all())
+    sku = serializers.CharField(max_length=64, validators=[SKU_VALIDATOR])
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    attributes = serializers.JSONField(required=False, help_text="An object, e.g. size, colour.")
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+
+    def validate_attributes(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
+class StockMovementSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=StockMovementKind.choices)
+    delta = serializers.IntegerField(help_text="Signed change of the stock.")
+    reason = serializers.CharField()
+    order = serializers.CharField(
+        allow_null=True, help_text="The order number, or null when no order is involved."
+    )
+    created_by = serializers.EmailField(
+        allow_null=True,
+        help_text="The email of the staff user who made the change; null for system changes.",
+    )
+    created_at = serializers.DateTimeField()
+
+
+class StockAdjustmentInputSerializer(serializers.Serializer):
+    delta = serializers.IntegerField(
+        min_value=-MAX_STOCK_DELTA,
+        max_value=MAX_STOCK_DELTA,
+        help_text="Non-zero: positive adds stock, negative removes it.",
+    )
+    reason = serializers.CharField(max_length=500)
+
+    def validate_delta(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("Must not be zero.")
+        return value
+
+
+class StockAdjustmentSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    stock = serializers.IntegerField(help_text="The stock after the adjustment.")
+    movement = StockMovementSerializer()
+
+
+class StockMovementPageSerializer(serializers.Serializer):
+    """A page of the ledger (the API's list envelope)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = StockMovementSerializer(many=True)

@@ -1,0 +1,257 @@
+"""Catalog reads: plain dicts built from `.values()`, a fixed number of queries.
+
+The product list is two queries (count and page) whatever the page size and
+filters: the lowest price and "in stock" are correlated subqueries on
+indexed variant columns, the category subtree a recursive CTE inside the
+same statement, the search a tsvector/trigram condition on the product row.
+"""
+
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db import connection
+from django.db.models import (
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+
+from catalog.db import category_subtree_ids
+from catalog.models import Category, Product, StockMovement, Variant
+
+ORDERINGS: dict[str, tuple[Any, ...]] = {
+    "price": (F("price").asc(nulls_last=True), "id"),
+    "-price": (F("price").desc(nulls_last=True), "-id"),
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "created_at": ("created_at", "id"),
+    "-created_at": ("-created_at", "-id"),
+}
+DEFAULT_ORDERING = "-created_at"
+SEARCH_CONFIG = "english"
+
+
+class ProductFilters(TypedDict, total=False):
+    search: str
+    category: str
+    min_price: Decimal
+    max_price: Decimal
+    in_stock: bool
+    ordering: str
+
+
+def money(amount: Decimal | None) -> str | None:
+    return None if amount is None else f"{amount:.2f}"
+
+
+# --- Categories --------------------------------------------------------------
+
+CATEGORY_VALUES = ("id", "name", "slug", "description")
+
+
+def category_queryset() -> QuerySet[Category, dict[str, Any]]:
+    """Categories as dicts `{id, name, slug, parent, description}` (parent = slug), one query."""
+    return Category.objects.order_by("position", "name", "id").values(
+        *CATEGORY_VALUES, parent_slug=F("parent__slug")
+    )
+
+
+def category_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "parent": row["parent_slug"],
+        "description": row["description"],
+    }
+
+
+# --- Products ----------------------------------------------------------------
+
+
+def _lowest_price() -> Subquery:
+    return Subquery(
+        Variant.objects.filter(product=OuterRef("pk")).order_by("price").values("price")[:1]
+    )
+
+
+def _in_stock() -> Exists:
+    return Exists(Variant.objects.filter(product=OuterRef("pk"), stock__gt=0))
+
+
+def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[Any, ...]]:
+    """Filter by `term`; return the queryset and the relevance ordering.
+
+    PostgreSQL: exact SKU first, then full-text rank (name A, description B,
+    SKU C, `websearch_to_tsquery` syntax), then trigram word similarity of
+    the name, which also finds typos and partial words. Elsewhere: substring.
+    """
+    skus = {term, term.upper()}
+    qs = qs.annotate(sku_match=Exists(Variant.objects.filter(product=OuterRef("pk"), sku__in=skus)))
+    if connection.vendor != "postgresql":
+        qs = qs.filter(
+            Q(sku_match=True)
+            | Q(name__icontains=term)
+            | Q(description__icontains=term)
+            | Q(pk__in=Variant.objects.filter(sku__icontains=term).values("product_id"))
+        )
+        return qs, (F("sku_match").desc(), "name", "id")
+    query = SearchQuery(term, search_type="websearch", config=SEARCH_CONFIG)
+    qs = qs.annotate(
+        rank=SearchRank(F("search_vector"), query),
+        similarity=TrigramWordSimilarity(Value(term), "name"),
+    ).filter(Q(sku_match=True) | Q(search_vector=query) | Q(name__trigram_word_similar=term))
+    return qs, (F("sku_match").desc(), F("rank").desc(), F("similarity").desc(), "-id")
+
+
+def product_list_queryset(
+    *, filters: ProductFilters, staff: bool
+) -> QuerySet[Product, dict[str, Any]]:
+    """Products matching `filters` as dicts for `product_item`; staff also see unpublished."""
+    qs = Product.objects.all() if staff else Product.objects.filter(is_published=True)
+    qs = qs.annotate(price=_lowest_price(), in_stock=_in_stock())
+    ordering = ORDERINGS[filters.get("ordering") or DEFAULT_ORDERING]
+    if term := (filters.get("search") or "").strip():
+        qs, relevance = _search(qs, term)
+        if not filters.get("ordering"):
+            ordering = relevance
+    if slug := filters.get("category"):
+        qs = qs.filter(category_id__in=category_subtree_ids(slug=slug))
+    if (low := filters.get("min_price")) is not None:
+        qs = qs.filter(price__gte=low)
+    if (high := filters.get("max_price")) is not None:
+        qs = qs.filter(price__lte=high)
+    if (in_stock := filters.get("in_stock")) is not None:
+        qs = qs.filter(in_stock=in_stock)
+    fields = ["id", "slug", "name", "price", "in_stock"]
+    if staff:
+        fields.append("is_published")
+    return qs.order_by(*ordering).values(*fields, category_slug=F("category__slug"))
+
+
+def product_item(row: dict[str, Any], *, staff: bool) -> dict[str, Any]:
+    item = {
+        "id": row["id"],
+        "slug": row["slug"],
+        "name": row["name"],
+        "category": row["category_slug"],
+        "price": money(row["price"]),
+        "currency": settings.STORE_CURRENCY,
+        "in_stock": row["in_stock"],
+    }
+    if staff:
+        item["is_published"] = row["is_published"]
+    return item
+
+
+def product_detail(*, slug: str, staff: bool) -> dict[str, Any] | None:
+    """The product page as a dict, or None when missing (or unpublished for the public).
+
+    Two queries: the product row, then its variants.
+    """
+    qs = Product.objects.filter(slug=slug)
+    if not staff:
+        qs = qs.filter(is_published=True)
+    row = (
+        qs.annotate(price=_lowest_price(), in_stock=_in_stock())
+        .values(
+            "id",
+            "slug",
+            "name",
+            "description",
+            "price",
+            "in_stock",
+            "is_published",
+            "created_at",
+            "updated_at",
+            category_slug=F("category__slug"),
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    variants = (
+        Variant.objects.filter(product_id=row["id"])
+        .order_by("id")
+        .values("sku", "name", "attributes", "price", "stock")
+    )
+    item = product_item(row, staff=staff)
+    item["description"] = row["description"]
+    item["variants"] = [
+        {
+            "sku": v["sku"],
+            "name": v["name"],
+            "attributes": v["attributes"],
+            "price": money(v["price"]),
+            "stock": v["stock"],
+            "in_stock": v["stock"] > 0,
+        }
+        for v in variants
+    ]
+    item["created_at"] = row["created_at"]
+    item["updated_at"] = row["updated_at"]
+    return item
+
+
+# --- Variants and the ledger --------------------------------------------------
+
+
+def variant_item(variant: Variant) -> dict[str, Any]:
+    """A variant for staff: `{product, sku, name, attributes, price, currency, stock}`."""
+    return {
+        "product": variant.product.slug,
+        "sku": variant.sku,
+        "name": variant.name,
+        "attributes": variant.attributes,
+        "price": money(variant.price),
+        "currency": settings.STORE_CURRENCY,
+        "stock": variant.stock,
+    }
+
+
+def stock_movement_queryset(*, variant: Variant) -> QuerySet[StockMovement, dict[str, Any]]:
+    """The ledger of one variant, newest first, as dicts for `stock_movement_item`."""
+    return (
+        StockMovement.objects.filter(variant=variant)
+        .order_by("-created_at", "-id")
+        .values(
+            "id",
+            "kind",
+            "delta",
+            "reason",
+            "order_number",
+            "created_at",
+            created_by_email=F("created_by__email"),
+        )
+    )
+
+
+def stock_movement_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "delta": row["delta"],
+        "reason": row["reason"],
+        "order": row["order_number"] or None,
+        "created_by": row["created_by_email"],
+        "created_at": row["created_at"],
+    }
+
+
+def stock_movement_dict(movement: StockMovement) -> dict[str, Any]:
+    """`stock_movement_item` for a row in hand (its `created_by` must be loaded or None)."""
+    return {
+        "id": movement.pk,
+        "kind": movement.kind,
+        "delta": movement.delta,
+        "reason": movement.reason,
+        "order": movement.order_number or None,
+        "created_by": movement.created_by.email if movement.created_by else None,
+        "created_at": movement.created_at,
+    }
