@@ -5,6 +5,7 @@ to HTTP here, so no view decides a status code for a business rule.
 """
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -107,8 +108,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = _first_code(detail) if not isinstance(exc, exceptions.Throttled) else "throttled"
         message = detail if isinstance(detail, str) else str(detail)
         response.data = {"code": code or exc.default_code, "detail": message}
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            response["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+        if wait is not None:
+            # DRF omits the header when less than a second is left; clients need it.
+            response["Retry-After"] = str(max(1, math.ceil(wait)))
     return response
 
 
@@ -121,7 +124,7 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> Any:
         return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
     from django.views.defaults import page_not_found
 
-    return page_not_found(request, exception)  # type: ignore[arg-type]
+    return page_not_found(request, exception)
 
 
 def json_500(request: HttpRequest) -> Any:
