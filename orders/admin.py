@@ -1,0 +1,224 @@
+"""The order back office. Status is never edited here: actions call order_transition."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from config.errors import DomainError
+from orders.models import Order, OrderEvent, OrderLine, PaymentEvent
+from orders.services import order_transition
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = readonly_fields = (
+        "sku",
+        "product_name",
+        "variant_name",
+        "unit_price",
+        "quantity",
+        "line_total",
+    )
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    fields = readonly_fields = (
+        "created_at",
+        "type",
+        "from_status",
+        "to_status",
+        "actor_kind",
+        "actor",
+        "note",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
+        return super().get_queryset(request).select_related("actor")
+
+
+class ShipForm(forms.Form):
+    tracking_number = forms.CharField(max_length=100)
+
+
+class RefundForm(forms.Form):
+    restock = forms.BooleanField(required=False, help_text="Put the items back in stock.")
+    reason = forms.CharField(max_length=1000, required=False)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "user_email",
+        "status",
+        "total",
+        "currency",
+        "refund_due",
+        "created_at",
+    ]
+    list_filter = ["status", "refund_due", "created_at"]
+    search_fields = ["=number", "user__email", "=lines__sku"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
+    list_select_related = ["user"]
+    list_per_page = 50
+    show_full_result_count = False
+    inlines = [OrderLineInline, OrderEventInline]
+    readonly_fields = [
+        "number",
+        "user",
+        "status",
+        "currency",
+        "subtotal",
+        "shipping_total",
+        "total",
+        "refund_due",
+        "tracking_number",
+        "shipping_full_name",
+        "shipping_line1",
+        "shipping_line2",
+        "shipping_city",
+        "shipping_postal_code",
+        "shipping_country",
+        "shipping_phone",
+        "note",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["mark_paid", "ship", "deliver", "cancel", "refund"]
+
+    @admin.display(description="customer", ordering="user__email")
+    def user_email(self, order: Order) -> str:
+        return order.user.email
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _run(
+        self, request: HttpRequest, queryset: QuerySet[Order], action: str, **arguments: Any
+    ) -> None:
+        done: list[str] = []
+        refused: list[str] = []
+        for order in queryset.order_by("pk").only("pk", "number"):
+            try:
+                order_transition(order=order, action=action, user=request.user, **arguments)
+            except DomainError as error:
+                refused.append(f"{order.number} ({error.detail})")
+            else:
+                done.append(order.number)
+        if done:
+            self.message_user(
+                request, f"{action}: done for {len(done)} order(s): {', '.join(done)}."
+            )
+        if refused:
+            self.message_user(
+                request,
+                f"{action}: not allowed for {len(refused)} order(s): {'; '.join(refused)}",
+                level=messages.WARNING,
+            )
+
+    @admin.action(description="Mark selected orders as paid", permissions=["transition"])
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._run(request, queryset, "mark-paid")
+
+    @admin.action(description="Mark selected orders as delivered", permissions=["transition"])
+    def deliver(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._run(request, queryset, "deliver")
+
+    @admin.action(description="Cancel selected orders (stock returned)", permissions=["cancel"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._run(request, queryset, "cancel", note="Cancelled in the back office.")
+
+    def _form_step(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Order],
+        *,
+        action: str,
+        form_class: type[forms.Form],
+        title: str,
+    ) -> forms.Form | HttpResponse:
+        """Show `form_class` for the selected orders; return the bound valid form once posted."""
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            return form
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "orders": queryset.only("pk", "number")[:100],
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/orders/order/action_form.html", context)
+
+    @admin.action(
+        description="Ship selected orders (asks for a tracking number)", permissions=["transition"]
+    )
+    def ship(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        step = self._form_step(
+            request, queryset, action="ship", form_class=ShipForm, title="Ship orders"
+        )
+        if isinstance(step, HttpResponse):
+            return step
+        self._run(request, queryset, "ship", tracking_number=step.cleaned_data["tracking_number"])
+        return None
+
+    @admin.action(description="Refund selected orders", permissions=["transition"])
+    def refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        step = self._form_step(
+            request, queryset, action="refund", form_class=RefundForm, title="Refund orders"
+        )
+        if isinstance(step, HttpResponse):
+            return step
+        self._run(
+            request,
+            queryset,
+            "refund",
+            restock=step.cleaned_data["restock"],
+            note=step.cleaned_data["reason"],
+        )
+        return None
+
+    def has_transition_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.transition_order")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.cancel_order")
+
+
+@admin.register(PaymentEvent)
+class PaymentEventAdmin(admin.ModelAdmin):
+    list_display = ["event_id", "type", "order_number", "outcome", "created_at"]
+    list_filter = ["type", "outcome"]
+    search_fields = ["=event_id", "=order_number"]
+    readonly_fields = ["event_id", "type", "order_number", "payload", "outcome", "created_at"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
