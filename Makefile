@@ -9,6 +9,11 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
+# The bench's own database (one per catalog size: <name>_p<products>) and Redis
+# database (flushed before each pass: give it one nobody else uses).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
+BENCH_ARGS ?=
 
 .PHONY: help venv run test lint fmt up check-services bench bench-smoke
 
@@ -17,6 +22,8 @@ help:
 	@echo "make test   - the whole test suite on PostgreSQL and Redis"
 	@echo "make lint   - ruff, mypy, hadolint"
 	@echo "make up     - the full stack with docker compose"
+	@echo "make bench  - load-test a production-configured server (README: Benchmarks)"
+	@echo "make bench-smoke - the same on tiny data, a few seconds per endpoint (CI)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON_BIN)" || { echo "Python 3.13 (or 3.12) is required: install it (pyenv install 3.13) and retry." >&2; exit 1; }
@@ -50,3 +57,9 @@ fmt: $(STAMP)
 
 up:
 	docker compose up --build
+
+bench: $(STAMP)
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m bench.run $(BENCH_ARGS)
+
+bench-smoke: $(STAMP)
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m bench.run --smoke $(BENCH_ARGS)

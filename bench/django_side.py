@@ -1,0 +1,163 @@
+"""The parts of the bench that run inside Django, in a process of their own.
+
+    python -m bench.django_side prepare OUT.json [--skus N]
+    python -m bench.django_side queries IN.json OUT.json
+
+Started by bench/run.py with the same environment as the server (production
+settings, the bench database and Redis).
+
+`prepare` reads what the load scripts need from the seeded data (slugs,
+categories, search words, customer emails) and makes stock plentiful for the
+SKUs the order scenario buys, through catalog.services (so the ledger stays
+true). `queries` counts the SQL of each scenario's requests with Django's
+test client and CaptureQueriesContext: same settings, middleware and
+database as gunicorn, one request at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+PLENTY = 1_000_000
+WORD = re.compile(r"[A-Za-z]{4,}")
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    import django
+
+    django.setup()
+
+
+def prepare(*, skus: int, customers: int, seed: int) -> dict[str, Any]:
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+
+    rng = random.Random(seed)
+    data: dict[str, Any] = {}
+    if not apps.is_installed("catalog"):
+        return data
+    product_model = apps.get_model("catalog", "Product")
+    variant_model = apps.get_model("catalog", "Variant")
+    published = product_model.objects.filter(is_published=True)
+    count = published.count()
+    data["published_products"] = count
+    data["list_pages"] = max(1, (count + 19) // 20)
+    slugs = list(published.values_list("slug", flat=True))
+    rng.shuffle(slugs)
+    data["slugs"] = slugs[:2000]
+    data["categories"] = sorted(
+        set(published.values_list("category__slug", flat=True).distinct()[:200])
+    )
+    names = published.order_by("?").values_list("name", flat=True)[:2000]
+    counts = Counter(w.lower() for name in names for w in WORD.findall(name))
+    data["words"] = [w for w, _ in counts.most_common(200)]
+    data["variants"] = variant_model.objects.count()
+
+    chosen = list(variant_model.objects.filter(product__is_published=True).order_by("?")[:skus])
+    data["skus"] = [v.sku for v in chosen]
+    topped = _top_up(chosen)
+    data["stock_topped_up"] = topped
+
+    user_model = get_user_model()
+    emails = user_model.objects.filter(is_staff=False, is_active=True).order_by("pk")
+    data["customer_emails"] = list(emails.values_list("email", flat=True)[:customers])
+    return data
+
+
+def _top_up(variants: list) -> int:
+    """Plenty of stock for the order scenario, through the catalog service (ledger rows)."""
+    try:
+        from catalog.services import stock_adjust
+    except ImportError:
+        return 0
+    done = 0
+    for variant in variants:
+        if variant.stock < PLENTY:
+            stock_adjust(variant=variant, delta=PLENTY - variant.stock, reason="bench: plenty")
+            done += 1
+    return done
+
+
+def count_queries(requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """SQL queries per request: the median over the sample, with statuses seen."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    counts: list[int] = []
+    statuses: Counter[str] = Counter()
+    sample_sql: list[str] = []
+    for req in requests:
+        headers = req.get("headers") or {}
+        if req.get("prime"):
+            client.generic(req["method"], req["path"], headers=headers)
+        with CaptureQueriesContext(connection) as ctx:
+            if req["method"] == "POST":
+                response = client.post(
+                    req["path"],
+                    data=json.dumps(req["body"]),
+                    content_type="application/json",
+                    headers=headers,
+                )
+            else:
+                response = client.get(req["path"], headers=headers)
+        counts.append(len(ctx.captured_queries))
+        statuses[str(response.status_code)] += 1
+        if not sample_sql:
+            sample_sql = [q["sql"][:300] for q in ctx.captured_queries]
+    return {
+        "queries_median": statistics.median(counts) if counts else None,
+        "queries_max": max(counts) if counts else None,
+        "statuses": dict(statuses),
+        "sample_sql": sample_sql,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench.django_side")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_prepare = sub.add_parser("prepare")
+    p_prepare.add_argument("out", type=Path)
+    p_prepare.add_argument("--skus", type=int, default=200)
+    p_prepare.add_argument("--customers", type=int, default=100)
+    p_prepare.add_argument("--seed", type=int, default=1)
+    p_queries = sub.add_parser("queries")
+    p_queries.add_argument("input", type=Path)
+    p_queries.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    _setup()
+    if args.command == "prepare":
+        result = prepare(skus=args.skus, customers=args.customers, seed=args.seed)
+        args.out.write_text(json.dumps(result))
+    else:
+        plan = json.loads(args.input.read_text())
+        result = {name: count_queries(reqs) for name, reqs in plan.items()}
+        args.out.write_text(json.dumps(result))
+    _close_pools()
+    return 0
+
+
+def _close_pools() -> None:
+    """Stop the psycopg pool's threads now: left to the interpreter, exit waits 5 s per thread."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+        close_pool = getattr(conn, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

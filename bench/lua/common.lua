@@ -1,0 +1,34 @@
+-- Shared by the bench's wrk scripts: read a file of lines, report a JSON summary.
+
+local common = {}
+
+function common.read_lines(path)
+  local lines = {}
+  local file = assert(io.open(path, "r"), "cannot open " .. path)
+  for line in file:lines() do
+    if line ~= "" then
+      lines[#lines + 1] = line
+    end
+  end
+  file:close()
+  assert(#lines > 0, path .. " is empty")
+  return lines
+end
+
+-- wrk calls done() once, in the main Lua state, after the run. The driver
+-- (bench/run.py) reads the line that starts with BENCH_JSON.
+function common.report(summary, latency)
+  local e = summary.errors
+  local out = string.format(
+    '{"duration_us": %d, "requests": %d, "bytes": %d, '
+      .. '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, '
+      .. '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "mean": %.1f, "max": %d}}',
+    summary.duration, summary.requests, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.mean, latency.max
+  )
+  io.write("BENCH_JSON " .. out .. "\n")
+end
+
+return common

@@ -1,0 +1,352 @@
+"""The system under test: the bench database, its seed, and gunicorn.
+
+Everything here runs the project the way production does: `manage.py` and
+gunicorn in their own processes, with production settings (DJANGO_DEBUG off,
+PostgreSQL, Redis, the project's gunicorn.conf.py and middleware). Nothing is
+imported from the project into the driver process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+# Throttling stays on (its cost is part of every request), with rates that one
+# load generator on one address cannot reach.
+UNTHROTTLED = "1000000/min"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The sizes handed to `manage.py seed_demo`."""
+
+    products: int
+    customers: int
+    orders: int
+    seed: int = 1
+    variants: int | None = None
+
+    def seed_args(self, supported: set[str]) -> list[str]:
+        args = [
+            "--products",
+            str(self.products),
+            "--customers",
+            str(self.customers),
+            "--orders",
+            str(self.orders),
+            "--seed",
+            str(self.seed),
+        ]
+        if self.variants is not None and "--variants" in supported:
+            args += ["--variants", str(self.variants)]
+        return args
+
+    @property
+    def label(self) -> str:
+        return f"{self.products:,} products"
+
+
+def server_env(*, database_url: str, redis_url: str, extra: dict[str, str] | None = None) -> dict:
+    """Production settings for manage.py and gunicorn, pointed at the bench's own services."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GUNICORN_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "bench-" + secrets.token_hex(24),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            # Celery messages (on_commit side effects) go to the bench's own
+            # Redis database and are dropped with it; no worker consumes them.
+            "CELERY_BROKER_URL": redis_url,
+            "PAYMENT_WEBHOOK_SECRET": "bench-webhook-secret",
+            "THROTTLE_ANON": UNTHROTTLED,
+            "THROTTLE_USER": UNTHROTTLED,
+            "THROTTLE_LOGIN": UNTHROTTLED,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def manage(env: dict, *args: str, capture: bool = False) -> str:
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        check=False,
+        text=True,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{proc.stderr[-4000:]}")
+    return proc.stdout or ""
+
+
+# --- Database ----------------------------------------------------------------
+
+
+def database_url_for(base_url: str, dataset: Dataset) -> str:
+    """One database per catalog size, so a second run can reuse a seeded one."""
+    parts = urlsplit(base_url)
+    name = parts.path.lstrip("/") or "stockroom_bench"
+    return urlunsplit(parts._replace(path=f"/{name}_p{dataset.products}"))
+
+
+def _admin_conninfo(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/postgres")), parts.path.lstrip("/")
+
+
+def _migrations_signature() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(ROOT.glob("*/migrations/*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    seed = sorted(ROOT.glob("*/management/commands/seed_demo.py"))
+    for path in seed:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def dataset_signature(dataset: Dataset) -> str:
+    return f"bench:{json.dumps(dataset.__dict__, sort_keys=True)}:{_migrations_signature()}"
+
+
+def prepare_database(*, url: str, env: dict, dataset: Dataset, fresh: bool, log) -> str:
+    """Create, migrate and seed the database at `url`, unless it already holds this dataset.
+
+    The signature (sizes, seed, migrations and seed_demo source) is kept as the
+    database's comment; a matching one means the seed can be skipped.
+    """
+    import psycopg
+
+    admin_url, name = _admin_conninfo(url)
+    signature = dataset_signature(dataset)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [name],
+        ).fetchone()
+        if row is not None and row[0] == signature and not fresh:
+            log(f"database {name}: reusing the seeded {dataset.label}")
+            return "reused"
+        if row is not None:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    db_env = {**env, "DATABASE_URL": url}
+    started = time.monotonic()
+    manage(db_env, "migrate", "--noinput")
+    log(f"database {name}: migrated in {time.monotonic() - started:.0f}s")
+    help_text = manage(db_env, "help", "seed_demo", capture=True) if has_seed_demo(db_env) else ""
+    if not help_text:
+        log("seed_demo is not available yet: the database stays empty")
+        return "empty"
+    supported = {word.strip("[],") for word in help_text.split() if word.startswith("--")}
+    started = time.monotonic()
+    manage(db_env, "seed_demo", *dataset.seed_args(supported))
+    log(f"database {name}: seeded {dataset.label} in {time.monotonic() - started:.0f}s")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{signature}'")
+    return "seeded"
+
+
+def has_seed_demo(env: dict) -> bool:
+    return "seed_demo" in manage(env, "help", "--commands", capture=True).split()
+
+
+# --- gunicorn ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def http_post(url: str, body: dict, headers: dict | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - loopback
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@dataclass
+class Gunicorn:
+    """gunicorn serving config.wsgi with production settings on a free loopback port."""
+
+    env: dict
+    log_path: Path
+    port: int = 0
+    process: subprocess.Popen | None = None
+    uses_project_conf: bool = False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [str(Path(PYTHON).with_name("gunicorn"))]
+        if GUNICORN_CONF.exists():
+            self.uses_project_conf = True
+            cmd += ["-c", str(GUNICORN_CONF)]
+        else:
+            # Until the project ships its gunicorn.conf.py: threaded workers,
+            # sized for two cores.
+            cmd += ["--worker-class", "gthread", "--workers", "3", "--threads", "4"]
+        return [*cmd, "--bind", f"127.0.0.1:{self.port}", "config.wsgi:application"]
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.port = free_port()
+        env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = self.log_path.open("wb")
+        self.process = subprocess.Popen(  # noqa: S603 - the venv's gunicorn
+            self.command(),
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log_file.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited at start; see {self.log_path}")
+            with contextlib.suppress(OSError):
+                status, _ = http_get(self.base_url + "/healthz", timeout=2)
+                if status == 200 and len(self.worker_pids()) >= 1:
+                    return
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(
+            f"gunicorn did not answer /healthz in {timeout:.0f}s; see {self.log_path}"
+        )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=35)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def worker_pids(self) -> list[int]:
+        if self.process is None:
+            return []
+        return children_of(self.process.pid)
+
+    def settings(self) -> dict:
+        """Workers and threads as the running server has them."""
+        workers = len(self.worker_pids())
+        threads = None
+        if self.uses_project_conf:
+            probe = subprocess.run(  # noqa: S603 - our interpreter, reading the project's conf
+                [PYTHON, "-c", "import runpy,json;c=runpy.run_path('gunicorn.conf.py');"
+                 "print(json.dumps({k:c.get(k) for k in ('worker_class','workers','threads',"
+                 "'max_requests','keepalive')}))"],
+                cwd=ROOT, env=self.env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            with contextlib.suppress(ValueError):
+                conf = json.loads(probe.stdout)
+                threads = conf.get("threads")
+                return {**conf, "running_workers": workers, "conf": "gunicorn.conf.py"}
+        return {"workers": workers, "threads": threads, "conf": "bench defaults"}
+
+
+def children_of(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children += [int(p) for p in task.read_text().split()]
+    return children
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class RssSampler:
+    """Samples every worker's resident memory in a background thread."""
+
+    server: Gunicorn
+    interval: float = 0.25
+    peak: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for pid in self.server.worker_pids():
+                value = rss_mb(pid)
+                if value is not None and value > self.peak:
+                    self.peak = value
+            self._stop.wait(self.interval)
+
+    @contextlib.contextmanager
+    def sampling(self) -> Iterator[RssSampler]:
+        self.peak = 0.0
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join()
+
+
+def redis_flushdb(redis_url: str) -> None:
+    """Empty the bench's own Redis database (never another one): no cache left from a past run."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()

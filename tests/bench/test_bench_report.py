@@ -1,0 +1,132 @@
+"""The bench's own logic (no server, no load): parsing, ratios, verdicts, scenarios."""
+
+import pytest
+
+from bench import profile, report, scenarios, server, wrk
+
+WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:1234
+  1 threads and 12 connections
+  4000 requests in 2.00s, 1.2MB read
+BENCH_JSON {"duration_us": 2000000, "requests": 4000, "bytes": 1200000, \
+"errors": {"connect": 0, "read": 1, "write": 0, "status": 3, "timeout": 2}, \
+"latency_us": {"p50": 2500, "p90": 4000, "p99": 9000, "mean": 2800.5, "max": 20000}}
+"""
+
+
+def test_parse_reads_the_lua_summary_in_milliseconds():
+    result = wrk.parse(WRK_OUTPUT)
+    assert result.rps == 2000.0
+    assert (result.p50_ms, result.p99_ms) == (2.5, 9.0)
+    assert result.status_errors == 3
+    assert result.socket_errors == 3
+    assert result.errors == 6
+
+
+def test_parse_without_the_summary_line_is_an_error():
+    with pytest.raises(ValueError, match="BENCH_JSON"):
+        wrk.parse("Running 2s test\n")
+
+
+def _result(rps, p50=2.0, p99=5.0, errors=0):
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors, "requests": 100}
+
+
+def test_row_ratio_is_to_the_ceiling_of_the_same_run_and_checks_the_target():
+    row = report.scenario_row(
+        name="list_uncached",
+        title="product list, uncached",
+        target=0.30,
+        result=_result(600.0),
+        ceiling_rps=2000.0,
+        queries=2,
+        rss_peak_mb=90.0,
+    )
+    assert row["ratio"] == 0.3
+    assert row["verdict"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("result", "rss", "failed"),
+    [
+        (_result(500.0), 90.0, "ratio"),
+        (_result(900.0, errors=1), 90.0, "errors"),
+        (_result(900.0), 151.0, "rss"),
+        (_result(900.0, p50=2.0, p99=6.5), 90.0, "tail"),
+    ],
+)
+def test_row_misses_on_ratio_errors_memory_or_tail(result, rss, failed):
+    row = report.scenario_row(
+        name="x", title="x", target=0.30, result=result, ceiling_rps=2000.0,
+        queries=1, rss_peak_mb=rss,
+    )  # fmt: skip
+    assert row["verdict"] == "MISS"
+    assert [k for k, ok in row["checks"].items() if not ok] == [failed]
+
+
+def test_tail_latency_is_not_a_target_for_posts():
+    row = report.scenario_row(
+        name="orders", title="orders", target=0.08, result=_result(200.0, p50=10, p99=90),
+        ceiling_rps=2000.0, queries=12, rss_peak_mb=100.0, method="POST",
+    )  # fmt: skip
+    assert "tail" not in row["checks"]
+    assert row["verdict"] == "ok"
+
+
+def test_skipped_row_keeps_its_note():
+    row = report.scenario_row(
+        name="search", title="search", target=0.15, result=None, ceiling_rps=None,
+        queries=None, rss_peak_mb=None, note="not available: 404",
+    )  # fmt: skip
+    assert row["status"] == "skipped"
+    assert "| search | - |" in report.table([row])
+
+
+def _pass(ratio, rps):
+    row = report.scenario_row(
+        name="list_uncached", title="list", target=0.3, result=_result(rps),
+        ceiling_rps=rps / ratio, queries=2, rss_peak_mb=80.0,
+    )  # fmt: skip
+    return {"scenarios": [row]}
+
+
+def test_scaling_reports_large_over_base_and_the_80_percent_rule():
+    (item,) = report.scaling(_pass(0.40, 800.0), _pass(0.30, 600.0))
+    assert item["ratio_change"] == 0.75
+    assert item["verdict"] == "MISS"
+    (item,) = report.scaling(_pass(0.40, 800.0), _pass(0.36, 720.0))
+    assert item["verdict"] == "ok"
+
+
+def test_uncached_scenarios_bust_and_cached_ones_repeat_a_small_set():
+    data = {"slugs": [f"p-{i}" for i in range(300)], "words": ["red", "blue"],
+            "categories": ["shoes"], "list_pages": 40}  # fmt: skip
+    built = {sc.name: sc for sc in scenarios.build(data)}
+    assert built["ceiling"].paths == ["/healthz"]
+    assert not built["list_cached"].bust and built["list_uncached"].bust
+    assert len(set(built["detail_cached"].paths)) == 50
+    assert len(set(built["detail_uncached"].paths)) == 300
+    assert any("category=shoes" in p for p in built["list_uncached"].paths)
+    assert built["search"].paths == [
+        "/api/v1/products/?search=red",
+        "/api/v1/products/?search=blue",
+    ]
+    assert scenarios.missing_data(built["orders"], data) == ["tokens", "skus"]
+
+
+def test_each_catalog_size_gets_its_own_database():
+    dataset = server.Dataset(products=100_000, customers=10, orders=10)
+    url = server.database_url_for("postgres://u@127.0.0.1:5432/stockroom_bench", dataset)
+    assert url == "postgres://u@127.0.0.1:5432/stockroom_bench_p100000"
+
+
+def test_profile_summary_ranks_packages_and_project_functions():
+    collapsed = "\n".join([
+        "handle (gunicorn/workers/gthread.py:10);list (/w/catalog/api/views.py:5);"
+        "execute (/v/site-packages/psycopg/cursor.py:9) 30",
+        "handle (gunicorn/workers/gthread.py:10);list (/w/catalog/api/views.py:5);"
+        "to_representation (/v/site-packages/rest_framework/serializers.py:1) 10",
+    ])  # fmt: skip
+    text = profile.summarize(collapsed)
+    assert "40 samples" in text
+    assert " 75.0%  psycopg (database driver and waits)" in text
+    assert "100.0%  list (catalog/api/views.py)" in text
