@@ -1,0 +1,107 @@
+"""Start a real `celery -A config worker` against Redis, on a queue of its own."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import redis
+from celery import Celery
+from django.conf import settings
+
+BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/10")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Worker:
+    def __init__(self, log_dir: Path, *, concurrency: int = 1) -> None:
+        self.queue = f"stockroom-test-{uuid.uuid4().hex[:12]}"
+        self.log_path = log_dir / f"{self.queue}.log"
+        self.concurrency = concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client = Celery("stockroom-test-client", broker=BROKER_URL)
+        self.client.conf.broker_connection_retry_on_startup = False
+
+    def env(self) -> dict[str, str]:
+        db = settings.DATABASES["default"]
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.operations.worker_settings",
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "CELERY_BROKER_URL": BROKER_URL,
+            "CELERY_QUEUE": self.queue,
+            "DB_POOL_MIN_SIZE": "0",
+        }
+
+    def start(self) -> "Worker":
+        celery = Path(sys.executable).with_name("celery")
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(celery),
+                "-A",
+                "config",
+                "worker",
+                "--pool=prefork",
+                f"--concurrency={self.concurrency}",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"{self.queue}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_for_log("ready", timeout=30)
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"the worker exited:\n{self.output()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} from the worker:\n{self.output()[-3000:]}")
+            time.sleep(0.1)
+
+    def children(self) -> list[int]:
+        assert self.process is not None
+        pid = self.process.pid
+        found: list[int] = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(c) for c in (task / "children").read_text().split()]
+        return found
+
+    def send(self, name: str, *args: object) -> None:
+        self.client.send_task(name, args=args, queue=self.queue)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        children = self.children() if self.process.poll() is None else []
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.log.close()
+        broker = redis.Redis.from_url(BROKER_URL)
+        broker.delete(self.queue, f"_kombu.binding.{self.queue}")
+        broker.close()

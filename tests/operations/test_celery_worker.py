@@ -1,0 +1,84 @@
+"""A real Celery worker (a subprocess) consuming from Redis runs the webhook tasks."""
+
+import os
+import signal
+import time
+
+import pytest
+from django.db import connection
+
+from tests.operations.celery_worker import Worker
+from tests.webhooks.factories import EndpointFactory
+from tests.webhooks.receiver import HANG, Receiver
+from webhooks.models import Delivery, DeliveryStatus, Event
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, tmp_path_factory):
+    running = Worker(tmp_path_factory.mktemp("celery")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+def _wait_until(predicate, *, timeout: float, worker: Worker) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; worker log:\n{worker.output()[-4000:]}")
+        time.sleep(0.1)
+
+
+def _all_delivered(count: int):
+    def check() -> bool:
+        done = Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count()
+        connection.close()  # see the worker's commits: no long-lived transaction here
+        return done == count
+
+    return check
+
+
+def test_worker_runs_tasks_sent_through_redis(worker, receiver):
+    EndpointFactory(url=receiver.url())
+    events = Event.objects.bulk_create(
+        [Event(type="order.paid", data={"number": f"SR-{n}"}) for n in range(3)]
+    )
+
+    worker.send("webhooks.tasks.events_dispatch", [str(e.pk) for e in events])
+
+    _wait_until(_all_delivered(3), timeout=30, worker=worker)
+    assert sorted(receiver.event_ids()) == sorted(str(e.pk) for e in events)
+    assert "webhooks.tasks.delivery_attempt" in worker.output()
+
+
+def test_a_worker_killed_mid_delivery_delivers_every_event_once_per_endpoint(worker, receiver):
+    EndpointFactory(url=receiver.url("/a"))
+    EndpointFactory(url=receiver.url("/b"))
+    events = Event.objects.bulk_create(
+        [Event(type="stock.changed", data={"sku": f"S-{n}"}) for n in range(3)]
+    )
+    receiver.script = [HANG]  # the first POST never gets an answer...
+
+    worker.send("webhooks.tasks.events_dispatch", [str(e.pk) for e in events])
+    assert receiver.got_request.wait(30), worker.output()[-4000:]
+    (child,) = worker.children()
+    os.kill(child, signal.SIGKILL)  # ...because the worker process dies while sending it
+    receiver.release.set()
+
+    _wait_until(_all_delivered(6), timeout=60, worker=worker)
+    assert Delivery.objects.count() == 6
+    ids = {str(e.pk) for e in events}
+    for path in ("/a", "/b"):
+        assert set(receiver.event_ids(path)) == ids
+    first = receiver.received[0]
+    again = [r for r in receiver.received[1:] if r.path == first.path and r.body == first.body]
+    assert len(again) == 1, "the interrupted delivery was sent again, same id and body"
+    assert len(receiver.received) == 7
+    assert "WorkerLostError" in worker.output()
