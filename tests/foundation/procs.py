@@ -1,6 +1,7 @@
 """Helpers for the foundation tests that start real processes (manage.py, gunicorn)."""
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ _SCRUBBED = (
     "CELERY_BROKER_URL",
     "DJANGO_STATIC_ROOT",
     "DJANGO_SECURE_SSL_REDIRECT",
+    "EMAIL_URL",
     "PYTEST_XDIST_WORKER",
 )
 
@@ -40,16 +42,19 @@ def child_env(**overrides: str) -> dict[str, str]:
 
 def production_env(**overrides: str) -> dict[str, str]:
     """Real-looking production settings, pointed at the test run's own services."""
-    return child_env(
-        DJANGO_SETTINGS_MODULE="config.settings.base",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY="prod-like-" + "k3y" * 20,
-        DJANGO_ALLOWED_HOSTS="stockroom.example.com",
-        DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/stockroom"),
-        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),
-        PAYMENT_WEBHOOK_SECRET="whsec_production_like",
-        **overrides,
-    )
+    values = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "stockroom.example.com",
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/stockroom"
+        ),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),
+        "PAYMENT_WEBHOOK_SECRET": "whsec_production_like",
+        "EMAIL_URL": "smtp+tls://stockroom:mail-password@smtp.example.com:587",
+    }
+    return child_env(**(values | overrides))
 
 
 def manage(

