@@ -13,7 +13,7 @@ from knox.models import AuthToken
 
 from accounts import services
 from accounts.forms import UserChangeForm, UserCreationForm
-from accounts.models import Address, LoginFailure, User
+from accounts.models import Address, ApiToken, LoginFailure, User
 
 
 class AddressInline(admin.StackedInline):
@@ -25,7 +25,7 @@ class AddressInline(admin.StackedInline):
 class AuthTokenInline(admin.TabularInline):
     """The user's tokens: when made and until when valid; deleting one revokes it."""
 
-    model = AuthToken
+    model = ApiToken
     extra = 0
     fields = ["created", "expiry"]
     readonly_fields = ["created", "expiry"]
@@ -96,13 +96,13 @@ class UserAdmin(BaseUserAdmin):
         self.message_user(request, f"{erased} user(s) erased.", messages.SUCCESS)
 
 
-# knox's own admin lists token digests; this one never shows them.
+# knox's own admin lists token digests; this one (on a proxy) never shows them.
 if admin.site.is_registered(AuthToken):
     admin.site.unregister(AuthToken)
 
 
-@admin.register(AuthToken)
-class AuthTokenAdmin(admin.ModelAdmin):
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["user", "created", "expiry"]
     list_display_links = None  # a token's page would carry its digest in the URL
     list_select_related = ["user"]
@@ -120,7 +120,7 @@ class AuthTokenAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Revoke the selected tokens", permissions=["delete"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet[AuthToken]) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = 0
         for token in queryset:
             services.token_revoke(token=token)

@@ -1,9 +1,10 @@
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from knox.models import AuthToken
 
 
 class UserManager(BaseUserManager["User"]):
@@ -57,7 +58,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     EMAIL_FIELD = "email"
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         constraints = [
@@ -124,3 +125,15 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} from {self.ip_address} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ApiToken(AuthToken):
+    """knox's token as the back office shows it: its name never includes the digest."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        expiry = f"{self.expiry:%Y-%m-%d %H:%M} UTC" if self.expiry else "never"
+        return f"API token created {self.created:%Y-%m-%d %H:%M} UTC, expires {expiry}"
