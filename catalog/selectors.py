@@ -103,10 +103,20 @@ def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[
         )
         return qs, (F("sku_match").desc(), "name", "id")
     query = SearchQuery(term, search_type="websearch", config=SEARCH_CONFIG)
+    words = term.replace('"', " ").split()
+    wanted = " ".join(w for w in words if not w.startswith("-") and w.lower() != "or")
+    excluded = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
+    fuzzy = Q(name__trigram_word_similar=wanted) if wanted else Q(pk__in=[])
+    if excluded:  # `-word` excludes typo matches as it excludes full-text ones
+        fuzzy &= ~Q(
+            search_vector=SearchQuery(
+                " or ".join(excluded), search_type="websearch", config=SEARCH_CONFIG
+            )
+        )
     qs = qs.annotate(
         rank=SearchRank(F("search_vector"), query),
-        similarity=TrigramWordSimilarity(Value(term), "name"),
-    ).filter(Q(sku_match=True) | Q(search_vector=query) | Q(name__trigram_word_similar=term))
+        similarity=TrigramWordSimilarity(Value(wanted), "name"),
+    ).filter(Q(sku_match=True) | Q(search_vector=query) | fuzzy)
     return qs, (F("sku_match").desc(), F("rank").desc(), F("similarity").desc(), "-id")
 
 

@@ -102,6 +102,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
     }
     DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+    # Product search: how close a word must be to count as a typo of a name word
+    # (pg_trgm's `%>`, served by a trigram GIN index). pg_trgm's default, 0.6,
+    # misses most one-letter typos of short words ("hoddie" is 0.4 from "hoodie").
+    # Set per connection at startup, so it costs no query.
+    DATABASES["default"]["OPTIONS"]["options"] = (
+        "-c pg_trgm.word_similarity_threshold="
+        f"{env.float('SEARCH_TYPO_THRESHOLD', default=0.35)}"
+    )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
