@@ -382,6 +382,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # Failed log-ins older than the 15-minute lockout window no longer count.
+    "accounts-purge-login-failures": {
+        "task": "accounts.tasks.login_failures_purge",
+        "schedule": crontab(minute="*/30"),
+        "options": {"expires": 600},
+    },
 }
 
 # --- Outgoing webhooks --------------------------------------------------------

@@ -209,3 +209,8 @@ def test_password_reset_has_its_own_throttle_scope(api_client, tight_rates):
     assert response.status_code == 429
     assert response.json()["code"] == "throttled"
     assert "Retry-After" in response
+
+
+def test_purge_runs_on_the_beat_schedule(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["accounts-purge-login-failures"]
+    assert entry["task"] == login_failures_purge_task.name
