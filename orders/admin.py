@@ -25,6 +25,12 @@ class ReadOnlyInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Lines and events are part of the order: whoever may see the order sees them.
+        return request.user.has_perm("orders.view_order") or request.user.has_perm(
+            "orders.change_order"
+        )
+
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
@@ -120,7 +126,7 @@ class OrderAdmin(admin.ModelAdmin):
     ) -> None:
         done: list[str] = []
         refused: list[str] = []
-        for order in queryset.order_by("pk").only("pk", "number"):
+        for order in queryset.select_related(None).order_by("pk").only("pk", "number"):
             try:
                 order_transition(order=order, action=action, user=request.user, **arguments)
             except DomainError as error:
@@ -167,7 +173,7 @@ class OrderAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": title,
             "form": form,
-            "orders": queryset.only("pk", "number")[:100],
+            "orders": queryset.select_related(None).only("pk", "number")[:100],
             "action": action,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "opts": self.model._meta,

@@ -95,7 +95,7 @@ def order_place(
     `shipping_address` (address fields) and `address_id` (one of the user's
     addresses). Raises OrderInputInvalid (unknown or unpublished SKU, foreign
     address, merged quantity over the cap) and catalog's InsufficientStock
-    (nothing taken). Returns the order with `_prefetched` lines.
+    (nothing taken). Returns the order.
     """
     quantities, first_index = _lines_merge(lines)
     errors: dict[str, list[str]] = {}
@@ -179,7 +179,6 @@ def order_place(
         )
         event_record(type="order.placed", data=order_payload(order))
         _email_after_commit(order=order, kind="placed")
-    order._prefetched_objects_cache = {"lines": order_lines}  # type: ignore[attr-defined]
     return order
 
 
