@@ -6,7 +6,7 @@ from accounts.countries import COUNTRY_CODES
 from accounts.models import Address, User
 
 
-class ErrorSerializer(serializers.Serializer):
+class AccountsErrorSerializer(serializers.Serializer):
     """The API's error body (documentation only)."""
 
     code = serializers.CharField()

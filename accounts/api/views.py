@@ -5,7 +5,12 @@ from typing import Any, cast
 from django.contrib.auth import logout as session_logout
 from django.contrib.auth import update_session_auth_hash
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from knox.models import AuthToken
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import Throttled
@@ -35,12 +40,19 @@ def _me(request: Request) -> User:
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(s.ErrorSerializer, description=description)
+    return OpenApiResponse(s.AccountsErrorSerializer, description=description)
 
 
 INVALID = _error("Invalid input: `code` is `invalid`, `errors` names the fields.")
 UNAUTHENTICATED = _error("No or bad token: `not_authenticated` or `authentication_failed`.")
 THROTTLED = _error("Too many requests: `throttled`, with a `Retry-After` header (seconds).")
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds to wait before trying again.",
+)
 
 
 class AnonymousAPIView(APIView):
@@ -55,6 +67,7 @@ class AnonymousAPIView(APIView):
     tags=["accounts"],
     request=s.RegisterSerializer,
     responses={201: s.MeSerializer, 400: INVALID, 429: THROTTLED},
+    parameters=[RETRY_AFTER],
     summary="Create a customer account",
 )
 class RegisterView(AnonymousAPIView):
@@ -75,6 +88,7 @@ class RegisterView(AnonymousAPIView):
         400: _error("`invalid_credentials`: unknown email, wrong password or closed account."),
         429: THROTTLED,
     },
+    parameters=[RETRY_AFTER],
     summary="Log in: a new expiring token",
     description="After 5 failures for one email within 15 minutes, or 50 from one client "
     "address, further attempts get 429 `throttled` until the cool-off ends (see Retry-After).",
@@ -129,6 +143,7 @@ class LogoutAllView(APIView):
     tags=["accounts"],
     request=s.PasswordResetSerializer,
     responses={202: s.DetailSerializer, 400: INVALID, 429: THROTTLED},
+    parameters=[RETRY_AFTER],
     summary="Ask for a password reset email",
     description="Answers 202 whether or not an account has this email.",
 )
