@@ -39,8 +39,10 @@ run: $(STAMP)
 	DJANGO_DEBUG=true $(PY) manage.py demo_setup
 	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
 
-check-services:
-	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) manage.py check_services --server-only --settings=config.settings.test
+# Fails fast (short pool timeout) and quietly (the command prints its own report).
+check-services: $(STAMP)
+	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DB_POOL_TIMEOUT=2 DB_CONNECT_TIMEOUT=2 LOG_LEVEL=CRITICAL \
+		$(PY) -W ignore manage.py check_services --server-only --settings=config.settings.test
 
 test: $(STAMP) check-services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
@@ -55,7 +57,12 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-up:
+# compose reads the secret key from .env; make one (never committed) on first use.
+.env:
+	@sed "s|^# DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')|" .env.example > $@
+	@echo "Created .env with a fresh DJANGO_SECRET_KEY (edit it for other settings)."
+
+up: .env
 	docker compose up --build
 
 bench: $(STAMP)

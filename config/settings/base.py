@@ -5,6 +5,7 @@ With no DATABASE_URL a SQLite file is used and with no REDIS_URL the
 in-process cache: the embedded default for trying Stockroom out.
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -308,7 +309,7 @@ PAYMENT_WEBHOOK_SECRET = env("PAYMENT_WEBHOOK_SECRET", default="" if not DEBUG e
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 # --- Logging: JSON lines on stdout, each with the request id ----------------
-LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -326,6 +327,8 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # psycopg pins its own logger at WARNING; a stricter LOG_LEVEL quiets it too.
+        "psycopg": {"level": max(logging.getLevelNamesMapping()[LOG_LEVEL], logging.WARNING)},
     },
 }
 
