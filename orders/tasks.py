@@ -28,3 +28,23 @@ def order_email_send(*, order_id: int, kind: str) -> None:
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[order.user.email],
     )
+
+
+# Scheduled by CELERY_BEAT_SCHEDULE (config/settings/base.py). The services are
+# imported inside: orders.services imports this module for order_email_send.
+
+
+@shared_task
+def cancel_expired_orders() -> int:
+    """Cancel pending orders past ORDER_PAYMENT_TIMEOUT (safe to overlap: SKIP LOCKED)."""
+    from orders.services import orders_cancel_expired
+
+    return orders_cancel_expired()
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    """Delete Idempotency-Key records older than IDEMPOTENCY_KEY_TTL."""
+    from orders.idempotency import idempotency_keys_purge
+
+    return idempotency_keys_purge()

@@ -201,3 +201,14 @@ def test_expiry_works_in_batches():
     )
     assert orders_cancel_expired(batch_size=2) == 5
     assert not Order.objects.filter(status=OrderStatus.PENDING_PAYMENT).exists()
+
+
+def test_the_beat_tasks_run_the_same_services():
+    from orders.tasks import cancel_expired_orders, purge_idempotency_keys
+
+    order = order_place()
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    assert cancel_expired_orders.delay().get() == 1
+    assert purge_idempotency_keys.delay().get() == 0
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED

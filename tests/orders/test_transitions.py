@@ -214,3 +214,17 @@ def test_no_email_when_the_transaction_rolls_back(django_capture_on_commit_callb
     assert mail.outbox == []
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING_PAYMENT
+
+
+@pytest.mark.parametrize("kind", ["placed", "paid", "shipped", "cancelled", "refunded"])
+def test_every_customer_email_renders(kind):
+    from orders.tasks import order_email_send
+
+    order = order_place()
+    Order.objects.filter(pk=order.pk).update(tracking_number="1Z9", refund_due=True)
+    mail.outbox.clear()
+    order_email_send(order_id=order.pk, kind=kind)
+    (message,) = mail.outbox
+    assert order.number in message.subject
+    assert order.number in message.body
+    assert "{%" not in message.body
