@@ -1,0 +1,191 @@
+"""Catalog services: slugs, protected deletes, the tree, the stock ledger and its CHECK."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, transaction
+
+from catalog import services
+from catalog.db import category_subtree_ids
+from catalog.exceptions import CatalogInvalid, InsufficientStock
+from catalog.models import Category, StockMovement, Variant
+from config.errors import ProtectedObject
+from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
+from webhooks.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_generated_slugs_stay_unique():
+    category = CategoryFactory()
+    slugs = [services.product_create(name="Blue Shirt!", category=category).slug for _ in range(3)]
+
+    assert slugs == ["blue-shirt", "blue-shirt-2", "blue-shirt-3"]
+    assert services.product_create(name="???", category=category).slug == "product"
+    assert services.category_create(name="Blue Shirt").slug == "blue-shirt"
+
+
+def test_explicit_taken_slug_is_refused():
+    ProductFactory(slug="taken")
+
+    with pytest.raises(CatalogInvalid) as error:
+        services.product_create(name="X", slug="taken", category=CategoryFactory())
+
+    assert error.value.extra == {"errors": {"slug": ["This slug is already in use."]}}
+
+
+def test_descendants_in_one_query_at_any_depth(django_assert_num_queries):
+    root = CategoryFactory(slug="root")
+    parent = root
+    chain = [root.pk]
+    for depth in range(12):
+        parent = CategoryFactory(slug=f"level-{depth}", parent=parent)
+        chain.append(parent.pk)
+    sibling = CategoryFactory(slug="sibling", parent=root)
+    CategoryFactory(slug="elsewhere")
+
+    with django_assert_num_queries(1):
+        ids = set(
+            Category.objects.filter(pk__in=category_subtree_ids(slug="root")).values_list(
+                "pk", flat=True
+            )
+        )
+    assert ids == {*chain, sibling.pk}
+    with django_assert_num_queries(1):
+        assert set(
+            Category.objects.filter(pk__in=category_subtree_ids(pk=chain[-2])).values_list(
+                "pk", flat=True
+            )
+        ) == set(chain[-2:])
+
+
+def test_category_cannot_become_its_own_ancestor():
+    root = CategoryFactory()
+    leaf = CategoryFactory(parent=CategoryFactory(parent=root))
+
+    with pytest.raises(CatalogInvalid):
+        services.category_update(category=root, data={"parent": leaf})
+
+
+def test_protected_deletes():
+    category = CategoryFactory()
+    variant = VariantFactory(product__category=category, stock=3)
+
+    with pytest.raises(ProtectedObject):
+        services.category_delete(category=category)
+    services.stock_take(quantities={variant.pk: 1}, order_number="SR-1")
+    with pytest.raises(ProtectedObject):
+        services.product_delete(product=variant.product)
+    with pytest.raises(ProtectedObject):
+        services.variant_delete(variant=variant)
+
+
+def test_duplicate_sku_is_refused():
+    VariantFactory(sku="DUP")
+
+    with pytest.raises(CatalogInvalid) as error:
+        services.variant_create(product=ProductFactory(), sku="DUP", price=Decimal("1.00"))
+
+    assert "sku" in error.value.extra["errors"]
+
+
+# --- stock -------------------------------------------------------------------------------
+
+
+def test_stock_check_constraint_refuses_negative_stock():
+    variant = VariantFactory(stock=1)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Variant.objects.filter(pk=variant.pk).update(stock=-1)
+
+
+def test_ledger_equals_stock_after_adjustments_takes_and_returns(staff_user):
+    variant = VariantFactory(stock=10)
+    services.stock_adjust(variant=variant, delta=5, reason="delivery", user=staff_user)
+    services.stock_adjust(variant=variant, delta=-2, reason="damaged", user=staff_user)
+    services.stock_take(quantities={variant.pk: 4}, order_number="SR-1")
+    services.stock_return(quantities={variant.pk: 1}, kind="order_cancelled", order_number="SR-1")
+
+    variant.refresh_from_db()
+    deltas = list(variant.movements.order_by("id").values_list("kind", "delta", "created_by"))
+    assert variant.stock == 10 == sum(d for _, d, _ in deltas)
+    assert deltas == [
+        ("adjustment", 10, None),
+        ("adjustment", 5, staff_user.pk),
+        ("adjustment", -2, staff_user.pk),
+        ("order_placed", -4, None),
+        ("order_cancelled", 1, None),
+    ]
+
+
+def test_take_is_all_or_nothing_and_names_every_shortage():
+    a = VariantFactory(sku="A", stock=5)
+    b = VariantFactory(sku="B", stock=1)
+    c = VariantFactory(sku="C", stock=0)
+    movements_before = StockMovement.objects.count()
+
+    with pytest.raises(InsufficientStock) as error:
+        services.stock_take(quantities={a.pk: 2, b.pk: 3, c.pk: 1}, order_number="SR-2")
+
+    assert error.value.extra["shortages"] == [
+        {"sku": "B", "requested": 3, "available": 1},
+        {"sku": "C", "requested": 1, "available": 0},
+    ]
+    assert list(Variant.objects.order_by("sku").values_list("stock", flat=True)) == [5, 1, 0]
+    assert StockMovement.objects.count() == movements_before
+
+
+def test_take_returns_movements_with_new_stock_and_records_events():
+    a = VariantFactory(sku="A", stock=5)
+    b = VariantFactory(sku="B", stock=5)
+    Event.objects.all().delete()
+
+    movements = services.stock_take(quantities={b.pk: 1, a.pk: 2}, order_number="SR-3")
+
+    assert sorted((m.variant.sku, m.delta, m.variant.stock) for m in movements) == [
+        ("A", -2, 3),
+        ("B", -1, 4),
+    ]
+    assert sorted(
+        (e.data["sku"], e.data["stock"], e.data["order"]) for e in Event.objects.all()
+    ) == [("A", 3, "SR-3"), ("B", 4, "SR-3")]
+
+
+def test_bad_quantities_are_refused():
+    variant = VariantFactory(stock=5)
+
+    with pytest.raises(ValueError):
+        services.stock_take(quantities={variant.pk: 0})
+    with pytest.raises(ValueError):
+        services.stock_return(quantities={variant.pk: -1}, kind="order_cancelled")
+    with pytest.raises(ValueError):
+        services.stock_adjust(variant=variant, delta=0, reason="x")
+    with pytest.raises(Variant.DoesNotExist):
+        services.stock_take(quantities={variant.pk + 1000: 1})
+
+
+# --- stock_reconcile ----------------------------------------------------------------------
+
+
+def test_stock_reconcile_passes_when_ledger_matches(capsys):
+    VariantFactory(stock=3)
+    VariantFactory(stock=0)
+
+    call_command("stock_reconcile")
+
+    assert "matches" in capsys.readouterr().out
+
+
+def test_stock_reconcile_lists_differences_and_exits_1(capsys):
+    VariantFactory(sku="GOOD", stock=3)
+    bad = VariantFactory(sku="BAD", stock=3)
+    Variant.objects.filter(pk=bad.pk).update(stock=7)  # a write that bypassed the services
+
+    with pytest.raises(SystemExit) as exit_:
+        call_command("stock_reconcile")
+
+    assert exit_.value.code == 1
+    output = capsys.readouterr()
+    assert output.out.strip() == "BAD: stock 7, ledger 3 (difference +4)"
+    assert "1 variant(s) differ" in output.err
