@@ -404,3 +404,17 @@ def variant_delete(*, variant: Variant) -> None:
         raise ProtectedObject()
     _delete(variant)
     catalog_cache.invalidate_on_commit()
+
+
+# --- Imports (catalog import command) -------------------------------------------
+
+
+@transaction.atomic
+def stock_import(
+    *, deltas: Mapping[int, int], reason: str, user: Any = None
+) -> list[StockMovement]:
+    """Apply the stock changes of a catalog import ({variant_id: signed delta}), all or nothing.
+
+    Ledger rows of kind `import`; InsufficientStock if any would go below zero.
+    """
+    return _stock_apply(deltas=deltas, kind=StockMovementKind.IMPORT, reason=reason, user=user)
