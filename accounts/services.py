@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from knox.models import AuthToken
+from kombu.exceptions import OperationalError
 
 from accounts.exceptions import (
     AddressLimitReached,
@@ -117,9 +118,18 @@ def password_reset_request(*, email: str) -> None:
     )
     if user is None or not user.has_usable_password():
         return
+    transaction.on_commit(partial(_password_reset_email_queue, user_id=user.pk))
+
+
+def _password_reset_email_queue(*, user_id: int) -> None:
     from accounts.tasks import password_reset_email_send
 
-    transaction.on_commit(partial(password_reset_email_send.delay, user_id=user.pk))
+    try:
+        password_reset_email_send.delay(user_id=user_id)
+    except (OperationalError, OSError):
+        # A broker outage must not turn into a 500, which only existing accounts
+        # would get: that would tell who has an account. The user can ask again.
+        logger.exception("password reset email not queued", extra={"user_id": user_id})
 
 
 def password_reset_link(*, user: User) -> str:

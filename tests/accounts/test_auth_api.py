@@ -261,3 +261,37 @@ def test_bad_token_is_authentication_failed(api_client):
     response = api_client.get(ME)
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_registrations_of_one_email_make_one_account():
+    import threading
+
+    from django.db import connection
+
+    from accounts.exceptions import EmailTaken
+    from accounts.services import user_register
+
+    results: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def register(i: int) -> None:
+        try:
+            barrier.wait()
+            user_register(
+                email=("same" if i % 2 else "SAME") + "@Example.com",
+                password="a-long-unusual-pass-77",
+            )
+            results.append("created")
+        except EmailTaken:
+            results.append("taken")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["created", "taken", "taken", "taken"]
+    assert User.objects.count() == 1

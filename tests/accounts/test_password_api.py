@@ -225,3 +225,20 @@ def test_production_hasher_is_argon2id():
     user = UserFactory.build()
     user.set_password("one-slow-hash-only")
     assert user.password.startswith("argon2$argon2id$")
+
+
+def test_reset_request_survives_a_broker_outage(
+    api_client, user, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from accounts import tasks
+
+    def broker_down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.password_reset_email_send, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(RESET, {"email": user.email})
+    assert response.status_code == 202
+    assert mail.outbox == []
