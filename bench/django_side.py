@@ -2,6 +2,7 @@
 
     python -m bench.django_side prepare OUT.json [--skus N]
     python -m bench.django_side queries IN.json OUT.json
+    python -m bench.django_side invalidate
 
 Started by bench/run.py with the same environment as the server (production
 settings, the bench database and Redis).
@@ -54,7 +55,7 @@ def prepare(*, skus: int, customers: int, seed: int) -> dict[str, Any]:
     data["list_pages"] = max(1, (count + 19) // 20)
     slugs = list(published.values_list("slug", flat=True))
     rng.shuffle(slugs)
-    data["slugs"] = slugs[:2000]
+    data["slugs"] = slugs[:30_000]
     data["categories"] = sorted(
         set(published.values_list("category__slug", flat=True).distinct()[:200])
     )
@@ -100,6 +101,8 @@ def count_queries(requests: list[dict[str, Any]]) -> dict[str, Any]:
     sample_sql: list[str] = []
     for req in requests:
         headers = req.get("headers") or {}
+        if req.get("invalidate"):
+            invalidate()
         if req.get("prime"):
             client.generic(req["method"], req["path"], headers=headers)
         with CaptureQueriesContext(connection) as ctx:
@@ -124,6 +127,16 @@ def count_queries(requests: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def invalidate() -> bool:
+    """Make every cached catalog response unreachable (catalog.cache's public interface)."""
+    try:
+        from catalog.cache import invalidate as catalog_invalidate
+    except ImportError:
+        return False
+    catalog_invalidate()
+    return True
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.django_side")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,11 +148,14 @@ def main(argv: list[str]) -> int:
     p_queries = sub.add_parser("queries")
     p_queries.add_argument("input", type=Path)
     p_queries.add_argument("out", type=Path)
+    sub.add_parser("invalidate")
     args = parser.parse_args(argv)
     _setup()
     if args.command == "prepare":
         result = prepare(skus=args.skus, customers=args.customers, seed=args.seed)
         args.out.write_text(json.dumps(result))
+    elif args.command == "invalidate":
+        invalidate()
     else:
         plan = json.loads(args.input.read_text())
         result = {name: count_queries(reqs) for name, reqs in plan.items()}

@@ -22,6 +22,7 @@ COLUMNS = [
     ("queries", "SQL/req"),
     ("errors", "errors"),
     ("rss_peak_mb", "worker RSS MB"),
+    ("restarts", "worker restarts"),
     ("verdict", "verdict"),
 ]
 
@@ -35,6 +36,7 @@ def scenario_row(
     ceiling_rps: float | None,
     queries: float | None,
     rss_peak_mb: float | None,
+    restarts: int | None = None,
     note: str = "",
     method: str = "GET",
 ) -> dict[str, Any]:
@@ -47,6 +49,7 @@ def scenario_row(
         "note": note,
         "queries": queries,
         "rss_peak_mb": round(rss_peak_mb, 1) if rss_peak_mb else None,
+        "restarts": restarts,
     }
     if result is None:
         return {**row, "status": "skipped", "verdict": "skipped"}

@@ -57,7 +57,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="wrk threads")
     p.add_argument("--tokens", type=int, default=100, help="customers logged in for orders")
     p.add_argument("--skus", type=int, default=200, help="SKUs the order scenario buys")
-    p.add_argument("--bust-param", default="_", help="no-op query parameter for uncached runs")
     p.add_argument("--only", help="comma-separated scenario names (the ceiling always runs)")
     p.add_argument("--profile", action="store_true", help="py-spy each scenario afterwards")
     p.add_argument("--profile-duration", type=int, default=8)
@@ -125,7 +124,7 @@ def probe(base_url: str, scenario: Scenario) -> str:
 
 
 def query_plan(
-    todo: list[Scenario], data: dict, bust_param: str, password_tokens: list[str]
+    todo: list[Scenario], data: dict, password_tokens: list[str]
 ) -> dict[str, list[dict]]:
     plan: dict[str, list[dict]] = {}
     for sc in todo:
@@ -152,13 +151,13 @@ def query_plan(
                 for i in range(3)
             ]
             continue
-        reqs = []
-        for i, path in enumerate(sc.paths[:5]):
-            if sc.bust:
-                sep = "&" if "?" in path else "?"
-                path = f"{path}{sep}{bust_param}=qc-{time.time_ns()}-{i}"
-            reqs.append({"method": "GET", "path": path, "prime": not sc.bust})
-        plan[sc.name] = reqs
+        # Uncached: a path from the end of the pool, right after an invalidation
+        # (a true miss); cached: a path asked for once before (a hit).
+        sample = sc.paths[-5:] if sc.fresh else sc.paths[:5]
+        plan[sc.name] = [
+            {"method": "GET", "path": path, "prime": not sc.fresh, "invalidate": sc.fresh}
+            for path in sample
+        ]
     return plan
 
 
@@ -190,6 +189,7 @@ class Pass:
         self.env = server.server_env(database_url=self.url, redis_url=args.redis_url)
         self.gunicorn = server.Gunicorn(env=self.env, log_path=self.work / "gunicorn.log")
         self.sampler = server.RssSampler(self.gunicorn)
+        self.restarts: dict[str, int] = {}
 
     def wrk_args(self, sc: Scenario, run_id: str) -> tuple[str, list[str]]:
         if sc.method == "POST":
@@ -200,11 +200,21 @@ class Pass:
             ]
         paths_file = self.work / f"{sc.name}.paths"
         args = [str(paths_file)]
-        if sc.bust:
-            args += ["bust", self.args.bust_param]
+        if sc.fresh:
+            args.append("count-cache")
         return "get.lua", args
 
+    def ready(self, sc: Scenario) -> None:
+        """Uncached: no entry left from before; cached: every path already stored."""
+        if sc.fresh:
+            django_side(self.env, "invalidate")
+        elif sc.name != CEILING and sc.method == "GET":
+            for path in sc.paths:
+                server.http_get(self.gunicorn.base_url + path)
+
     def drive(self, sc: Scenario, seconds: float, run_id: str) -> tuple[wrk.WrkResult, float]:
+        """One wrk run; returns its result and the peak worker RSS (MB) during it."""
+        self.ready(sc)
         script, script_args = self.wrk_args(sc, run_id)
         with self.sampler.sampling() as sampled:
             result = wrk.run(
@@ -214,6 +224,7 @@ class Pass:
                 duration_s=seconds,
                 load=self.load,
             )
+        self.restarts[sc.name] = self.restarts.get(sc.name, 0) + sampled.restarts
         return result, sampled.peak
 
     def run(self) -> dict[str, Any]:
@@ -287,12 +298,13 @@ class Pass:
         for sc in [ceiling, *todo]:
             self.drive(sc, args.warmup, run_id + "-warm")
 
-        plan = query_plan([ceiling, *todo], data, args.bust_param, tokens or ["-"])
+        plan = query_plan([ceiling, *todo], data, tokens or ["-"])
         plan_file, queries_file = self.work / "queries-plan.json", self.work / "queries.json"
         plan_file.write_text(json.dumps(plan))
         django_side(self.env, "queries", str(plan_file), str(queries_file))
         queries = json.loads(queries_file.read_text())
 
+        self.restarts.clear()
         results: dict[str, tuple[wrk.WrkResult, float]] = {}
         ceilings: list[wrk.WrkResult] = []
         rss: dict[str, float] = {}
@@ -323,6 +335,7 @@ class Pass:
                 ceiling_rps=ceiling_result.rps,
                 queries=queries.get(CEILING, {}).get("queries_median"),
                 rss_peak_mb=rss[CEILING],
+                restarts=self.restarts.get(CEILING, 0),
                 note=f"mean of {len(ceilings)} runs, "
                 f"{min(c.rps for c in ceilings):.0f}-{max(c.rps for c in ceilings):.0f} req/s",
             )
@@ -336,11 +349,13 @@ class Pass:
             bad = {s: n for s, n in statuses.items() if not s.startswith("2")}
             if bad:
                 note = f"query-count requests answered {bad}"
-            if sc.bust and q.get("queries_median") == 0:
-                note = (
-                    note + "; " if note else ""
-                ) + "uncached path ran no SQL: cache not defeated"
+            if sc.fresh and q.get("queries_median") == 0:
+                note = (note + "; " if note else "") + "uncached path ran no SQL"
             measured = results.get(sc.name)
+            hits = measured[0].cache_hits if measured else None
+            if sc.fresh and hits:
+                share = hits / max(1, measured[0].requests) if measured else 0
+                note = (note + "; " if note else "") + f"{share:.1%} of requests hit the cache"
             result = measured[0] if measured else None
             worker_rss = measured[1] if measured else None
             rows.append(
@@ -352,6 +367,7 @@ class Pass:
                     ceiling_rps=bracket.get(sc.name),
                     queries=q.get("queries_median"),
                     rss_peak_mb=worker_rss,
+                    restarts=self.restarts.get(sc.name) if measured else None,
                     note=note,
                     method=sc.method,
                 )
@@ -491,7 +507,7 @@ def main(argv: list[str]) -> int:
         "machine": machine_info(),
         "versions": versions(args.database_url, args.redis_url),
         "load": {**wrk.Load(args.threads, args.connections).__dict__, "duration_s": args.duration},
-        "bust_param": args.bust_param,
+        "uncached": "distinct URLs, catalog cache invalidated once before each run",
         "passes": [],
     }
     datasets = [("base", base)]

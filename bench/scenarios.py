@@ -4,17 +4,21 @@ A scenario is a list of request paths that wrk rotates through (so pages,
 filters, slugs and search words vary), or the order-placement script. The
 paths come from the seeded data (bench/django_side.py `prepare`).
 
-Cached versus uncached. The catalog caches whole responses keyed by the full
-request path *including the query string*, so:
-- a *cached* scenario rotates through a small fixed set of paths that the
-  warm-up has already put in the cache;
-- an *uncached* scenario adds a query parameter the API ignores (`_` by
-  default, `--bust-param`) whose value is unique per request, so every
-  request misses the cache, runs its queries and writes its entry, exactly
-  like a first visit. Flushing the cache between requests is not possible
-  from outside without serialising the load, and would measure Redis.
-The query-count step checks this: an uncached path that runs no SQL means
-the cache was not defeated, and the report says so.
+Cached versus uncached. catalog.cache keys a response by its path and the
+*known* query parameters (normalised), under a generation counter that every
+catalog write bumps. An unknown no-op parameter (`?_=N`) is therefore not in
+the key and cannot defeat the cache, and flushing it per request would
+measure Redis, not Stockroom. So:
+- a *cached* scenario rotates through a small fixed set of paths, requested
+  once just before its run, so every measured request is a hit;
+- an *uncached* scenario is a first visit every time: a large pool of
+  distinct real URLs (pages x filters x orderings, every slug, search words
+  x pages), the catalog cache invalidated once before the run (its public
+  `catalog.cache.invalidate()`, as any catalog write does), and the pool
+  larger than the requests of one run, so no path is asked for twice. Each
+  request misses, runs its queries and stores its entry, as a real miss does.
+  wrk counts the X-Cache header of every response, and the report shows
+  the share of hits (it should be 0).
 """
 
 from __future__ import annotations
@@ -34,35 +38,78 @@ class Scenario:
     method: str = "GET"
     # Target ratio to the ceiling (issue 8); None for the ceiling itself.
     target: float | None = None
-    bust: bool = False
+    # Uncached: invalidate before the run, count X-Cache hits during it.
+    fresh: bool = False
     # A path that must not 404 for the scenario to run.
     probe: str = "/healthz"
     needs: tuple[str, ...] = ()
     paths: list[str] = field(default_factory=list, compare=False)
 
 
-def _list_paths(data: dict[str, Any], rng: random.Random, count: int) -> list[str]:
-    """Product list URLs: pages, categories, price ranges, stock and orderings."""
-    pages = max(1, min(data.get("list_pages", 1), 50))
+ORDERINGS = ["", "price", "-price", "name", "-name", "created_at", "-created_at"]
+
+
+def _query(**params: object) -> str:
+    return "&".join(f"{k}={v}" for k, v in params.items() if v not in (None, ""))
+
+
+def _list_path(data: dict[str, Any], rng: random.Random) -> str:
+    """One product-list URL as a shopper makes them.
+
+    Only unfiltered lists go past page 1 (a filtered list may have a single
+    page, and a page past the end is a 404); filters vary by category, a price
+    range (any whole numbers, as a price slider sends), stock and ordering.
+    """
+    pages = max(1, min(int(data.get("list_pages", 1)), 100))
     categories = data.get("categories") or []
-    orderings = ["price", "-price", "name", "-name", "created_at", "-created_at"]
-    paths = []
-    for i in range(count):
-        kind = i % 5
-        page = rng.randint(1, pages)
-        if kind == 0:
-            query = f"page={page}"
-        elif kind == 1 and categories:
-            query = f"category={rng.choice(categories)}"
-        elif kind == 2:
-            low = rng.choice([5, 10, 20, 50])
-            query = f"min_price={low}&max_price={low * 4}&page={min(page, 3)}"
-        elif kind == 3:
-            query = f"in_stock=true&ordering={rng.choice(orderings)}&page={min(page, 5)}"
-        else:
-            query = f"ordering={rng.choice(orderings)}&page={page}"
-        paths.append(f"{API}/products/?{query}")
-    return paths
+    kind = rng.random()
+    ordering = rng.choice(ORDERINGS)
+    if kind < 0.3:
+        return f"{API}/products/?" + _query(
+            ordering=ordering, page=min(pages, 1 + int(rng.expovariate(1 / 8)))
+        )
+    low = rng.randint(1, 150)
+    if kind < 0.55 and categories:
+        query = _query(category=rng.choice(categories), ordering=ordering,
+                       in_stock=rng.choice(["", "true"]))  # fmt: skip
+    elif kind < 0.8 and categories:
+        query = _query(category=rng.choice(categories), min_price=low,
+                       max_price=low + rng.randint(5, 300), ordering=ordering)  # fmt: skip
+    else:
+        query = _query(min_price=low, max_price=low + rng.randint(5, 300),
+                       in_stock=rng.choice(["", "true"]), ordering=ordering)  # fmt: skip
+    return f"{API}/products/?{query}"
+
+
+def _distinct(make: Any, count: int) -> list[str]:
+    seen: dict[str, None] = {}
+    for _ in range(count * 4):
+        if len(seen) >= count:
+            break
+        seen.setdefault(make(), None)
+    return list(seen)
+
+
+def _list_paths(data: dict[str, Any], rng: random.Random, count: int) -> list[str]:
+    return _distinct(lambda: _list_path(data, rng), count)
+
+
+def _search_paths(
+    words: list[str], categories: list[str], rng: random.Random, count: int
+) -> list[str]:
+    """Distinct searches: one word or two, sometimes within a category or ordered by price."""
+    if not words:
+        return []
+
+    def make() -> str:
+        term = rng.choice(words)
+        if rng.random() < 0.5:
+            term = f"{term}+{rng.choice(words)}"
+        category = rng.choice(categories) if categories and rng.random() < 0.2 else ""
+        ordering = rng.choice(["", "", "", "price", "-created_at"])
+        return f"{API}/products/?" + _query(search=term, category=category, ordering=ordering)
+
+    return _distinct(make, count)
 
 
 def build(data: dict[str, Any], *, seed: int = 1) -> list[Scenario]:
@@ -76,6 +123,8 @@ def build(data: dict[str, Any], *, seed: int = 1) -> list[Scenario]:
     slugs = list(data.get("slugs") or [])
     words = list(data.get("words") or [])
     hot_slugs = slugs[:50]
+    # Enough distinct paths that one uncached run never repeats one.
+    pool = max(1000, int(data.get("fresh_pool", 20_000)))
     list_probe = f"{API}/products/"
     detail_probe = f"{API}/products/{slugs[0]}/" if slugs else list_probe
     return [
@@ -85,15 +134,15 @@ def build(data: dict[str, Any], *, seed: int = 1) -> list[Scenario]:
             "product list, cached",
             target=0.75,
             probe=list_probe,
-            paths=_list_paths(data, rng, 40),
+            paths=_list_paths(data, random.Random(seed + 1), 40),
         ),
         Scenario(
             "list_uncached",
             "product list, uncached",
             target=0.30,
-            bust=True,
+            fresh=True,
             probe=list_probe,
-            paths=_list_paths(data, rng, 400),
+            paths=_list_paths(data, rng, pool),
         ),
         Scenario(
             "detail_cached",
@@ -107,7 +156,7 @@ def build(data: dict[str, Any], *, seed: int = 1) -> list[Scenario]:
             "detail_uncached",
             "product detail, uncached",
             target=0.30,
-            bust=True,
+            fresh=True,
             probe=detail_probe,
             needs=("slugs",),
             paths=[f"{API}/products/{s}/" for s in slugs],
@@ -116,10 +165,10 @@ def build(data: dict[str, Any], *, seed: int = 1) -> list[Scenario]:
             "search",
             "search, uncached",
             target=0.15,
-            bust=True,
+            fresh=True,
             probe=f"{API}/products/?search=a",
             needs=("words",),
-            paths=[f"{API}/products/?search={w}" for w in words],
+            paths=_search_paths(words, list(data.get("categories") or []), rng, pool),
         ),
         Scenario(
             "orders",

@@ -319,20 +319,30 @@ class RssSampler:
     server: Gunicorn
     interval: float = 0.25
     peak: float = 0.0
+    # Worker pids seen during the sampling: more than the worker count means
+    # gunicorn restarted workers (max_requests, timeouts, crashes) meanwhile.
+    pids: set[int] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
             for pid in self.server.worker_pids():
+                self.pids.add(pid)
                 value = rss_mb(pid)
                 if value is not None and value > self.peak:
                     self.peak = value
             self._stop.wait(self.interval)
 
+    @property
+    def restarts(self) -> int:
+        live = set(self.server.worker_pids())
+        return len(self.pids | live) - len(live)
+
     @contextlib.contextmanager
     def sampling(self) -> Iterator[RssSampler]:
         self.peak = 0.0
+        self.pids = set(self.server.worker_pids())
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

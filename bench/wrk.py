@@ -31,6 +31,9 @@ class WrkResult:
     max_ms: float
     status_errors: int
     socket_errors: int
+    # X-Cache headers counted by get.lua's "count-cache" mode; None when not counted.
+    cache_hits: int | None = None
+    cache_misses: int | None = None
 
     @property
     def errors(self) -> int:
@@ -76,6 +79,8 @@ def parse(output: str) -> WrkResult:
         max_ms=lat["max"] / 1000,
         status_errors=errs["status"],
         socket_errors=errs["connect"] + errs["read"] + errs["write"] + errs["timeout"],
+        cache_hits=raw["cache"]["hit"] if "cache" in raw else None,
+        cache_misses=raw["cache"]["miss"] if "cache" in raw else None,
     )
 
 

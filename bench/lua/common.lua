@@ -17,16 +17,21 @@ end
 
 -- wrk calls done() once, in the main Lua state, after the run. The driver
 -- (bench/run.py) reads the line that starts with BENCH_JSON.
-function common.report(summary, latency)
+-- `cache` is nil, or {hit = n, miss = n} summed over the threads.
+function common.report(summary, latency, cache)
   local e = summary.errors
+  local extra = ""
+  if cache then
+    extra = string.format(', "cache": {"hit": %d, "miss": %d}', cache.hit, cache.miss)
+  end
   local out = string.format(
     '{"duration_us": %d, "requests": %d, "bytes": %d, '
       .. '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, '
-      .. '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "mean": %.1f, "max": %d}}',
+      .. '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "mean": %.1f, "max": %d}%s}',
     summary.duration, summary.requests, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.mean, latency.max
+    latency.mean, latency.max, extra
   )
   io.write("BENCH_JSON " .. out .. "\n")
 end

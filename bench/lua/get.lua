@@ -1,40 +1,53 @@
 -- GET a rotating list of paths (one per line in the file given as the first
--- script argument). With a second argument "bust", every request adds a
--- unique `<param>=<thread>-<n>` query parameter (param name = third
--- argument) so that no two requests share a response-cache key.
---   wrk ... -s bench/lua/get.lua http://127.0.0.1:PORT -- paths.txt [bust PARAM]
+-- script argument). With a second argument "count-cache", each response's
+-- X-Cache header (HIT / MISS, set by catalog.cache) is counted, so an
+-- "uncached" run can prove that its requests really missed the cache.
+--   wrk ... -s bench/lua/get.lua http://127.0.0.1:PORT -- paths.txt [count-cache]
 
 package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
 local common = require("common")
 
-local threads = 0
+local threads = {}
 function setup(thread)
-  threads = threads + 1
-  thread:set("thread_id", threads)
+  threads[#threads + 1] = thread
+  thread:set("thread_id", #threads)
 end
 
-local paths, bust, param
+local paths
 local n = 0
+hits, misses = 0, 0
 
 function init(args)
   paths = common.read_lines(args[1])
-  bust = args[2] == "bust"
-  param = args[3] or "_"
-  -- Threads start at different places in the list, so they do not ask for
-  -- the same path at the same moment.
-  n = ((thread_id or 1) - 1) * 7919
+  -- Threads take different stretches of the list, so that in a run shorter
+  -- than the list no path is asked for twice.
+  n = math.floor(((thread_id or 1) - 1) * #paths / 4)
+  if args[2] == "count-cache" then
+    response = function(status, headers, body)
+      local state = headers["X-Cache"]
+      if state == "HIT" then
+        hits = hits + 1
+      elseif state == "MISS" then
+        misses = misses + 1
+      end
+    end
+  end
 end
 
 function request()
   n = n + 1
-  local path = paths[(n % #paths) + 1]
-  if bust then
-    local sep = path:find("?", 1, true) and "&" or "?"
-    path = path .. sep .. param .. "=" .. (thread_id or 1) .. "-" .. n
-  end
-  return wrk.format("GET", path)
+  return wrk.format("GET", paths[(n % #paths) + 1])
 end
 
 function done(summary, latency, requests)
-  common.report(summary, latency)
+  local cache = nil
+  for _, thread in ipairs(threads) do
+    local h, m = thread:get("hits"), thread:get("misses")
+    if h and m and (h + m) > 0 then
+      cache = cache or {hit = 0, miss = 0}
+      cache.hit = cache.hit + h
+      cache.miss = cache.miss + m
+    end
+  end
+  common.report(summary, latency, cache)
 end

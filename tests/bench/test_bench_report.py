@@ -97,20 +97,32 @@ def test_scaling_reports_large_over_base_and_the_80_percent_rule():
     assert item["verdict"] == "ok"
 
 
-def test_uncached_scenarios_bust_and_cached_ones_repeat_a_small_set():
-    data = {"slugs": [f"p-{i}" for i in range(300)], "words": ["red", "blue"],
-            "categories": ["shoes"], "list_pages": 40}  # fmt: skip
+def test_uncached_scenarios_use_distinct_urls_and_cached_ones_repeat_a_small_set():
+    data = {"slugs": [f"p-{i}" for i in range(300)], "words": ["red", "blue", "green"],
+            "categories": ["shoes", "hats"], "list_pages": 40, "fresh_pool": 1000}  # fmt: skip
     built = {sc.name: sc for sc in scenarios.build(data)}
     assert built["ceiling"].paths == ["/healthz"]
-    assert not built["list_cached"].bust and built["list_uncached"].bust
+    assert not built["list_cached"].fresh and built["list_uncached"].fresh
+    assert len(set(built["list_cached"].paths)) == 40
+    uncached = built["list_uncached"].paths
+    assert len(uncached) == len(set(uncached)) == 1000
+    assert any("category=shoes" in p for p in uncached)
+    assert any("ordering=-price" in p for p in uncached)
     assert len(set(built["detail_cached"].paths)) == 50
     assert len(set(built["detail_uncached"].paths)) == 300
-    assert any("category=shoes" in p for p in built["list_uncached"].paths)
-    assert built["search"].paths == [
-        "/api/v1/products/?search=red",
-        "/api/v1/products/?search=blue",
-    ]
+    searches = built["search"].paths
+    assert len(searches) == len(set(searches)) > 20
+    assert all(p.startswith("/api/v1/products/?search=") for p in searches)
     assert scenarios.missing_data(built["orders"], data) == ["tokens", "skus"]
+
+
+def test_parse_reads_cache_hits_counted_by_the_lua_script():
+    output = WRK_OUTPUT.replace(
+        '"max": 20000}}', '"max": 20000}, "cache": {"hit": 2, "miss": 3998}}'
+    )
+    result = wrk.parse(output)
+    assert (result.cache_hits, result.cache_misses) == (2, 3998)
+    assert wrk.parse(WRK_OUTPUT).cache_hits is None
 
 
 def test_each_catalog_size_gets_its_own_database():
