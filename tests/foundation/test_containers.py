@@ -115,7 +115,7 @@ def test_compose_web_runs_the_dockerfile_command():
 
 def test_compose_app_services_build_this_image_and_share_settings():
     services = compose_services()
-    for name in ("migrate", "web"):
+    for name in ("migrate", "web", "worker", "beat"):
         assert services[name]["build"] == "."
         environment = services[name]["environment"]
         assert environment["DJANGO_DEBUG"] == "false"
@@ -125,3 +125,28 @@ def test_compose_app_services_build_this_image_and_share_settings():
         # No secret is baked into compose.yaml: it comes from .env.
         assert "DJANGO_SECRET_KEY" not in environment
         assert {"path": ".env", "required": False} in services[name]["env_file"]
+
+
+def test_compose_worker_and_beat_run_celery_from_the_same_image():
+    services = compose_services()
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
+    # The app user cannot write to /app: beat keeps its schedule state in /tmp.
+    assert "--schedule=/tmp/celerybeat-schedule" in services["beat"]["command"]
+    assert services["beat"]["deploy"]["replicas"] == 1
+
+
+def test_compose_worker_and_beat_wait_for_the_migration_and_have_health_checks():
+    services = compose_services()
+    for name in ("worker", "beat"):
+        assert services[name]["depends_on"] == {
+            "db": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+            "migrate": {"condition": "service_completed_successfully"},
+        }
+        assert services[name]["healthcheck"]["test"]
+        assert services[name]["restart"] == "unless-stopped"
+    assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert services["beat"]["healthcheck"]["test"][-2:] == ["manage.py", "check_services"]
+    # Warm shutdown: running tasks get time to finish when the container stops.
+    assert services["worker"]["stop_grace_period"] == "30s"
