@@ -13,6 +13,7 @@ import copy
 import hashlib
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +34,9 @@ HEADER = "Idempotency-Key"
 KEY_MAX_LENGTH = 255
 API_PREFIX = "/api/v1/"
 EXEMPT_PREFIXES = ("/api/v1/auth/", "/api/v1/payments/webhook/")
+# A reservation with no response after this long belongs to a process that died
+# mid-request (no request runs this long behind gunicorn's timeout): free the key.
+ABANDONED_AFTER = timedelta(minutes=5)
 
 
 def _applies(request: HttpRequest) -> bool:
@@ -132,7 +136,9 @@ class IdempotencyMiddleware:
             existing = IdempotencyKey.objects.filter(**identity).first()
             if existing is None:
                 continue  # released (an error response) a moment ago: try again
-            if existing.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
+            age = timezone.now() - existing.created_at
+            abandoned = existing.status_code is None and age > ABANDONED_AFTER
+            if age > settings.IDEMPOTENCY_KEY_TTL or abandoned:
                 IdempotencyKey.objects.filter(pk=existing.pk).delete()
                 continue
             if existing.fingerprint != fingerprint:

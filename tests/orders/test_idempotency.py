@@ -173,3 +173,23 @@ def test_schema_documents_the_header_on_posts():
     assert "422" in post["responses"]
     webhook = schema["paths"]["/api/v1/payments/webhook/"]["post"]
     assert "Idempotency-Key" not in [p["name"] for p in webhook.get("parameters", [])]
+
+
+def test_a_reservation_abandoned_by_a_dead_process_is_taken_over(user, user_client):
+    variant = VariantFactory(stock=5)
+    body = json.dumps(place_body(variant)).encode()
+    row = IdempotencyKey.objects.create(
+        caller=f"user:{user.pk}",
+        method="POST",
+        path=URL,
+        key="k-1",
+        fingerprint=hashlib.sha256(body).hexdigest(),
+    )
+    IdempotencyKey.objects.filter(pk=row.pk).update(
+        created_at=timezone.now() - timedelta(minutes=6)
+    )
+    response = user_client.post(
+        URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert response.status_code == 201
+    assert Order.objects.count() == 1
