@@ -94,9 +94,18 @@ def _package(file: str) -> str:
     return "other"
 
 
+# A sample counts when the thread is serving a request; idle threads (gthread's
+# pool waiting for work, psycopg_pool's workers) would drown the picture.
+IN_REQUEST = "django/core/handlers/"
+
+
 def summarize(collapsed: str, top: int = 12) -> str:
-    """Self time by package, and the project's and libraries' hottest functions (inclusive)."""
+    """Self time by package, and the project's and libraries' hottest functions (inclusive).
+
+    Only samples taken while a thread was inside Django's request handler count.
+    """
     total = 0
+    idle = 0
     by_package: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -107,6 +116,9 @@ def summarize(collapsed: str, top: int = 12) -> str:
         count = int(count_text)
         frames = _frames(stack)
         if not frames:
+            continue
+        if not any(IN_REQUEST in file for _, file in frames):
+            idle += count
             continue
         total += count
         func, file = frames[-1]
@@ -127,14 +139,18 @@ def summarize(collapsed: str, top: int = 12) -> str:
     def pct(n: int) -> str:
         return f"{100 * n / total:5.1f}%"
 
-    lines = [f"{total} samples", "", "self time by package:"]
+    lines = [
+        f"{total} samples inside requests ({idle} outside: idle threads, gunicorn)",
+        "",
+        "self time by package:",
+    ]
     lines += [f"  {pct(n)}  {name}" for name, n in by_package.most_common(10)]
     lines += ["", "hottest functions, self time:"]
     lines += [f"  {pct(n)}  {name}" for name, n in self_time.most_common(top)]
     project = [(k, n) for k, n in inclusive.most_common() if k.split("(")[-1].startswith(PROJECT)]
     lines += ["", "project functions, inclusive time:"]
     lines += [f"  {pct(n)}  {name}" for name, n in project[:top]]
-    lines += ["", "all functions, inclusive time (below the WSGI entry):"]
-    deep = [(k, n) for k, n in inclusive.most_common() if n < total * 0.97]
+    lines += ["", "all functions, inclusive time (below the middleware):"]
+    deep = [(k, n) for k, n in inclusive.most_common() if n < total * 0.9]
     lines += [f"  {pct(n)}  {name}" for name, n in deep[:top]]
     return "\n".join(lines)

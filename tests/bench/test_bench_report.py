@@ -132,13 +132,16 @@ def test_each_catalog_size_gets_its_own_database():
 
 
 def test_profile_summary_ranks_packages_and_project_functions():
+    wsgi = "handle (gunicorn/workers/gthread.py:10);__call__ (/v/django/core/handlers/wsgi.py:1)"
     collapsed = "\n".join([
-        "handle (gunicorn/workers/gthread.py:10);list (/w/catalog/api/views.py:5);"
+        f"{wsgi};list (/w/catalog/api/views.py:5);"
         "execute (/v/site-packages/psycopg/cursor.py:9) 30",
-        "handle (gunicorn/workers/gthread.py:10);list (/w/catalog/api/views.py:5);"
+        f"{wsgi};list (/w/catalog/api/views.py:5);"
         "to_representation (/v/site-packages/rest_framework/serializers.py:1) 10",
+        "_worker (/usr/lib/python3.13/concurrent/futures/thread.py:3);"
+        "wait (/usr/lib/python3.13/threading.py:9) 500",
     ])  # fmt: skip
     text = profile.summarize(collapsed)
-    assert "40 samples" in text
+    assert "40 samples inside requests (500 outside" in text
     assert " 75.0%  psycopg (database driver and waits)" in text
     assert "100.0%  list (catalog/api/views.py)" in text
