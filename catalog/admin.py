@@ -1,0 +1,326 @@
+"""The catalog back office: the category tree, products with variants, stock and its ledger.
+
+Stock is never edited in a form: the "adjust stock" page calls
+`catalog.services.stock_adjust`, which writes the ledger. Every admin write
+invalidates the public catalog cache once it commits.
+"""
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.expressions import RawSQL
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from catalog import cache as catalog_cache
+from catalog import services
+from catalog.exceptions import InsufficientStock
+from catalog.models import Category, Product, StockMovement, Variant
+
+# The path of names from the root ("Clothing / Shirts / Tees") and the depth of
+# each category, walked up with a recursive CTE inside the row's own query.
+# Sorting by the path lists the tree depth-first. The depth cap stops a cycle.
+TREE_PATH_SQL = """
+WITH RECURSIVE up(id, parent_id, path, depth) AS (
+    SELECT c.id, c.parent_id, CAST(c.name AS TEXT), 0 FROM catalog_category c
+    WHERE c.id = catalog_category.id
+    UNION ALL
+    SELECT p.id, p.parent_id, p.name || ' / ' || up.path, up.depth + 1
+    FROM catalog_category p JOIN up ON p.id = up.parent_id WHERE up.depth < 64
+)
+SELECT {column} FROM up ORDER BY depth DESC LIMIT 1
+"""
+
+
+class InvalidatesCatalogCache(admin.ModelAdmin):
+    """Any save or delete from the admin invalidates the public catalog cache on commit."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        catalog_cache.invalidate_on_commit()
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        catalog_cache.invalidate_on_commit()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        catalog_cache.invalidate_on_commit()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        super().delete_queryset(request, queryset)
+        catalog_cache.invalidate_on_commit()
+
+
+@admin.register(Category)
+class CategoryAdmin(InvalidatesCatalogCache):
+    list_display = ["tree_name", "slug", "position"]
+    list_select_related = ["parent"]
+    search_fields = ["name", "slug"]
+    autocomplete_fields = ["parent"]
+    prepopulated_fields = {"slug": ("name",)}
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                tree_path=RawSQL(TREE_PATH_SQL.format(column="path"), []),  # noqa: S611 (constant)
+                tree_depth=RawSQL(TREE_PATH_SQL.format(column="depth"), []),  # noqa: S611
+            )
+            .order_by("tree_path", "id")
+        )
+
+    @admin.display(description="category (tree)", ordering="tree_path")
+    def tree_name(self, obj: Category) -> str:
+        depth = getattr(obj, "tree_depth", 0) or 0
+        return format_html("{}{}", "\u2014 " * depth, obj.name)
+
+
+class OutOfStockFilter(admin.SimpleListFilter):
+    title = "stock"
+    parameter_name = "stock"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("out", "Out of stock"), ("in", "In stock")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        in_stock = Exists(Variant.objects.filter(product=OuterRef("pk"), stock__gt=0))
+        if self.value() == "out":
+            return queryset.filter(~in_stock)
+        if self.value() == "in":
+            return queryset.filter(in_stock)
+        return queryset
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 0
+    fields = ["sku", "name", "attributes", "price", "stock", "adjust_stock"]
+    readonly_fields = ["stock", "adjust_stock"]
+    show_change_link = True
+
+    @admin.display(description="")
+    def adjust_stock(self, obj: Variant) -> str:
+        if obj.pk is None:
+            return ""
+        url = reverse("admin:catalog_variant_adjust_stock", args=[obj.pk])
+        return format_html('<a href="{}">Adjust stock</a>', url)
+
+
+def _variant_stat(aggregate: Any) -> Subquery:
+    return Subquery(
+        Variant.objects.filter(product=OuterRef("pk"))
+        .order_by()
+        .values("product")
+        .annotate(value=aggregate)
+        .values("value")
+    )
+
+
+def _csv_safe(value: Any) -> Any:
+    # Spreadsheets run cells that start like a formula: neutralise them.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@admin.register(Product)
+class ProductAdmin(InvalidatesCatalogCache):
+    list_display = ["name", "category", "price_range", "total_stock", "is_published"]
+    list_filter = ["is_published", OutOfStockFilter, "category"]
+    list_select_related = ["category"]
+    search_fields = ["name", "=variants__sku"]
+    autocomplete_fields = ["category"]
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ["created_at", "updated_at"]
+    fields = ["name", "slug", "category", "description", "is_published", "created_at", "updated_at"]
+    inlines = [VariantInline]
+    actions = ["publish", "unpublish", "export_csv"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
+        return (
+            super()
+            .get_queryset(request)
+            .defer("search_vector")
+            .annotate(
+                min_price=_variant_stat(Min("price")),
+                max_price=_variant_stat(Max("price")),
+                stock_total=_variant_stat(Sum("stock")),
+            )
+        )
+
+    @admin.display(description="price", ordering="min_price")
+    def price_range(self, obj: Product) -> str:
+        low, high = getattr(obj, "min_price", None), getattr(obj, "max_price", None)
+        if low is None:
+            return "—"
+        return f"{low:.2f}" if low == high else f"{low:.2f} to {high:.2f}"
+
+    @admin.display(description="total stock", ordering="stock_total")
+    def total_stock(self, obj: Product) -> int:
+        return getattr(obj, "stock_total", None) or 0
+
+    @admin.action(description="Publish selected products", permissions=["change"])
+    def publish(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        changed = services.products_publish(
+            product_ids=queryset.values_list("pk", flat=True), is_published=True
+        )
+        self.message_user(request, f"{changed} product(s) published.", messages.SUCCESS)
+
+    @admin.action(description="Unpublish selected products", permissions=["change"])
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        changed = services.products_publish(
+            product_ids=queryset.values_list("pk", flat=True), is_published=False
+        )
+        self.message_user(request, f"{changed} product(s) unpublished.", messages.SUCCESS)
+
+    @admin.action(description="Export selected products as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Product]) -> HttpResponse:
+        """Streamed: rows are read in chunks and written as they come, whatever the count."""
+        header = ["slug", "name", "category", "published", "min_price", "max_price", "stock"]
+        rows = (
+            queryset.order_by("pk")
+            .values_list(
+                "slug",
+                "name",
+                "category__slug",
+                "is_published",
+                "min_price",
+                "max_price",
+                "stock_total",
+            )
+            .iterator(chunk_size=2000)
+        )
+        writer = csv.writer(_Echo())
+
+        def lines() -> Iterator[str]:
+            yield writer.writerow(header)
+            for row in rows:
+                yield writer.writerow([_csv_safe(value) for value in row])
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="products.csv"'
+        return response  # type: ignore[return-value]
+
+
+class StockAdjustmentForm(forms.Form):
+    delta = forms.IntegerField(
+        min_value=-1_000_000,
+        max_value=1_000_000,
+        help_text="Positive adds stock, negative removes it.",
+    )
+    reason = forms.CharField(max_length=500)
+
+    def clean_delta(self) -> int:
+        delta = self.cleaned_data["delta"]
+        if delta == 0:
+            raise forms.ValidationError("Must not be zero.")
+        return delta
+
+
+@admin.register(Variant)
+class VariantAdmin(InvalidatesCatalogCache):
+    list_display = ["sku", "product", "name", "price", "stock"]
+    list_select_related = ["product"]
+    search_fields = ["sku", "product__name"]
+    autocomplete_fields = ["product"]
+    readonly_fields = ["stock", "adjust_stock"]
+    fields = ["product", "sku", "name", "attributes", "price", "stock", "adjust_stock"]
+    show_full_result_count = False
+
+    @admin.display(description="")
+    def adjust_stock(self, obj: Variant) -> str:
+        if obj.pk is None:
+            return "Save the variant first."
+        url = reverse("admin:catalog_variant_adjust_stock", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Adjust stock</a>', url)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:pk>/adjust-stock/",
+                self.admin_site.admin_view(self.adjust_stock_view),
+                name="catalog_variant_adjust_stock",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_stock_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A form that goes through `stock_adjust`, so the change is in the ledger."""
+        if not request.user.has_perm("catalog.add_stockmovement"):
+            raise PermissionDenied
+        variant = get_object_or_404(Variant.objects.select_related("product"), pk=pk)
+        form = StockAdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.stock_adjust(
+                    variant=variant,
+                    delta=form.cleaned_data["delta"],
+                    reason=form.cleaned_data["reason"],
+                    user=request.user,
+                )
+            except InsufficientStock:
+                form.add_error("delta", f"Only {variant.stock} in stock: it cannot go below zero.")
+            else:
+                self.message_user(
+                    request, f"Stock of {variant.sku} is now {variant.stock}.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:catalog_variant_change", args=[variant.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Adjust stock of {variant.sku}",
+            "variant": variant,
+            "form": form,
+            "ledger_url": reverse("admin:catalog_stockmovement_changelist")
+            + f"?variant__id__exact={variant.pk}",
+        }
+        return TemplateResponse(request, "admin/catalog/variant/adjust_stock.html", context)
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(admin.ModelAdmin):
+    """The ledger, read-only: rows are only ever written by the stock services."""
+
+    list_display = [
+        "created_at",
+        "variant",
+        "kind",
+        "delta",
+        "reason",
+        "order_number",
+        "created_by",
+    ]
+    list_filter = ["kind", "created_at"]
+    list_select_related = ["variant", "created_by"]
+    search_fields = ["=variant__sku", "=order_number", "reason"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
