@@ -231,7 +231,8 @@ def user_erase(*, user: User) -> None:
     """Erase the user's personal data but keep the row, so orders keep their owner.
 
     Names, phone and saved addresses go, the email becomes a placeholder, the
-    password unusable, every token is revoked and the account inactive. Then
+    password unusable, every token is revoked, staff rights are dropped and the
+    account is inactive. Then
     each registered eraser (accounts.personal_data.ERASERS) runs, inside this
     transaction and with the user's row locked.
     """
@@ -245,9 +246,23 @@ def user_erase(*, user: User) -> None:
     locked.phone = ""
     locked.email = erased_email(locked)
     locked.is_active = False
+    # An erased account keeps no back-office rights, should anyone reactivate it.
+    locked.is_staff = False
+    locked.is_superuser = False
+    locked.groups.clear()
+    locked.user_permissions.clear()
     locked.set_unusable_password()
     locked.save(
-        update_fields=["first_name", "last_name", "phone", "email", "is_active", "password"]
+        update_fields=[
+            "first_name",
+            "last_name",
+            "phone",
+            "email",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "password",
+        ]
     )
     for eraser in ERASERS:
         eraser(locked)

@@ -236,3 +236,16 @@ def test_erased_placeholders_are_unique_per_user():
     user_erase(user=first)
     user_erase(user=second)
     assert User.objects.filter(email__endswith="@erased.invalid").count() == 2
+
+
+def test_erasure_drops_staff_rights():
+    from django.contrib.auth.models import Group
+
+    from tests.accounts.factories import StaffFactory
+
+    staff = StaffFactory(is_superuser=True)
+    staff.groups.add(Group.objects.create(name="Support"))
+    user_erase(user=staff)
+    staff.refresh_from_db()
+    assert not staff.is_staff and not staff.is_superuser
+    assert not staff.groups.exists()
