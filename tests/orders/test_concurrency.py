@@ -160,3 +160,44 @@ def test_expiry_sweeps_running_at_once_cancel_each_order_once():
     variant.refresh_from_db()
     assert variant.stock == 30
     _ledger_matches(variant)
+
+
+def test_a_payment_racing_the_expiry_sweep_ends_paid_with_stock_taken_once(settings):
+    settings.PAYMENT_WEBHOOK_SECRET = SECRET
+    variant = VariantFactory(stock=10)
+    order = order_place(variant=variant, quantity=3)
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    body = json.dumps(
+        {
+            "id": "evt_late",
+            "type": "payment.succeeded",
+            "data": {
+                "order_number": order.number,
+                "amount": str(order.total),
+                "currency": order.currency,
+            },
+        }
+    ).encode()
+
+    def work(index: int) -> Any:
+        if index == 0:
+            return orders_cancel_expired()
+        return (
+            APIClient()
+            .post(
+                "/api/v1/payments/webhook/",
+                body,
+                content_type="application/json",
+                HTTP_PAYMENT_SIGNATURE=signed(body),
+            )
+            .status_code
+        )
+
+    _swept, status = run_at_once(2, work)
+    assert status == 200
+    order.refresh_from_db()
+    assert (order.status, order.refund_due) == (OrderStatus.PAID, False)
+    variant.refresh_from_db()
+    assert variant.stock == 7
+    _ledger_matches(variant)
+    assert OrderEvent.objects.filter(order=order, type="paid").count() == 1
