@@ -197,7 +197,7 @@ class ProductAdmin(InvalidatesCatalogCache):
         header = ["slug", "name", "category", "published", "min_price", "max_price", "stock"]
         rows = (
             queryset.order_by("pk")
-            .values_list(
+            .values_list(  # type: ignore[misc]  # annotations of get_queryset
                 "slug",
                 "name",
                 "category__slug",

@@ -6,6 +6,7 @@ indexed variant columns, the category subtree a recursive CTE inside the
 same statement, the search a tsvector/trigram condition on the product row.
 """
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -19,7 +20,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
 
 from catalog.db import category_subtree_ids
@@ -62,7 +62,7 @@ def category_queryset() -> QuerySet[Category, dict[str, Any]]:
     )
 
 
-def category_item(row: dict[str, Any]) -> dict[str, Any]:
+def category_item(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -115,7 +115,7 @@ def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[
         )
     qs = qs.annotate(
         rank=SearchRank(F("search_vector"), query),
-        similarity=TrigramWordSimilarity(Value(wanted), "name"),
+        similarity=TrigramWordSimilarity(wanted, "name"),
     ).filter(Q(sku_match=True) | Q(search_vector=query) | fuzzy)
     return qs, (F("sku_match").desc(), F("rank").desc(), F("similarity").desc(), "-id")
 
@@ -134,18 +134,18 @@ def product_list_queryset(
     if slug := filters.get("category"):
         qs = qs.filter(category_id__in=category_subtree_ids(slug=slug))
     if (low := filters.get("min_price")) is not None:
-        qs = qs.filter(price__gte=low)
+        qs = qs.filter(Q(price__gte=low))
     if (high := filters.get("max_price")) is not None:
-        qs = qs.filter(price__lte=high)
+        qs = qs.filter(Q(price__lte=high))
     if (in_stock := filters.get("in_stock")) is not None:
-        qs = qs.filter(in_stock=in_stock)
+        qs = qs.filter(Q(in_stock=in_stock))
     fields = ["id", "slug", "name", "price", "in_stock"]
     if staff:
         fields.append("is_published")
     return qs.order_by(*ordering).values(*fields, category_slug=F("category__slug"))
 
 
-def product_item(row: dict[str, Any], *, staff: bool) -> dict[str, Any]:
+def product_item(row: Mapping[str, Any], *, staff: bool) -> dict[str, Any]:
     item = {
         "id": row["id"],
         "slug": row["slug"],
@@ -225,7 +225,7 @@ def variant_item(variant: Variant) -> dict[str, Any]:
     }
 
 
-def stock_movement_queryset(*, variant: Variant) -> QuerySet[StockMovement, dict[str, Any]]:
+def stock_movement_queryset(*, variant: Variant) -> QuerySet[StockMovement, Any]:
     """The ledger of one variant, newest first, as dicts for `stock_movement_item`."""
     return (
         StockMovement.objects.filter(variant=variant)
@@ -242,7 +242,7 @@ def stock_movement_queryset(*, variant: Variant) -> QuerySet[StockMovement, dict
     )
 
 
-def stock_movement_item(row: dict[str, Any]) -> dict[str, Any]:
+def stock_movement_item(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "kind": row["kind"],

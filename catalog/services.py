@@ -168,7 +168,7 @@ def stock_return(
 
 def _slug_candidates(*, model: type[Model], name: str) -> Iterable[str]:
     """Free slugs for `name`: `base`, then `base-2`, `base-3`, ... (one query)."""
-    max_length = model._meta.get_field("slug").max_length or 50
+    max_length = getattr(model._meta.get_field("slug"), "max_length", None) or 50
     base = slugify(name)[: max_length - 8].strip("-") or model._meta.model_name or "item"
     taken = set(model._default_manager.filter(slug__startswith=base).values_list("slug", flat=True))
     suffix = 1

@@ -26,7 +26,7 @@ class CatalogErrorSerializer(serializers.Serializer):
 
     code = serializers.CharField()
     detail = serializers.CharField()
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
 
@@ -50,7 +50,7 @@ class CategorySerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
     slug = serializers.SlugField(read_only=True)
-    parent = serializers.SlugField(
+    parent = serializers.SlugField(  # type: ignore[assignment]  # a field, not Field.parent
         read_only=True, allow_null=True, help_text="The parent's slug; null at the top."
     )
     description = serializers.CharField(read_only=True)
@@ -61,7 +61,7 @@ class CategoryInputSerializer(serializers.Serializer):
     slug = serializers.SlugField(
         max_length=220, required=False, help_text="Made from the name when absent."
     )
-    parent = serializers.SlugRelatedField(
+    parent = serializers.SlugRelatedField(  # type: ignore[assignment]  # a field, not Field.parent
         slug_field="slug",
         queryset=Category.objects.all(),
         required=False,

@@ -253,7 +253,7 @@ class VariantViewSet(CatalogViewSet):
     queryset = Variant.objects.select_related("product")
     permission_classes = [ModelPermissions]
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self) -> list[Any]:
         return [permission() for permission in self.permission_classes]
 
     lookup_field = "sku"

@@ -20,6 +20,10 @@ LIST = "/api/v1/products/"
 DETAIL = "/api/v1/products/tee/"
 
 
+def clear_catalog_cache() -> None:
+    cache.delete_pattern("catalog:*")  # type: ignore[attr-defined]  # django-redis
+
+
 @pytest.fixture
 def tee():
     product = ProductFactory(slug="tee", name="Tee", category__slug="shirts")
@@ -83,7 +87,7 @@ def test_etag_and_if_none_match_gives_304(api_client, tee, url):
     assert etag.startswith('"') and etag.endswith('"')
 
     for _ in range(2):  # from the database (miss) and from the cache (hit)
-        cache.delete_pattern("catalog:*")
+        clear_catalog_cache()
         not_modified = api_client.get(url, HTTP_IF_NONE_MATCH=etag)
         assert not_modified.status_code == 304
         assert not_modified.content == b""
@@ -204,7 +208,7 @@ def test_every_committed_write_invalidates_list_and_detail(
     if after_detail.status_code == 200:  # unpublished or deleted: 404
         assert after_detail["X-Cache"] == "MISS"
     # What was served is what the database says now (built again without the cache)...
-    cache.delete_pattern("catalog:*")
+    clear_catalog_cache()
     assert after_list.content == api_client.get(LIST).content
     assert after_detail.content == api_client.get(DETAIL).content
     # ...and (for writes that show in these two responses) differs from before.

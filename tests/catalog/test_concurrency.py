@@ -3,12 +3,13 @@
 import threading
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
 
 from catalog.exceptions import InsufficientStock
-from catalog.models import StockMovement, Variant
+from catalog.models import StockMovement
 from catalog.services import stock_return, stock_take
 from tests.catalog.factories import VariantFactory
 
@@ -66,7 +67,7 @@ def test_multi_line_takes_in_opposite_orders_never_deadlock():
     b = VariantFactory(sku="B", stock=1000)
     c = VariantFactory(sku="C", stock=1000)
 
-    def take(order: list[Variant]) -> Callable[[], str]:
+    def take(order: list[Any]) -> Callable[[], str]:
         def work() -> str:
             for _ in range(3):
                 # Dicts keep insertion order: each worker names the lines in its own order.
