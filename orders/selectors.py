@@ -9,10 +9,9 @@ from orders.models import Order, OrderEvent, OrderLine
 
 def orders_visible_to(*, user: Any) -> QuerySet[Order]:
     """Staff with `orders.view_order` see every order; anyone else only their own."""
-    orders = Order.objects.all()
-    if not user.has_perm("orders.view_order"):
-        orders = orders.filter(user=user)
-    return orders
+    if user.has_perm("orders.view_order"):
+        return Order.objects.all()
+    return Order.objects.for_user(user)
 
 
 def order_list(*, user: Any) -> QuerySet[Order]:
