@@ -12,6 +12,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -145,7 +146,7 @@ def _deliveries(n: int) -> None:
     )
 
 
-SEEDERS: dict[type, Callable[[int], object]] = {
+SEEDERS: dict[type[Model], Callable[[int], object]] = {
     User: _users,
     Group: _groups,
     ApiToken: _tokens,
@@ -168,12 +169,12 @@ FILTERED = {
     User: [{"is_staff__exact": "1"}],
     Delivery: [{"status__exact": "succeeded"}],
 }
-CASES = [(model, {}) for model in SEEDERS] + [
+CASES: list[tuple[type[Model], dict[str, str]]] = [(model, {}) for model in SEEDERS] + [
     (model, params) for model, options in FILTERED.items() for params in options
 ]
 
 
-def _url(model: type) -> str:
+def _url(model: type[Model]) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
 
