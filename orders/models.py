@@ -14,12 +14,13 @@ from django.db import models
 # Crockford's base32 without I, L, O, U: easy to read aloud, no 0/O or 1/I confusion.
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _NUMBER_LENGTH = 10
+NUMBER_PREFIX = "SR-"
 
 
 def order_number_generate() -> str:
     """A short random number like `SR-7KQ2M9XD4A` (50 bits: unguessable, reveals no count)."""
     body = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(_NUMBER_LENGTH))
-    return f"SR-{body}"
+    return f"{NUMBER_PREFIX}{body}"
 
 
 class OrderStatus(models.TextChoices):
