@@ -529,6 +529,17 @@ def main(argv: list[str]) -> int:
         full["scaling"] = report.scaling(*full["passes"])
     full["profile"] = full["passes"][0].get("profile") or {}
     full["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    busy = full["machine"]["loadavg_before"][0]
+    full["remarks"] = (
+        [
+            f"The machine was busy before the run (load average {busy} on "
+            f"{full['machine']['cores']} cores): other processes shared the CPU, so req/s "
+            "are low and noisy; the ratios, taken minutes apart on the same server, "
+            "are the figures to read."
+        ]
+        if busy > 0.5 * (os.cpu_count() or 1)
+        else []
+    )
     full["elapsed_s"] = round(time.monotonic() - started)
     json_path, md_path = report.write(full, args.out_dir)
     for run in full["passes"]:
