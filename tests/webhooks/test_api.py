@@ -155,3 +155,9 @@ def test_deliveries_bad_filter_is_a_400(webhook_staff_client):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert "status" in response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_a_customer_with_the_permissions_is_still_refused(user, user_client):
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="webhooks"))
+    assert user_client.get(URL).json()["code"] == "permission_denied"

@@ -1,17 +1,12 @@
 from typing import Any
 
-from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.request import Request
 
+from accounts.permissions import StaffModelPermissions
 
-class StaffModelPermissions(DjangoModelPermissions):
-    """Staff only, and the model permission of the method (reads need `view_<model>`)."""
 
-    perms_map = {
-        **DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-    }
+class StaffOnlyModelPermissions(StaffModelPermissions):
+    """Webhook endpoints hold secrets: staff accounts only, and the model permission too."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user

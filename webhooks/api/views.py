@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from webhooks import selectors, services
-from webhooks.api.permissions import StaffModelPermissions
+from webhooks.api.permissions import StaffOnlyModelPermissions
 from webhooks.api.serializers import (
     DeliverySerializer,
     EndpointCreatedSerializer,
@@ -31,7 +31,7 @@ class EndpointViewSet(
 ):
     """Webhook endpoints registered by staff; the secret is shown once, at creation."""
 
-    permission_classes = [StaffModelPermissions]
+    permission_classes = [StaffOnlyModelPermissions]
     serializer_class = EndpointSerializer
     lookup_value_regex = r"\d+"
 
@@ -84,7 +84,7 @@ class DeliveryFilterSerializer(serializers.Serializer):
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Every event sent (or being sent) to an endpoint, with the log of each attempt."""
 
-    permission_classes = [StaffModelPermissions]
+    permission_classes = [StaffOnlyModelPermissions]
     serializer_class = DeliverySerializer
     filter_backends: list[Any] = []
     lookup_value_regex = r"\d+"
