@@ -175,8 +175,14 @@ class PasswordResetConfirmView(AnonymousAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DeleteWithBodySchema(AutoSchema):
+# Built on the project's configured schema class, so its cross-cutting additions apply here too.
+_ProjectSchema = cast(type[AutoSchema], api_settings.DEFAULT_SCHEMA_CLASS)
+
+
+class DeleteWithBodySchema(_ProjectSchema):  # type: ignore[valid-type,misc]
     """`DELETE me/` takes a body (the password); spectacular omits DELETE bodies by default."""
+
+    method: str
 
     def _get_request_body(self, direction: str = "request") -> Any:
         if self.method != "DELETE":
