@@ -38,10 +38,13 @@ EMAIL_KINDS = frozenset({"placed", "paid", "shipped", "cancelled", "refunded"})
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
 
 
-def _actor_kind(user: Any) -> str:
+def _actor_kind(user: Any, order: Order) -> str:
+    """Who acted, as the history shows it: the owner is a customer even if also staff."""
     if user is None:
         return ActorKind.SYSTEM
-    return ActorKind.STAFF if user.is_staff else ActorKind.CUSTOMER
+    if order.user_id == user.pk or not user.is_staff:
+        return ActorKind.CUSTOMER
+    return ActorKind.STAFF
 
 
 def order_payload(order: Order) -> dict[str, Any]:
@@ -174,7 +177,7 @@ def order_place(
             order=order,
             type="placed",
             to_status=order.status,
-            actor_kind=_actor_kind(user),
+            actor_kind=_actor_kind(user, order),
             actor=user,
         )
         event_record(type="order.placed", data=order_payload(order))
@@ -250,7 +253,7 @@ def order_transition(
             type=transition.event_type,
             from_status=from_status,
             to_status=locked.status,
-            actor_kind=_actor_kind(user),
+            actor_kind=_actor_kind(user, locked),
             actor=user,
             note=note,
         )
@@ -276,7 +279,7 @@ def order_event_note(
             type=type,
             from_status=order.status,
             to_status=order.status,
-            actor_kind=_actor_kind(user),
+            actor_kind=_actor_kind(user, order),
             actor=user,
             note=note,
         )
