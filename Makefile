@@ -1,7 +1,8 @@
 # Stockroom: `make run` tries it out, `make test` runs the whole suite.
 SHELL := /bin/bash
+# Python 3.13 first, 3.12 if there is no 3.13 (on PATH, in pyenv, or in the usual places).
 PYTHON_BIN ?= $(shell for v in python3.13 python3.12; do \
-	for p in $$(command -v $$v) /root/.pyenv/versions/3.13*/bin/$$v /usr/local/bin/$$v /usr/bin/$$v; do \
+	for p in $$(command -v $$v) $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$${v:6}*/bin/$$v /usr/local/bin/$$v /usr/bin/$$v; do \
 	[ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; exit 0; }; done; done)
 VENV := .venv
 PY := $(VENV)/bin/python
