@@ -48,10 +48,13 @@ def test_readyz_is_503_naming_the_cache_when_redis_is_unreachable(client, settin
 
 
 @pytest.mark.django_db
-def test_redis_outage_degrades_to_cache_misses(settings):
+def test_redis_outage_degrades_to_cache_misses_that_are_logged(settings, caplog):
     with override_settings(CACHES=dead_redis_caches(settings)):
         cache.set("some-key", "value", timeout=5)
         assert cache.get("some-key") is None
+    outage_logs = [r for r in caplog.records if r.name == "stockroom.cache"]
+    assert len(outage_logs) == 2
+    assert all(record.levelname == "ERROR" and record.exc_info for record in outage_logs)
 
 
 @pytest.mark.django_db
