@@ -1,8 +1,6 @@
 """The parts of the bench that run inside Django, in a process of their own.
 
-    python -m bench.django_side prepare OUT.json [--skus N]
-    python -m bench.django_side queries IN.json OUT.json
-    python -m bench.django_side invalidate
+    python -m bench.django_side   (commands as JSON lines on stdin, see serve())
 
 Started by bench/run.py with the same environment as the server (production
 settings, the bench database and Redis).
@@ -25,7 +23,6 @@ import re
 import statistics
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 PLENTY = 1_000_000
@@ -137,30 +134,46 @@ def invalidate() -> bool:
     return True
 
 
+REPLY = "BENCH_REPLY "
+
+
+def serve() -> None:
+    """Answer one JSON command per stdin line with one `BENCH_REPLY <json>` stdout line.
+
+    One long-lived process, so that the driver does not pay Django's start-up
+    for every cache invalidation; other stdout lines (Django's JSON logs) are
+    ignored by the driver.
+    """
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        command = json.loads(line)
+        try:
+            name = command.pop("command")
+            if name == "prepare":
+                result: Any = prepare(**command)
+            elif name == "invalidate":
+                result = invalidate()
+            elif name == "queries":
+                result = {
+                    scenario: count_queries(reqs) for scenario, reqs in command["plan"].items()
+                }
+            else:
+                raise ValueError(f"unknown command {name!r}")
+            reply = {"ok": True, "result": result}
+        except Exception as exc:  # noqa: BLE001 - reported to the driver, which stops
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(REPLY + json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bench.django_side")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_prepare = sub.add_parser("prepare")
-    p_prepare.add_argument("out", type=Path)
-    p_prepare.add_argument("--skus", type=int, default=200)
-    p_prepare.add_argument("--customers", type=int, default=100)
-    p_prepare.add_argument("--seed", type=int, default=1)
-    p_queries = sub.add_parser("queries")
-    p_queries.add_argument("input", type=Path)
-    p_queries.add_argument("out", type=Path)
-    sub.add_parser("invalidate")
-    args = parser.parse_args(argv)
+    argparse.ArgumentParser(prog="bench.django_side", description=__doc__).parse_args(argv)
     _setup()
-    if args.command == "prepare":
-        result = prepare(skus=args.skus, customers=args.customers, seed=args.seed)
-        args.out.write_text(json.dumps(result))
-    elif args.command == "invalidate":
-        invalidate()
-    else:
-        plan = json.loads(args.input.read_text())
-        result = {name: count_queries(reqs) for name, reqs in plan.items()}
-        args.out.write_text(json.dumps(result))
-    _close_pools()
+    try:
+        serve()
+    finally:
+        _close_pools()
     return 0
 
 

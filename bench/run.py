@@ -27,6 +27,7 @@ from typing import Any
 
 from bench import profile as profiling
 from bench import report, scenarios, server, wrk
+from bench.django_side import REPLY
 from bench.scenarios import CEILING, Scenario
 
 ROOT = server.ROOT
@@ -161,17 +162,42 @@ def query_plan(
     return plan
 
 
-def django_side(env: dict, *args: str) -> None:
-    proc = subprocess.run(  # noqa: S603 - our interpreter and module
-        [sys.executable, "-m", "bench.django_side", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"bench.django_side {args[0]} failed:\n{proc.stderr[-4000:]}")
+class DjangoSide:
+    """bench.django_side in a process of its own, with the server's environment."""
+
+    def __init__(self, env: dict, log_path: Path) -> None:
+        self.log = log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.django_side"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+
+    def call(self, command: str, **kwargs: Any) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"command": command, **kwargs}) + "\n")
+        self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            if line.startswith(REPLY):
+                reply = json.loads(line[len(REPLY) :])
+                if not reply["ok"]:
+                    raise RuntimeError(f"bench.django_side {command}: {reply['error']}")
+                return reply["result"]
+        raise RuntimeError(f"bench.django_side exited; see {self.log.name}")
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
 
 
 # --- one pass: one catalog size ------------------------------------------------
@@ -190,6 +216,7 @@ class Pass:
         self.gunicorn = server.Gunicorn(env=self.env, log_path=self.work / "gunicorn.log")
         self.sampler = server.RssSampler(self.gunicorn)
         self.restarts: dict[str, int] = {}
+        self.django: DjangoSide | None = None
 
     def wrk_args(self, sc: Scenario, run_id: str) -> tuple[str, list[str]]:
         if sc.method == "POST":
@@ -207,7 +234,8 @@ class Pass:
     def ready(self, sc: Scenario) -> None:
         """Uncached: no entry left from before; cached: every path already stored."""
         if sc.fresh:
-            django_side(self.env, "invalidate")
+            assert self.django is not None
+            self.django.call("invalidate")
         elif sc.name != CEILING and sc.method == "GET":
             for path in sc.paths:
                 server.http_get(self.gunicorn.base_url + path)
@@ -233,19 +261,17 @@ class Pass:
             url=self.url, env=self.env, dataset=self.dataset, fresh=args.fresh, log=log
         )
         server.redis_flushdb(args.redis_url)
-        data_file = self.work / "data.json"
-        django_side(
-            self.env,
-            "prepare",
-            str(data_file),
-            "--skus",
-            str(args.skus),
-            "--customers",
-            str(args.tokens),
-            "--seed",
-            str(args.seed),
-        )
-        data = json.loads(data_file.read_text())
+        self.django = DjangoSide(self.env, self.work / "django_side.log")
+        try:
+            data = self.django.call(
+                "prepare", skus=args.skus, customers=args.tokens, seed=args.seed
+            )
+            (self.work / "data.json").write_text(json.dumps(data))
+            return self._serve(data, seed_status)
+        finally:
+            self.django.close()
+
+    def _serve(self, data: dict, seed_status: str) -> dict[str, Any]:
         log(
             f"data: {data.get('published_products', 0)} published products, "
             f"{len(data.get('customer_emails', []))} customers to log in"
@@ -299,10 +325,9 @@ class Pass:
             self.drive(sc, args.warmup, run_id + "-warm")
 
         plan = query_plan([ceiling, *todo], data, tokens or ["-"])
-        plan_file, queries_file = self.work / "queries-plan.json", self.work / "queries.json"
-        plan_file.write_text(json.dumps(plan))
-        django_side(self.env, "queries", str(plan_file), str(queries_file))
-        queries = json.loads(queries_file.read_text())
+        assert self.django is not None
+        queries = self.django.call("queries", plan=plan)
+        (self.work / "queries.json").write_text(json.dumps(queries, indent=1))
 
         self.restarts.clear()
         results: dict[str, tuple[wrk.WrkResult, float]] = {}
