@@ -193,3 +193,18 @@ def test_a_reservation_abandoned_by_a_dead_process_is_taken_over(user, user_clie
     )
     assert response.status_code == 201
     assert Order.objects.count() == 1
+
+
+def test_anonymous_callers_are_keyed_by_address_and_bad_tokens_fall_back(rf):
+    from orders.idempotency import _caller
+
+    request = rf.post(URL, REMOTE_ADDR="203.0.113.7")
+    assert _caller(request) == "anon:203.0.113.7"
+    request = rf.post(URL, REMOTE_ADDR="203.0.113.7", HTTP_AUTHORIZATION="Token not-a-token")
+    assert _caller(request) == "anon:203.0.113.7"
+
+
+def test_a_401_is_not_stored(api_client):
+    response = api_client.post(URL, {}, format="json", HTTP_IDEMPOTENCY_KEY="anon-1")
+    assert response.status_code == 401
+    assert not IdempotencyKey.objects.exists()

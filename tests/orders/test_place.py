@@ -239,3 +239,22 @@ def test_deleting_a_product_in_orders_is_protected(user_client):
 
     with pytest.raises(ProtectedError):
         variant.product.delete()
+
+
+class FailingMailBackend:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("smtp is down")
+
+
+def test_a_mail_outage_does_not_fail_the_committed_order(
+    user_client, settings, django_capture_on_commit_callbacks
+):
+    settings.MAILERS = {"default": {"BACKEND": "tests.orders.test_place.FailingMailBackend"}}
+    variant = VariantFactory(stock=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = user_client.post(URL, body((variant.sku, 1)), format="json")
+    assert response.status_code == 201
+    assert Order.objects.filter(number=response.json()["number"]).exists()

@@ -94,6 +94,8 @@ def test_every_status_action_role(status, action, role):
     else:
         assert response.status_code == 200, response.content
         assert response.json()["status"] == target
+    outbox = Event.objects.filter(data__number=order.number).exclude(type="order.placed")
+    assert outbox.count() == (1 if response.status_code == 200 else 0)
     order.refresh_from_db()
     assert order.status == (target if response.status_code == 200 else status)
 
