@@ -66,6 +66,14 @@ def test_beat_runs_expiry_every_minute_and_the_purge_daily():
     assert schedule["webhooks-sweep"]["schedule"] == 30.0
 
 
+def test_every_scheduled_task_exists():
+    app.loader.import_default_modules()
+    missing = [
+        e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] not in app.tasks
+    ]
+    assert missing == []
+
+
 @pytest.mark.parametrize(
     "name", ["webhooks.tasks.events_dispatch", "webhooks.tasks.delivery_attempt"]
 )

@@ -3,11 +3,15 @@
 import os
 import signal
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from orders.models import Order, OrderStatus
 from tests.operations.celery_worker import Worker
+from tests.orders.factories import order_place
 from tests.webhooks.factories import EndpointFactory
 from tests.webhooks.receiver import HANG, Receiver
 from webhooks.models import Delivery, DeliveryStatus, Event
@@ -82,3 +86,20 @@ def test_a_worker_killed_mid_delivery_delivers_every_event_once_per_endpoint(wor
     assert len(again) == 1, "the interrupted delivery was sent again, same id and body"
     assert len(receiver.received) == 7
     assert "WorkerLostError" in worker.output()
+
+
+def test_worker_runs_the_scheduled_expiry_task(worker):
+    order = order_place(quantity=2, stock=5)
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(hours=2))
+
+    worker.send("orders.tasks.cancel_expired_orders")
+
+    def cancelled() -> bool:
+        status = Order.objects.get(pk=order.pk).status
+        connection.close()
+        return status == OrderStatus.CANCELLED
+
+    _wait_until(cancelled, timeout=30, worker=worker)
+    variant = order.lines.get().variant
+    variant.refresh_from_db()
+    assert variant.stock == 5
