@@ -24,8 +24,9 @@ worker_class = "gthread"
 workers = _int("WEB_CONCURRENCY", 3)
 threads = _int("GUNICORN_THREADS", 4)
 
-# A request that runs longer than this is a bug or a stuck dependency: the
-# worker is killed and restarted. Keep it above the database pool timeout.
+# A worker silent for this long (its main loop blocked, e.g. by a hung C call)
+# is killed and restarted. With gthread one slow request does not trip it, so
+# slow dependencies are bounded by their own timeouts (DB pool, Redis, HTTP).
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # Idle keep-alive connections from the proxy in front are held this long.
