@@ -358,9 +358,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # A message a dead worker had taken is handed out again after this long.
+    # A message a dead worker had taken is handed out again after this long
+    # (found by a sweep every restore interval x throttle seconds, ~100 s).
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "unacked_restore_interval": env.int("CELERY_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_RESTORE_THROTTLE", default=10),
     "socket_connect_timeout": 2,
+    # Without it a publish on a half-open connection (failover, NAT) waits forever.
+    "socket_timeout": 10,
 }
 # Publishing happens in on_commit hooks of web requests: a broker outage must
 # cost a request at most a couple of seconds (the outbox sweep catches up).

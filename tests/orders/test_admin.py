@@ -97,3 +97,22 @@ def test_actions_need_the_permissions(client):
     client.post(CHANGELIST, {"action": "cancel", "_selected_action": [order.pk]})
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING_PAYMENT
+
+
+def test_support_role_can_cancel_without_change_permission(client):
+    staff = StaffFactory()
+    staff.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_order", "cancel_order"])
+    )
+    client.force_login(staff)
+    order = order_place()
+    response = client.post(
+        CHANGELIST, {"action": "cancel", "_selected_action": [order.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    mark_paid = client.post(CHANGELIST, {"action": "mark_paid", "_selected_action": [order.pk]})
+    assert mark_paid.status_code in {200, 302}
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
