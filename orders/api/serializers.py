@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -128,7 +127,7 @@ class OrderEventSerializer(serializers.ModelSerializer):
         fields = ["type", "from_status", "to_status", "actor", "actor_email", "note", "created_at"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.EMAIL)
+    @extend_schema_field({"type": "string", "format": "email", "nullable": True})
     def get_actor_email(self, event: OrderEvent) -> str | None:
         caller = self.context["request"].user
         if event.actor_kind == ActorKind.STAFF and caller.is_staff and event.actor is not None:
