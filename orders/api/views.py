@@ -73,6 +73,10 @@ class OrderViewSet(
             return Order.objects.none()
         return selectors.order_list(user=self.request.user)
 
+    def filter_queryset(self, queryset: Any) -> Any:
+        # The list filters (status, dates) must never turn a detail or an action into a 404.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def _respond(self, order: Order, code: int = status.HTTP_200_OK) -> Response:
         order = self.get_queryset().get(pk=order.pk)
         return Response(self.get_serializer(order).data, status=code)
@@ -112,35 +116,35 @@ class OrderViewSet(
     @extend_schema(
         request=OrderCancelSerializer, responses={200: OrderSerializer, **TRANSITION_ERRORS}
     )
-    @action(detail=True, methods=["post"], filter_backends=[])
+    @action(detail=True, methods=["post"])
     def cancel(self, request: Request, number: str) -> Response:
         data = OrderCancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._transition("cancel", note=data.validated_data["reason"])
 
     @extend_schema(request=None, responses={200: OrderSerializer, **TRANSITION_ERRORS})
-    @action(detail=True, methods=["post"], url_path="mark-paid", filter_backends=[])
+    @action(detail=True, methods=["post"], url_path="mark-paid")
     def mark_paid(self, request: Request, number: str) -> Response:
         return self._transition("mark-paid")
 
     @extend_schema(
         request=OrderShipSerializer, responses={200: OrderSerializer, **TRANSITION_ERRORS}
     )
-    @action(detail=True, methods=["post"], filter_backends=[])
+    @action(detail=True, methods=["post"])
     def ship(self, request: Request, number: str) -> Response:
         data = OrderShipSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._transition("ship", tracking_number=data.validated_data["tracking_number"])
 
     @extend_schema(request=None, responses={200: OrderSerializer, **TRANSITION_ERRORS})
-    @action(detail=True, methods=["post"], filter_backends=[])
+    @action(detail=True, methods=["post"])
     def deliver(self, request: Request, number: str) -> Response:
         return self._transition("deliver")
 
     @extend_schema(
         request=OrderRefundSerializer, responses={200: OrderSerializer, **TRANSITION_ERRORS}
     )
-    @action(detail=True, methods=["post"], filter_backends=[])
+    @action(detail=True, methods=["post"])
     def refund(self, request: Request, number: str) -> Response:
         data = OrderRefundSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -132,3 +132,12 @@ def test_events_query_count_is_bounded(user, django_assert_max_num_queries):
 
 def test_anonymous_cannot_list(api_client):
     assert api_client.get(URL).status_code == 401
+
+
+def test_list_filters_do_not_apply_to_detail_or_actions(user_client, user):
+    order = order_place(user=user)
+    assert user_client.get(f"{URL}{order.number}/", {"status": "paid"}).status_code == 200
+    events = user_client.get(f"{URL}{order.number}/events/", {"status": "paid"})
+    assert events.status_code == 200
+    cancel = user_client.post(f"{URL}{order.number}/cancel/?status=paid", {}, format="json")
+    assert cancel.status_code == 200
