@@ -160,15 +160,15 @@ class ProductAdmin(InvalidatesCatalogCache):
             .get_queryset(request)
             .defer("search_vector")
             .annotate(
-                min_price=_variant_stat(Min("price")),
-                max_price=_variant_stat(Max("price")),
+                low_price=_variant_stat(Min("price")),
+                high_price=_variant_stat(Max("price")),
                 stock_total=_variant_stat(Sum("stock")),
             )
         )
 
-    @admin.display(description="price", ordering="min_price")
+    @admin.display(description="price", ordering="low_price")
     def price_range(self, obj: Product) -> str:
-        low, high = getattr(obj, "min_price", None), getattr(obj, "max_price", None)
+        low, high = getattr(obj, "low_price", None), getattr(obj, "high_price", None)
         if low is None:
             return "—"
         return f"{low:.2f}" if low == high else f"{low:.2f} to {high:.2f}"
@@ -202,8 +202,8 @@ class ProductAdmin(InvalidatesCatalogCache):
                 "name",
                 "category__slug",
                 "is_published",
-                "min_price",
-                "max_price",
+                "low_price",
+                "high_price",
                 "stock_total",
             )
             .iterator(chunk_size=2000)

@@ -35,10 +35,16 @@ class Product(models.Model):
     # the variants' SKUs (C) and the description (B), so every write path (services,
     # admin, imports, raw SQL) keeps it right. Always NULL on SQLite (unused there).
     search_vector = SearchVectorField(null=True, editable=False)
+    # The lowest variant price, kept by the same PostgreSQL trigger on variant
+    # writes (price changes are rare; stock updates never fire it), so price
+    # filters and ordering use an index instead of a subquery per product.
+    # NULL when there is no variant, and always NULL on SQLite (unused there).
+    min_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            models.Index(fields=["is_published", "min_price", "id"], name="product_pub_price_idx"),
             models.Index(fields=["is_published", "-created_at"], name="product_pub_created_idx"),
             models.Index(fields=["is_published", "name"], name="product_pub_name_idx"),
         ]

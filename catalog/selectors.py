@@ -14,13 +14,17 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Exists,
     F,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
 from catalog.db import category_subtree_ids
 from catalog.models import Category, Product, StockMovement, Variant
@@ -75,14 +79,39 @@ def category_item(row: Mapping[str, Any]) -> dict[str, Any]:
 # --- Products ----------------------------------------------------------------
 
 
-def _lowest_price() -> Subquery:
+def _lowest_price() -> Any:
+    if connection.vendor == "postgresql":
+        return F("min_price")  # kept by a trigger (migration 0003), indexed
     return Subquery(
         Variant.objects.filter(product=OuterRef("pk")).order_by("price").values("price")[:1]
     )
 
 
-def _in_stock() -> Exists:
+def _has_stock() -> Exists:
+    """For WHERE: PostgreSQL turns it into a semi-join, good for filtering many rows."""
     return Exists(Variant.objects.filter(product=OuterRef("pk"), stock__gt=0))
+
+
+def _in_stock() -> Coalesce:
+    """For the select list: a correlated LIMIT 1 probe of the partial index per row.
+
+    Written as a scalar subquery on purpose: PostgreSQL may plan a select-list
+    EXISTS as a hashed subplan over every in-stock variant, which costs the
+    whole table to render 20 rows.
+    """
+    probe = (
+        Variant.objects.filter(product=OuterRef("pk"), stock__gt=0)
+        .order_by()
+        .annotate(flag=Value(True))
+        .values("flag")[:1]
+    )
+    return Coalesce(Subquery(probe), Value(False), output_field=BooleanField())
+
+
+def _category_slug() -> Subquery:
+    return Subquery(
+        Category.objects.filter(pk=OuterRef("category_id")).order_by().values("slug")[:1]
+    )
 
 
 def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[Any, ...]]:
@@ -92,16 +121,25 @@ def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[
     SKU C, `websearch_to_tsquery` syntax), then trigram word similarity of
     the name, which also finds typos and partial words. Elsewhere: substring.
     """
-    skus = {term, term.upper()}
-    qs = qs.annotate(sku_match=Exists(Variant.objects.filter(product=OuterRef("pk"), sku__in=skus)))
     if connection.vendor != "postgresql":
-        qs = qs.filter(
-            Q(sku_match=True)
+        sku_match = Exists(
+            Variant.objects.filter(product=OuterRef("pk"), sku__in={term, term.upper()})
+        )
+        qs = qs.annotate(sku_match=sku_match).filter(
+            sku_match
             | Q(name__icontains=term)
             | Q(description__icontains=term)
             | Q(pk__in=Variant.objects.filter(sku__icontains=term).values("product_id"))
         )
         return qs, (F("sku_match").desc(), "name", "id")
+    # `id = ANY(ARRAY(subquery))` is evaluated once (an InitPlan) and, unlike
+    # EXISTS, can be OR-ed with the two GIN index conditions in a BitmapOr.
+    sku_match = RawSQL(
+        '"catalog_product"."id" = ANY(ARRAY('
+        "SELECT product_id FROM catalog_variant WHERE sku = %s OR sku = %s))",
+        [term, term.upper()],
+        output_field=BooleanField(),
+    )
     query = SearchQuery(term, search_type="websearch", config=SEARCH_CONFIG)
     words = term.replace('"', " ").split()
     wanted = " ".join(w for w in words if not w.startswith("-") and w.lower() != "or")
@@ -114,9 +152,10 @@ def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[
             )
         )
     qs = qs.annotate(
+        sku_match=sku_match,
         rank=SearchRank(F("search_vector"), query),
         similarity=TrigramWordSimilarity(wanted, "name"),
-    ).filter(Q(sku_match=True) | Q(search_vector=query) | fuzzy)
+    ).filter(Q(sku_match) | Q(search_vector=query) | fuzzy)
     return qs, (F("sku_match").desc(), F("rank").desc(), F("similarity").desc(), "-id")
 
 
@@ -132,17 +171,26 @@ def product_list_queryset(
         if not filters.get("ordering"):
             ordering = relevance
     if slug := filters.get("category"):
-        qs = qs.filter(category_id__in=category_subtree_ids(slug=slug))
+        # Resolved first (one query, however deep the tree) so the planner sees
+        # the exact ids and uses the category index rather than guessing at a CTE.
+        ids = list(
+            Category.objects.filter(pk__in=category_subtree_ids(slug=slug)).values_list(
+                "pk", flat=True
+            )
+        )
+        qs = qs.filter(category_id__in=ids)
     if (low := filters.get("min_price")) is not None:
         qs = qs.filter(Q(price__gte=low))
     if (high := filters.get("max_price")) is not None:
         qs = qs.filter(Q(price__lte=high))
     if (in_stock := filters.get("in_stock")) is not None:
-        qs = qs.filter(Q(in_stock=in_stock))
+        qs = qs.filter(_has_stock() if in_stock else ~_has_stock())
     fields = ["id", "slug", "name", "price", "in_stock"]
     if staff:
         fields.append("is_published")
-    return qs.order_by(*ordering).values(*fields, category_slug=F("category__slug"))
+    # The category slug as a per-row subquery, not a join: the count query
+    # then drops it, and the page query runs it only for the rows it returns.
+    return qs.order_by(*ordering).values(*fields, category_slug=_category_slug())
 
 
 def product_item(row: Mapping[str, Any], *, staff: bool) -> dict[str, Any]:

@@ -90,6 +90,30 @@ def test_duplicate_sku_is_refused():
     assert "sku" in error.value.extra["errors"]
 
 
+def test_lowest_price_column_follows_every_variant_write():
+    product = ProductFactory()
+    assert product.min_price is None
+    cheap = VariantFactory(product=product, price=Decimal("5.00"))
+    VariantFactory(product=product, price=Decimal("8.00"))
+    product.refresh_from_db()
+    assert product.min_price == Decimal("5.00")
+
+    services.variant_update(variant=cheap, data={"price": Decimal("9.50")})
+    product.refresh_from_db()
+    assert product.min_price == Decimal("8.00")
+
+    other = ProductFactory()
+    services.variant_update(variant=cheap, data={"product": other})
+    services.variant_create(product=product, sku="NEW", price=Decimal("2.00"))
+    product.refresh_from_db()
+    other.refresh_from_db()
+    assert (product.min_price, other.min_price) == (Decimal("2.00"), Decimal("9.50"))
+
+    services.variant_delete(variant=cheap)
+    other.refresh_from_db()
+    assert other.min_price is None
+
+
 # --- stock -------------------------------------------------------------------------------
 
 
