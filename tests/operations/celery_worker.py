@@ -18,13 +18,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Worker:
-    def __init__(self, log_dir: Path, *, concurrency: int = 1) -> None:
-        self.queue = f"stockroom-test-{uuid.uuid4().hex[:12]}"
-        self.log_path = log_dir / f"{self.queue}.log"
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        concurrency: int = 1,
+        queue: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.queue = queue or f"stockroom-test-{uuid.uuid4().hex[:12]}"
+        self.prefix = f"{self.queue}:"
+        self.extra_env = env or {}
+        self.log_path = log_dir / f"{self.queue}-{uuid.uuid4().hex[:6]}.log"
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
         self.client = Celery("stockroom-test-client", broker=BROKER_URL)
         self.client.conf.broker_connection_retry_on_startup = False
+        self.client.conf.broker_transport_options = {"global_keyprefix": self.prefix}
 
     def env(self) -> dict[str, str]:
         db = settings.DATABASES["default"]
@@ -35,7 +45,9 @@ class Worker:
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "CELERY_BROKER_URL": BROKER_URL,
             "CELERY_QUEUE": self.queue,
+            "TEST_CELERY_KEY_PREFIX": self.prefix,
             "DB_POOL_MIN_SIZE": "0",
+            **self.extra_env,
         }
 
     def start(self) -> "Worker":
@@ -88,20 +100,34 @@ class Worker:
     def send(self, name: str, *args: object) -> None:
         self.client.send_task(name, args=args, queue=self.queue)
 
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        children = self.children() if self.process.poll() is None else []
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def kill(self) -> None:
+        """SIGKILL the whole worker, pool processes included (a container killed)."""
+        assert self.process is not None
+        children = self.children()
+        self.process.kill()
+        self.process.wait()
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.log.close()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            children = self.children()
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self.log.close()
         broker = redis.Redis.from_url(BROKER_URL)
-        broker.delete(self.queue, f"_kombu.binding.{self.queue}")
+        keys = list(broker.scan_iter(match=f"{self.prefix}*", count=1000))
+        if keys:
+            broker.delete(*keys)
         broker.close()

@@ -26,6 +26,23 @@ def worker(django_db_setup, tmp_path_factory):
     running.stop()
 
 
+@pytest.fixture(autouse=True)
+def _worker_idle_before_flush():
+    """Let the worker finish what it is doing: the flush after each test would deadlock with it."""
+    yield
+    deadline = time.monotonic() + 20
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.1)
+    connection.close()
+
+
 @pytest.fixture
 def receiver():
     with Receiver() as running:
@@ -103,3 +120,39 @@ def test_worker_runs_the_scheduled_expiry_task(worker):
     variant = order.lines.get().variant
     variant.refresh_from_db()
     assert variant.stock == 5
+
+
+def test_a_whole_worker_killed_mid_delivery_is_replaced_and_nothing_is_lost(
+    receiver, tmp_path, django_db_setup
+):
+    """The container dies (SIGKILL to every process): another worker finishes the job.
+
+    The message stays unacknowledged in Redis; after the visibility timeout
+    the next worker hands it out again (short timeouts here, an hour in
+    production), and the delivery's row lock died with the old connection.
+    """
+    fast_restore = {
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_RESTORE_INTERVAL": "1",
+        "CELERY_RESTORE_THROTTLE": "1",
+    }
+    EndpointFactory(url=receiver.url())
+    event = Event.objects.create(type="order.paid", data={"number": "SR-1"})
+    receiver.script = [HANG]
+    first = Worker(tmp_path, env=fast_restore).start()
+    second = None
+    try:
+        first.send("webhooks.tasks.events_dispatch", [str(event.pk)])
+        assert receiver.got_request.wait(30), first.output()[-4000:]
+        first.kill()
+        receiver.release.set()
+        second = Worker(tmp_path, queue=first.queue, env=fast_restore).start()
+
+        _wait_until(_all_delivered(1), timeout=60, worker=second)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+    assert receiver.event_ids() == [str(event.pk)] * 2
+    assert receiver.received[0].body == receiver.received[1].body
+    assert Delivery.objects.get().attempt_count == 1
