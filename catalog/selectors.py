@@ -122,11 +122,11 @@ def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[
     the name, which also finds typos and partial words. Elsewhere: substring.
     """
     if connection.vendor != "postgresql":
-        sku_match = Exists(
+        has_sku = Exists(
             Variant.objects.filter(product=OuterRef("pk"), sku__in={term, term.upper()})
         )
-        qs = qs.annotate(sku_match=sku_match).filter(
-            sku_match
+        qs = qs.annotate(sku_match=has_sku).filter(
+            has_sku
             | Q(name__icontains=term)
             | Q(description__icontains=term)
             | Q(pk__in=Variant.objects.filter(sku__icontains=term).values("product_id"))
