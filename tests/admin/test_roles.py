@@ -60,7 +60,7 @@ def test_support_reads_customers_and_orders_and_may_only_cancel(role_client, var
 
     assert support.get(_url("orders_order_change", order.pk)).status_code == 200
     assert support.get(_url("accounts_user_change", order.user_id)).status_code == 200
-    assert _actions(support, "orders_order_changelist") == {"cancel"}
+    assert _actions(support, "orders_order_changelist") == {"cancel", "export_csv"}
     refused = support.post(
         _url("orders_order_changelist"),
         {"action": "mark_paid", "_selected_action": [order.pk]},
