@@ -4,8 +4,9 @@ Design
 ------
 * One counter, `catalog:generation`, lives in the cache (no expiry). Every
   cached response is stored under a key that contains the generation read at
-  the *start* of the request, plus a hash of the path and the normalised
-  query (`catalog:<FORMAT>:<generation>:<scope>:<sha256>`).
+  the *start* of the request, plus a hash of the absolute URL (scheme, host,
+  path) and the normalised known query parameters (sorted, stripped, unknown
+  ones ignored): `catalog:<FORMAT>:<generation>:<scope>:<sha256>`.
 * Every catalog write (category, product, variant, stock: each service in
   catalog.services, `_stock_apply` included, so orders taking or returning
   stock count too) calls `invalidate_on_commit()`, which bumps the counter in
@@ -20,6 +21,9 @@ Design
 * Redis down: django-redis is configured with IGNORE_EXCEPTIONS, reads return
   None, so the generation is unknown and the response is built from the
   database and not stored: served uncached, still correct.
+* Limit: a Redis blip at the very moment of a bump (write committed, INCR
+  lost) leaves older entries readable until CATALOG_CACHE_TTL expires them;
+  the TTL bounds that window.
 * Every response carries a strong ETag (hash of the body); `If-None-Match`
   with it answers 304 without a body.
 
@@ -86,7 +90,8 @@ def _normalised_query(request: HttpRequest, params: Iterable[str]) -> str:
 
 
 def cache_key(*, scope: str, request: HttpRequest, params: Iterable[str], gen: int) -> str:
-    raw = f"{request.path}?{_normalised_query(request, params)}"
+    # The host and scheme are part of the key: bodies carry absolute page links.
+    raw = f"{request.build_absolute_uri(request.path)}?{_normalised_query(request, params)}"
     digest = hashlib.sha256(raw.encode()).hexdigest()
     return f"catalog:{FORMAT}:{gen}:{scope}:{digest}"
 

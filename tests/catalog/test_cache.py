@@ -54,6 +54,9 @@ def test_key_is_the_normalised_query(api_client, tee):
     assert api_client.get(f"{LIST}?in_stock=true&ordering=name")["X-Cache"] == "HIT"
     assert api_client.get(f"{LIST}?in_stock=true&ordering=name&utm=x")["X-Cache"] == "HIT"
     assert api_client.get(f"{LIST}?in_stock=false&ordering=name")["X-Cache"] == "MISS"
+    # Bodies hold absolute page links: another host is another entry.
+    other_host = api_client.get(f"{LIST}?in_stock=true&ordering=name", HTTP_HOST="localhost")
+    assert other_host["X-Cache"] == "MISS"
 
 
 def test_errors_are_not_cached(api_client):
