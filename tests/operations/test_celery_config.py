@@ -13,22 +13,36 @@ from config.celery import app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _settings_in_fresh_process(**env: str) -> dict:
-    """Import the base settings with exactly these variables (no .env surprises)."""
-    code = (
-        "import json, django; from django.conf import settings; django.setup(); print(json.dumps("
-        "{'broker': settings.CELERY_BROKER_URL, 'eager': settings.CELERY_TASK_ALWAYS_EAGER}))"
-    )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "REDIS_"))}
+CASES = {
+    "no broker": {"REDIS_URL": ""},
+    "redis": {"REDIS_URL": "redis://cache.internal:6379/0"},
+    "explicit": {
+        "REDIS_URL": "redis://cache.internal:6379/0",
+        "CELERY_BROKER_URL": "redis://b:6379/5",
+    },
+}
+# One fresh interpreter reads the base settings once per case (cheaper than one process each).
+PROBE = """
+import importlib, json, os, sys
+cases = json.loads(sys.argv[1])
+found = {}
+for name, env in cases.items():
+    for key in [k for k in os.environ if k.startswith(("CELERY_", "REDIS_"))]:
+        del os.environ[key]
+    os.environ.update(env)
+    import config.settings.base as base
+    base = importlib.reload(base)
+    found[name] = {"broker": base.CELERY_BROKER_URL, "eager": base.CELERY_TASK_ALWAYS_EAGER}
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def celery_settings() -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", PROBE, json.dumps(CASES)],
         cwd=ROOT,
-        env={
-            **clean,
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "DJANGO_DEBUG": "true",
-            **env,
-        },
+        env={**os.environ, "DJANGO_DEBUG": "true"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -37,22 +51,16 @@ def _settings_in_fresh_process(**env: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_without_a_broker_tasks_run_inline():
-    assert _settings_in_fresh_process(REDIS_URL="") == {"broker": "", "eager": True}
+def test_without_a_broker_tasks_run_inline(celery_settings):
+    assert celery_settings["no broker"] == {"broker": "", "eager": True}
 
 
-def test_broker_defaults_to_redis_on_its_own_database_number():
-    assert _settings_in_fresh_process(REDIS_URL="redis://cache.internal:6379/0") == {
-        "broker": "redis://cache.internal:6379/2",
-        "eager": False,
-    }
+def test_broker_defaults_to_redis_on_its_own_database_number(celery_settings):
+    assert celery_settings["redis"] == {"broker": "redis://cache.internal:6379/2", "eager": False}
 
 
-def test_broker_url_from_the_environment_wins():
-    found = _settings_in_fresh_process(
-        REDIS_URL="redis://cache.internal:6379/0", CELERY_BROKER_URL="redis://broker:6379/5"
-    )
-    assert found == {"broker": "redis://broker:6379/5", "eager": False}
+def test_broker_url_from_the_environment_wins(celery_settings):
+    assert celery_settings["explicit"] == {"broker": "redis://b:6379/5", "eager": False}
 
 
 def test_beat_runs_expiry_every_minute_and_the_purge_daily():

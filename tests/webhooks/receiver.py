@@ -65,8 +65,8 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, path: str = "/hook") -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{path}"
+        port = self.server.server_address[1]
+        return f"http://127.0.0.1:{port}{path}"
 
     def __enter__(self) -> "Receiver":
         self.thread.start()

@@ -95,6 +95,7 @@ def test_a_500_is_retried_with_backoff_and_the_same_event_id(
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.last_status_code == 500
     # First backoff: 30 s +-10%.
+    assert delivery.next_attempt_at is not None
     wait = (delivery.next_attempt_at - before).total_seconds()
     assert 26 < wait < 34
     assert webhooks_sweep_task() == {"events": 0, "deliveries": 0}, "not due yet"
@@ -146,6 +147,7 @@ def test_a_timeout_is_retried(receiver, settings, django_capture_on_commit_callb
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.last_status_code is None
     assert delivery.last_error == "Timed out after 0.3 seconds."
+    assert delivery.next_attempt_at is not None
     assert delivery.next_attempt_at > timezone.now()
 
 
