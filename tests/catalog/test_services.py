@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from catalog import services
 from catalog.db import category_subtree_ids
 from catalog.exceptions import CatalogInvalid, InsufficientStock
-from catalog.models import Category, StockMovement, Variant
+from catalog.models import Category, Product, StockMovement, Variant
 from config.errors import ProtectedObject
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from webhooks.models import Event
@@ -112,6 +112,24 @@ def test_lowest_price_column_follows_every_variant_write():
     services.variant_delete(variant=cheap)
     other.refresh_from_db()
     assert other.min_price is None
+
+
+def test_bulk_created_and_deleted_variants_refresh_their_products():
+    products = [ProductFactory(), ProductFactory()]
+    Variant.objects.bulk_create(
+        [
+            Variant(product=p, sku=f"BULK-{p.pk}-{i}", price=Decimal(price))
+            for p in products
+            for i, price in enumerate(["4.00", "3.00"])
+        ]
+    )
+
+    for product in products:
+        product.refresh_from_db()
+        assert product.min_price == Decimal("3.00")
+        assert Product.objects.filter(pk=product.pk, search_vector=f"BULK-{product.pk}-0").exists()
+    Variant.objects.filter(price=Decimal("3.00")).delete()
+    assert set(Product.objects.values_list("min_price", flat=True)) == {Decimal("4.00")}
 
 
 # --- stock -------------------------------------------------------------------------------
