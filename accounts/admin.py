@@ -76,7 +76,11 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.action(description="Revoke all API tokens of the selected users", permissions=["change"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        count = sum(services.tokens_revoke_all(user=user) for user in queryset)
+        count = 0
+        for user in queryset.order_by("pk"):
+            revoked = services.tokens_revoke_all(user=user)
+            self.log_change(request, user, f"Revoked {revoked} API token(s)")
+            count += revoked
         self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
 
     @admin.action(
@@ -92,6 +96,8 @@ class UserAdmin(BaseUserAdmin):
                 )
                 continue
             services.user_erase(user=user)
+            user.refresh_from_db(fields=["email"])  # the log keeps the placeholder only
+            self.log_change(request, user, "Personal data erased")
             erased += 1
         self.message_user(request, f"{erased} user(s) erased.", messages.SUCCESS)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, Max, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
@@ -182,6 +183,7 @@ class ProductAdmin(InvalidatesCatalogCache):
         changed = services.products_publish(
             product_ids=queryset.values_list("pk", flat=True), is_published=True
         )
+        self._log_each(request, queryset, "Published")
         self.message_user(request, f"{changed} product(s) published.", messages.SUCCESS)
 
     @admin.action(description="Unpublish selected products", permissions=["change"])
@@ -189,7 +191,17 @@ class ProductAdmin(InvalidatesCatalogCache):
         changed = services.products_publish(
             product_ids=queryset.values_list("pk", flat=True), is_published=False
         )
+        self._log_each(request, queryset, "Unpublished")
         self.message_user(request, f"{changed} product(s) unpublished.", messages.SUCCESS)
+
+    def _log_each(self, request: HttpRequest, queryset: QuerySet[Product], message: str) -> None:
+        """An admin log entry per selected product (one bulk insert), as a form save makes."""
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk or 0,  # always set: admin views need a logged-in user
+            queryset=Product.objects.filter(pk__in=queryset.values("pk")).only("pk", "name"),
+            action_flag=CHANGE,
+            change_message=message,
+        )
 
     @admin.action(description="Export selected products as CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Product]) -> HttpResponse:
@@ -279,6 +291,12 @@ class VariantAdmin(InvalidatesCatalogCache):
             except InsufficientStock:
                 form.add_error("delta", f"Only {variant.stock} in stock: it cannot go below zero.")
             else:
+                self.log_change(
+                    request,
+                    variant,
+                    f"Stock adjusted by {form.cleaned_data['delta']:+d} to {variant.stock}: "
+                    f"{form.cleaned_data['reason']}",
+                )
                 self.message_user(
                     request, f"Stock of {variant.sku} is now {variant.stock}.", messages.SUCCESS
                 )

@@ -142,6 +142,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             try:
                 services.delivery_redeliver(delivery=delivery)
                 queued += 1
+                self.log_change(request, delivery, "Redelivered")
             except EndpointInactive:
                 skipped += 1
         if queued:
