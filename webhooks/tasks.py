@@ -3,13 +3,15 @@
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from webhooks import services
 
 logger = logging.getLogger("stockroom.webhooks")
 
 # Transient trouble with our own database or broker: try the task again, with backoff.
-_TRANSIENT = (OSError, ConnectionError)
+# (A receiver's failure is not one of these: it is recorded and retried by the sweep.)
+_TRANSIENT = (OSError, OperationalError, InterfaceError)
 
 
 @shared_task(

@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from catalog import services as catalog_services
@@ -14,7 +14,7 @@ from tests.webhooks.factories import EndpointFactory
 from tests.webhooks.receiver import Receiver
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
-from webhooks.tasks import webhooks_sweep_task
+from webhooks.tasks import delivery_attempt_task, events_dispatch_task, webhooks_sweep_task
 
 
 def _verify(received, secret: str) -> bool:
@@ -317,3 +317,9 @@ def test_two_workers_never_send_the_same_delivery_at_once(receiver):
     assert sorted(r is None for r in results) == [False, True]
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.SUCCEEDED, 1)
+
+
+def test_tasks_retry_on_transient_database_errors():
+    for task in (events_dispatch_task, delivery_attempt_task):
+        assert OperationalError in task.autoretry_for
+        assert task.retry_backoff is True
