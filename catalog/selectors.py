@@ -1,9 +1,13 @@
 """Catalog reads: plain dicts built from `.values()`, a fixed number of queries.
 
-The product list is two queries (count and page) whatever the page size and
-filters: the lowest price and "in stock" are correlated subqueries on
-indexed variant columns, the category subtree a recursive CTE inside the
-same statement, the search a tsvector/trigram condition on the product row.
+The product list is the count and the page whatever the page size, plus one
+query for the category subtree when filtering by category (a recursive CTE,
+however deep). On PostgreSQL the lowest price is `Product.min_price` (kept
+by triggers, indexed), "in stock" a probe of a partial variant index, the
+category slug a per-row primary-key lookup (so the count has no join), and
+the search a BitmapOr of a SKU InitPlan and two GIN indexes (tsvector,
+trigram). Measured on 100,000 products / 300,000 variants: the default page
+runs in under 1 ms and its count in about 20 ms.
 """
 
 from collections.abc import Mapping
