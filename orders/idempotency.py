@@ -1,24 +1,27 @@
 """`Idempotency-Key` for every POST of /api/v1/ (but auth/ and the payments webhook).
 
-Implemented once, as middleware, so every app's POST endpoint gets it. The
-key row is inserted and committed BEFORE the view runs: the unique constraint
-on (caller, method, path, key) is the lock, so of twenty simultaneous requests
-with one key exactly one runs and the others answer 409 (or, once it has
-finished, replay its response). Only successful (2xx) responses are kept: an
-error response means the service changed nothing (each service is one
-transaction), so the key is released and the client may retry with it.
+Implemented once, as middleware, so every app's POST endpoint gets it. A row
+per (caller, method, path, key) is inserted (committed) first; then the
+request runs inside one transaction that holds that row FOR UPDATE and, on a
+2xx, stores the response in the same commit as the request's own effects. So:
+- of twenty simultaneous requests with one key exactly one runs; the others
+  find the row locked and answer 409 (or, once it has committed, replay it);
+- a process killed mid-request rolls back both its effects and the lock, so
+  the next retry runs at once, and an effect never exists without its stored
+  response (no second order after a crash);
+- an error response rolls the request back and frees the key, so the client
+  may correct the request and retry with the same key.
 """
 
 import copy
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, transaction
+from django.db import OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from knox.auth import TokenAuthentication
@@ -34,9 +37,7 @@ HEADER = "Idempotency-Key"
 KEY_MAX_LENGTH = 255
 API_PREFIX = "/api/v1/"
 EXEMPT_PREFIXES = ("/api/v1/auth/", "/api/v1/payments/webhook/")
-# A reservation with no response after this long belongs to a process that died
-# mid-request (no request runs this long behind gunicorn's timeout): free the key.
-ABANDONED_AFTER = timedelta(minutes=5)
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock conflict
 
 
 def _applies(request: HttpRequest) -> bool:
@@ -104,61 +105,88 @@ class IdempotencyMiddleware:
             "key": key,
         }
         fingerprint = hashlib.sha256(body).hexdigest()
-        row, answer = self._reserve(identity=identity, fingerprint=fingerprint)
-        if answer is not None:
-            return answer
-        assert row is not None
+        # The row must exist (committed) before anyone can lock it; a concurrent
+        # request may have inserted it first, which is fine.
+        IdempotencyKey.objects.bulk_create(
+            [IdempotencyKey(**identity, fingerprint=fingerprint)], ignore_conflicts=True
+        )
+        stored = False
+        with transaction.atomic():
+            row = self._lock(identity=identity)
+            if row is None:
+                return _in_progress_or_reused(identity=identity, fingerprint=fingerprint)
+            answer = _answer_from(row, fingerprint=fingerprint)
+            if answer is not None:
+                return answer
+            # Ours to run: new, expired, or left by a process that died mid-request
+            # (its transaction rolled back with it, so it changed nothing).
+            row.fingerprint = fingerprint
+            row.created_at = timezone.now()
+            row.status_code = None
+            row.save(update_fields=["fingerprint", "created_at", "status_code"])
 
-        keep = False
-        try:
             response = self.get_response(request)
-            keep = 200 <= response.status_code < 300 and not response.streaming
-            if keep:
+            if 200 <= response.status_code < 300 and not response.streaming:
                 row.status_code = response.status_code
                 row.response_body = response.content
                 row.content_type = response.get("Content-Type", "")
                 row.save(update_fields=["status_code", "response_body", "content_type"])
-            return response
-        finally:
-            if not keep:
-                IdempotencyKey.objects.filter(pk=row.pk, status_code__isnull=True).delete()
+                stored = True
+            else:
+                # An error changes nothing: undo whatever the view did and free the key.
+                transaction.set_rollback(True)
+        if not stored:
+            IdempotencyKey.objects.filter(**identity, status_code__isnull=True).delete()
+        return response
 
-    def _reserve(
-        self, *, identity: dict[str, str], fingerprint: str
-    ) -> tuple[IdempotencyKey | None, HttpResponse | None]:
-        """Insert the key row (committed at once), or answer from the row already there."""
-        for _attempt in range(2):
-            try:
-                with transaction.atomic():
-                    return IdempotencyKey.objects.create(**identity, fingerprint=fingerprint), None
-            except IntegrityError:
-                pass
-            existing = IdempotencyKey.objects.filter(**identity).first()
-            if existing is None:
-                continue  # released (an error response) a moment ago: try again
-            age = timezone.now() - existing.created_at
-            abandoned = existing.status_code is None and age > ABANDONED_AFTER
-            if age > settings.IDEMPOTENCY_KEY_TTL or abandoned:
-                IdempotencyKey.objects.filter(pk=existing.pk).delete()
-                continue
-            if existing.fingerprint != fingerprint:
-                return None, _error(
-                    422,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with another request body.",
+    @staticmethod
+    def _lock(*, identity: dict[str, str]) -> IdempotencyKey | None:
+        """Lock the key row for this transaction, or None while another request holds it.
+
+        The lock, not a flag, says "in progress": it lasts exactly as long as the
+        first request's transaction, which also stores the response, so a
+        process that dies mid-request frees the key at once and never leaves
+        an effect without its stored response.
+        """
+        try:
+            with transaction.atomic():
+                return (
+                    IdempotencyKey.objects.select_for_update(nowait=True).filter(**identity).first()
                 )
-            if existing.status_code is None:
-                return None, _error(
-                    409,
-                    "idempotency_in_progress",
-                    "A request with this Idempotency-Key is still being processed.",
-                )
-            return None, _replay(existing)
-        return None, _error(
-            409,
-            "idempotency_in_progress",
-            "A request with this Idempotency-Key is still being processed.",
-        )
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            return None
+
+
+def _answer_from(row: IdempotencyKey, *, fingerprint: str) -> HttpResponse | None:
+    """The answer for a key that already has a stored response, else None (run it)."""
+    if row.status_code is None:
+        return None
+    if timezone.now() - row.created_at > settings.IDEMPOTENCY_KEY_TTL:
+        return None
+    if row.fingerprint != fingerprint:
+        return _reused()
+    return _replay(row)
+
+
+def _in_progress_or_reused(*, identity: dict[str, str], fingerprint: str) -> HttpResponse:
+    running = IdempotencyKey.objects.filter(**identity).only("fingerprint").first()
+    if running is not None and running.fingerprint != fingerprint:
+        return _reused()
+    return _error(
+        409,
+        "idempotency_in_progress",
+        "A request with this Idempotency-Key is still being processed.",
+    )
+
+
+def _reused() -> HttpResponse:
+    return _error(
+        422,
+        "idempotency_key_reused",
+        "This Idempotency-Key was used with another request body.",
+    )
 
 
 def idempotency_keys_purge(*, now: Any = None) -> int:

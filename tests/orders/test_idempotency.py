@@ -2,10 +2,12 @@
 
 import hashlib
 import json
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 
 from orders.models import IdempotencyKey, Order
@@ -58,21 +60,38 @@ def test_a_key_over_255_characters_is_400(user_client):
     assert ok.status_code == 201
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_key_whose_first_request_is_running_is_409(user, user_client):
+    """The first request holds the key row locked until it commits: others get 409."""
     variant = VariantFactory(stock=5)
     body = json.dumps(place_body(variant)).encode()
-    IdempotencyKey.objects.create(
-        caller=f"user:{user.pk}",
-        method="POST",
-        path=URL,
-        key="k-1",
-        fingerprint=hashlib.sha256(body).hexdigest(),
-    )
-    response = user_client.post(
-        URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1"
-    )
-    assert response.status_code == 409
-    assert response.json()["code"] == "idempotency_in_progress"
+    identity = {"caller": f"user:{user.pk}", "method": "POST", "path": URL, "key": "k-1"}
+    IdempotencyKey.objects.create(**identity, fingerprint=hashlib.sha256(body).hexdigest())
+    locked, release = threading.Event(), threading.Event()
+
+    def first_request_running():
+        with transaction.atomic():
+            IdempotencyKey.objects.select_for_update().get(**identity)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=first_request_running)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        same = user_client.post(
+            URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1"
+        )
+        other = user_client.post(
+            URL, place_body(variant, 2), format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+        )
+    finally:
+        release.set()
+        holder.join()
+    assert same.status_code == 409
+    assert same.json()["code"] == "idempotency_in_progress"
+    assert other.status_code == 422
     assert not Order.objects.exists()
 
 
@@ -178,21 +197,20 @@ def test_schema_documents_the_header_on_posts():
 def test_a_reservation_abandoned_by_a_dead_process_is_taken_over(user, user_client):
     variant = VariantFactory(stock=5)
     body = json.dumps(place_body(variant)).encode()
-    row = IdempotencyKey.objects.create(
+    IdempotencyKey.objects.create(
         caller=f"user:{user.pk}",
         method="POST",
         path=URL,
         key="k-1",
         fingerprint=hashlib.sha256(body).hexdigest(),
     )
-    IdempotencyKey.objects.filter(pk=row.pk).update(
-        created_at=timezone.now() - timedelta(minutes=6)
-    )
+    # No process holds its lock (the one that inserted it died): taken over at once.
     response = user_client.post(
         URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1"
     )
     assert response.status_code == 201
     assert Order.objects.count() == 1
+    assert IdempotencyKey.objects.get(key="k-1").status_code == 201
 
 
 def test_anonymous_callers_are_keyed_by_address_and_bad_tokens_fall_back(rf):
