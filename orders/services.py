@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Address
@@ -34,6 +34,7 @@ from webhooks.services import event_record
 
 CENT = Decimal("0.01")
 LINE_QUANTITY_MAX = 1000
+NUMBER_ATTEMPTS = 5
 EMAIL_KINDS = frozenset({"placed", "paid", "shipped", "cancelled", "refunded"})
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
 
@@ -82,6 +83,18 @@ def _lines_merge(lines: Sequence[Mapping[str, Any]]) -> tuple[dict[str, int], di
         first_index.setdefault(sku, index)
         quantities[sku] = quantities.get(sku, 0) + int(line["quantity"])
     return quantities, first_index
+
+
+def _order_create(**fields: Any) -> Order:
+    """Insert an order under a fresh random number, drawing again on the (rare) clash."""
+    for _attempt in range(NUMBER_ATTEMPTS - 1):
+        try:
+            with transaction.atomic():
+                return Order.objects.create(number=order_number_generate(), **fields)
+        except IntegrityError as exc:
+            if "number" not in str(exc):
+                raise
+    return Order.objects.create(number=order_number_generate(), **fields)
 
 
 def order_place(
@@ -153,8 +166,7 @@ def order_place(
         ]
         subtotal = sum((line.line_total for line in order_lines), Decimal("0.00"))
         shipping = shipping_total_for(subtotal)
-        order = Order.objects.create(
-            number=order_number_generate(),
+        order = _order_create(
             user=user,
             status=OrderStatus.PENDING_PAYMENT,
             currency=settings.STORE_CURRENCY,

@@ -258,3 +258,19 @@ def test_a_mail_outage_does_not_fail_the_committed_order(
         response = user_client.post(URL, body((variant.sku, 1)), format="json")
     assert response.status_code == 201
     assert Order.objects.filter(number=response.json()["number"]).exists()
+
+
+def test_a_clashing_random_order_number_is_drawn_again(user, monkeypatch):
+    """Order numbers are random; a clash with an existing one must not become a 500."""
+    from orders import services
+
+    variant = VariantFactory(stock=5)
+    first = services.order_place(
+        user=user, lines=[{"sku": variant.sku, "quantity": 1}], shipping_address=ADDRESS
+    )
+    draws = iter([first.number, first.number, "SR-FRESHNUMBER"])
+    monkeypatch.setattr(services, "order_number_generate", lambda: next(draws))
+    second = services.order_place(
+        user=user, lines=[{"sku": variant.sku, "quantity": 1}], shipping_address=ADDRESS
+    )
+    assert second.number == "SR-FRESHNUMBER"
