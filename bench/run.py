@@ -97,9 +97,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def login_all(base_url: str, emails: list[str], password: str) -> tuple[list[str], str]:
     """Log customers in through the API; returns their tokens and a note on failures."""
     tokens, failures = [], []
-    for email in emails:
+    for n, email in enumerate(emails):
+        # Each customer logs in from an address of its own, as customers do.
         status, body = server.http_post(
-            base_url + "/api/v1/auth/login/", {"email": email, "password": password}
+            base_url + "/api/v1/auth/login/",
+            {"email": email, "password": password},
+            headers={"X-Forwarded-For": server.client_address(n)},
         )
         if status == 200:
             tokens.append(json.loads(body)["token"])
@@ -116,7 +119,7 @@ def probe(base_url: str, scenario: Scenario) -> str:
     if scenario.method == "POST":
         status, _ = server.http_post(base_url + scenario.probe, {})
     else:
-        status, _ = server.http_get(base_url + scenario.probe)
+        status, _ = server.http_get(base_url + scenario.probe, timeout=30)
     if status == 404:
         return f"not available: {scenario.probe} answers 404"
     if status == 405:
@@ -237,8 +240,17 @@ class Pass:
             assert self.django is not None
             self.django.call("invalidate")
         elif sc.name != CEILING and sc.method == "GET":
+            slow = []
             for path in sc.paths:
-                server.http_get(self.gunicorn.base_url + path)
+                started = time.monotonic()
+                try:
+                    server.http_get(self.gunicorn.base_url + path, timeout=30)
+                except OSError as exc:
+                    slow.append(f"{path}: {exc}")
+                if time.monotonic() - started > 5:
+                    slow.append(f"{path}: {time.monotonic() - started:.1f}s")
+            if slow:
+                log(f"priming {sc.name}: slow or failed: {slow[:3]}")
 
     def drive(self, sc: Scenario, seconds: float, run_id: str) -> tuple[wrk.WrkResult, float]:
         """One wrk run; returns its result and the peak worker RSS (MB) during it."""

@@ -29,9 +29,14 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
-# Throttling stays on (its cost is part of every request), with rates that one
-# load generator on one address cannot reach.
-UNTHROTTLED = "1000000/min"
+# Addresses the load scripts send as X-Forwarded-For (bench/lua/common.lua):
+# documentation ranges (RFC 5737), header values only, never contacted.
+CLIENT_NETS = ("192.0.2.", "198.51.100.", "203.0.113.")
+
+
+def client_address(n: int) -> str:
+    """The n-th simulated client, as common.lua's client_address() makes it."""
+    return f"{CLIENT_NETS[n % 3]}{(n // 3) % 250 + 1}"
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,10 @@ def server_env(*, database_url: str, redis_url: str, extra: dict[str, str] | Non
             # Redis database and are dropped with it; no worker consumes them.
             "CELERY_BROKER_URL": redis_url,
             "PAYMENT_WEBHOOK_SECRET": "bench-webhook-secret",
-            "THROTTLE_ANON": UNTHROTTLED,
-            "THROTTLE_USER": UNTHROTTLED,
-            "THROTTLE_LOGIN": UNTHROTTLED,
+            # As behind one reverse proxy: the client is the X-Forwarded-For
+            # address, which the load scripts vary over CLIENTS addresses, so
+            # the throttles run at their production rates and cost, per client.
+            "NUM_PROXIES": "1",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -195,8 +201,9 @@ def free_port() -> int:
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"X-Forwarded-For": client_address(0)})  # noqa: S310
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - loopback
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -206,7 +213,11 @@ def http_post(url: str, body: dict, headers: dict | None = None) -> tuple[int, b
     request = urllib.request.Request(  # noqa: S310 - loopback
         url,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
+        headers={
+            "Content-Type": "application/json",
+            "X-Forwarded-For": client_address(0),
+            **(headers or {}),
+        },
         method="POST",
     )
     try:

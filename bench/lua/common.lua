@@ -36,4 +36,12 @@ function common.report(summary, latency, cache)
   io.write("BENCH_JSON " .. out .. "\n")
 end
 
+-- The n-th simulated client address, sent as X-Forwarded-For (the server runs
+-- with NUM_PROXIES=1): 750 clients, so throttles see per-client rates. RFC 5737
+-- documentation ranges: header values only, never contacted.
+local nets = {"192.0.2.", "198.51.100.", "203.0.113."}
+function common.client_address(n)
+  return nets[(n % 3) + 1] .. (math.floor(n / 3) % 250 + 1)
+end
+
 return common

@@ -36,7 +36,7 @@ end
 
 function request()
   n = n + 1
-  return wrk.format("GET", paths[(n % #paths) + 1])
+  return wrk.format("GET", paths[(n % #paths) + 1], {["X-Forwarded-For"] = common.client_address(n)})
 end
 
 function done(summary, latency, requests)

@@ -33,6 +33,7 @@ function request()
   local headers = {
     ["Authorization"] = "Token " .. token,
     ["Content-Type"] = "application/json",
+    ["X-Forwarded-For"] = common.client_address(n),
     ["Idempotency-Key"] = "bench-" .. run_id .. "-" .. (thread_id or 1) .. "-" .. n,
   }
   return wrk.format("POST", path, headers, body)
