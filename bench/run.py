@@ -86,7 +86,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.tokens, args.skus = 5, 20
         args.name = args.name or "smoke"
         args.out_dir = args.out_dir or TMP / "smoke"
-    args.out_dir = args.out_dir or ROOT / "bench" / "results"
+    args.out_dir = (args.out_dir or ROOT / "bench" / "results").resolve()
     args.name = args.name or datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return args
 
