@@ -82,7 +82,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.smoke:
         args.products, args.variants, args.customers, args.orders = 60, 180, 5, 20
         args.no_large = True
-        args.duration, args.warmup = min(args.duration, 2.0), min(args.warmup, 1.0)
+        args.duration, args.warmup = min(args.duration, 1.0), min(args.warmup, 1.0)
         args.tokens, args.skus = 5, 20
         args.name = args.name or "smoke"
         args.out_dir = args.out_dir or TMP / "smoke"
