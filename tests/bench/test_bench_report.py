@@ -145,3 +145,31 @@ def test_profile_summary_ranks_packages_and_project_functions():
     assert "40 samples inside requests (500 outside" in text
     assert " 75.0%  psycopg (database driver and waits)" in text
     assert "100.0%  list (catalog/api/views.py)" in text
+
+
+def test_server_runs_with_production_settings_as_behind_one_proxy(monkeypatch):
+    monkeypatch.setenv("DJANGO_DEBUG", "true")
+    env = server.server_env(database_url="postgres://x/db", redis_url="redis://x/15")
+    assert env["DJANGO_DEBUG"] == "false"
+    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.base"
+    assert env["NUM_PROXIES"] == "1"
+    assert env["CELERY_BROKER_URL"] == env["REDIS_URL"] == "redis://x/15"
+    assert not any(k.startswith("THROTTLE_") for k in env)
+    assert server.client_address(0) == "192.0.2.1"
+    assert server.client_address(5) == "203.0.113.2"
+
+
+def test_smoke_check_refuses_a_report_with_an_unexplained_skip(tmp_path):
+    import json
+
+    from bench.run import verify_smoke
+
+    ceiling = {"name": "ceiling", "status": "ran", "requests": 10, "note": ""}
+    bad = {"name": "search", "status": "skipped", "note": ""}
+    (tmp_path / "r.json").write_text(json.dumps({"passes": [{"scenarios": [ceiling, bad]}]}))
+    (tmp_path / "r.md").write_text("| scenario |\n")
+    with pytest.raises(AssertionError, match="search skipped without a reason"):
+        verify_smoke(tmp_path / "r.json", tmp_path / "r.md")
+    bad["note"] = "not available: 404"
+    (tmp_path / "r.json").write_text(json.dumps({"passes": [{"scenarios": [ceiling, bad]}]}))
+    verify_smoke(tmp_path / "r.json", tmp_path / "r.md")
