@@ -78,6 +78,12 @@ class Order(models.Model):
             models.Index(fields=["-created_at", "-id"], name="order_created_idx"),
             models.Index(fields=["user", "-created_at"], name="order_user_created_idx"),
             models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
+            # The back office's "refund due" filter: few rows, newest first.
+            models.Index(
+                fields=["-created_at"],
+                name="order_refund_due_idx",
+                condition=models.Q(refund_due=True),
+            ),
             # The expiry sweep reads only pending orders by age.
             models.Index(
                 fields=["created_at"],
