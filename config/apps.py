@@ -6,3 +6,8 @@ class ConfigConfig(AppConfig):
 
     name = "config"
     verbose_name = "Platform"
+
+    def ready(self) -> None:
+        from config.strict_input import strict_input_install
+
+        strict_input_install()

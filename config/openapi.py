@@ -1,0 +1,76 @@
+"""The OpenAPI schema tells every status an operation can answer, not only its happy path.
+
+Some errors come from the framework around every view rather than from the
+view's own code: a bad token (401), a permission class (403), a path naming
+no object (404), a body over the limit (413), a body or query that does not
+validate (400), throttling (429). Each view documents its own rules with
+@extend_schema; this schema class adds these cross-cutting ones wherever the
+view did not already, derived from the view's authenticators, permissions and
+throttles, so a new endpoint is described truthfully without extra work (the
+schemathesis run in tests/fuzz checks the result against the live server).
+"""
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
+
+# Permission classes that can only answer 401 (never 403) for a request they refuse.
+_NO_FORBIDDEN = (AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly)
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The API's error body: a stable `code`, a human `detail`, and per-field `errors`."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class AutoSchema(BaseAutoSchema):
+    def _generic_errors(self, operation: dict[str, Any]) -> dict[str, str]:
+        view = self.view
+        errors: dict[str, str] = {}
+        parameters = operation.get("parameters", [])
+        has_body = "requestBody" in operation or self.method in _BODY_METHODS
+        if has_body or any(p.get("in") != "path" for p in parameters):
+            errors["400"] = "`invalid`: the body, a query parameter or a header is not valid."
+        if view.get_authenticators():
+            errors["401"] = "`not_authenticated` or `authentication_failed` (bad or expired token)."
+        if any(not isinstance(p, _NO_FORBIDDEN) for p in view.get_permissions()):
+            errors["403"] = "`permission_denied`: the caller lacks the permission."
+        if any(p.get("in") == "path" for p in parameters):
+            errors["404"] = "`not_found`: no such object, or not the caller's."
+        elif self._is_list_view() and self._get_paginator():
+            errors["404"] = "`not_found`: a `page` past the last one."
+        if has_body:
+            errors["413"] = "`request_too_large`: the body is over the limit (1 MiB)."
+        if view.get_throttles():
+            errors["429"] = "`throttled`: too many requests; see the `Retry-After` header."
+        return errors
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        responses = operation.setdefault("responses", {})
+        for code, description in self._generic_errors(operation).items():
+            if code not in responses:
+                response = OpenApiResponse(ErrorSerializer, description=description)
+                responses[code] = self._get_response_for_code(response, code)
+        # django-filter reads `?status=` (empty) as "no filter", and says so here.
+        filterset = getattr(self.view, "filterset_class", None)
+        for parameter in operation.get("parameters", []):
+            in_filterset = filterset and parameter["name"] in filterset.base_filters
+            if in_filterset and parameter.get("in") == "query":
+                parameter["allowEmptyValue"] = True
+        if any(p.get("in") == "query" for p in operation.get("parameters", [])):
+            # gunicorn refuses a request line over 4094 bytes itself (a plain-text body).
+            responses.setdefault("414", {"description": "The URL (query string) is too long."})
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation

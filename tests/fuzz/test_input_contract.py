@@ -1,0 +1,140 @@
+"""The fixes schemathesis asked for, each pinned by a direct test (in-process, fast).
+
+- JSON types are what the schema says (config/strict_input.py);
+- `page` and `page_size` are positive integers, a page past the end is a 404;
+- OPTIONS never 500s (config/metadata.py);
+- the schema documents the cross-cutting errors (config/openapi.py).
+"""
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from tests.catalog.factories import CategoryFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+ME = "/api/v1/me/"
+PRODUCTS = "/api/v1/products/"
+CATEGORIES = "/api/v1/categories/"
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, ["x"], {"a": "b"}])
+def test_a_json_non_string_for_a_text_field_is_400(user_client, user, value):
+    response = user_client.patch(ME, {"last_name": value}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert list(response.json()["errors"]) == ["last_name"]
+    user.refresh_from_db()
+    assert user.last_name != str(value)
+
+
+def test_a_json_string_for_a_text_field_is_still_accepted(user_client, user):
+    response = user_client.patch(ME, {"last_name": "0"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["last_name"] == "0"
+
+
+@pytest.mark.parametrize("value", [0, 1, 2.0])
+def test_a_number_for_a_boolean_field_is_400(superuser_client, value):
+    product = ProductFactory(is_published=True)
+    response = superuser_client.patch(
+        f"{PRODUCTS}{product.slug}/", {"is_published": value}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"is_published": ["Must be a valid boolean."]}
+    product.refresh_from_db()
+    assert product.is_published is True
+
+
+def test_a_boolean_query_parameter_still_reads_text(api_client):
+    ProductFactory(is_published=True)
+    assert api_client.get(PRODUCTS, {"in_stock": "false"}).status_code == 200
+
+
+def test_a_blank_relation_is_400_not_null(superuser_client):
+    response = superuser_client.post(CATEGORIES, {"name": "Shoes", "parent": ""}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"parent": ["This field may not be blank."]}
+
+
+def test_a_relation_with_a_nul_character_is_400_not_a_database_error(superuser_client):
+    response = superuser_client.post(
+        CATEGORIES, {"name": "Shoes", "parent": "a\x00b"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"parent": ["Null characters are not allowed."]}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"page_size": "x"}, {"page_size": "0"}, {"page_size": "-3"}, {"page": "0"}, {"page": "a"}],
+)
+def test_page_and_page_size_must_be_positive_integers(api_client, params):
+    response = api_client.get(CATEGORIES, params)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert list(response.json()["errors"]) == list(params)
+
+
+def test_a_page_past_the_last_is_404(api_client):
+    CategoryFactory()
+    response = api_client.get(CATEGORIES, {"page": "2"})
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_page_size_is_capped_at_100(api_client):
+    CategoryFactory.create_batch(101)
+    body = api_client.get(CATEGORIES, {"page_size": "1000"}).json()
+    assert body["count"] == 101
+    assert len(body["results"]) == 100
+
+
+def test_options_describes_the_view_without_instantiating_serializers(superuser_client):
+    # Views that choose a serializer per action answered OPTIONS with a 500.
+    response = superuser_client.options(CATEGORIES)
+    assert response.status_code == 200
+    assert set(response.json()) == {"name", "description", "renders", "parses"}
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield method.upper(), path, operation
+
+
+def test_schema_documents_401_wherever_a_token_is_read(schema):
+    missing = [
+        f"{m} {p}"
+        for m, p, op in _operations(schema)
+        if op.get("security") != [{}] and "401" not in op["responses"]
+    ]
+    assert missing == []
+
+
+def test_schema_documents_404_for_every_object_path_and_429_when_throttled(schema):
+    for method, path, operation in _operations(schema):
+        if "{" in path:
+            assert "404" in operation["responses"], f"{method} {path}"
+        if path != "/api/v1/payments/webhook/":  # the provider's webhook is never throttled
+            assert "429" in operation["responses"], f"{method} {path}"
+        if method in {"POST", "PUT", "PATCH"}:
+            assert {"400", "413"} <= set(operation["responses"]), f"{method} {path}"
+
+
+def test_schema_error_responses_use_the_error_body(schema):
+    error = schema["paths"]["/api/v1/webhooks/"]["get"]["responses"]["403"]
+    assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {"code", "detail"}
+
+
+def test_schema_says_empty_filters_are_ignored(schema):
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/orders/"]["get"]["parameters"]}
+    assert parameters["created_before"]["allowEmptyValue"] is True
+    assert parameters["page_size"]["schema"]["minimum"] == 1
+    assert "allowEmptyValue" not in parameters["page_size"]
