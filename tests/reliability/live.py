@@ -1,0 +1,302 @@
+"""Processes the fault tests start and kill: gunicorn, redis-server, and client load.
+
+Each helper owns the processes it started (it keeps their handles) and stops
+only those. gunicorn runs the project's gunicorn.conf.py with production
+settings (DJANGO_DEBUG=false) on a free port, pointed at the test database
+pytest-django created, so a test seeds rows with the ORM (transaction=True)
+and the server sees them.
+"""
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+from tests.foundation.procs import PYTHON, ROOT, free_port, production_env
+
+# Throttles stay in the code path but out of the way of the load; the login
+# lockout (PostgreSQL rows, not a throttle) stays as in production.
+GENEROUS_RATES = {
+    "THROTTLE_ANON": "100000/min",
+    "THROTTLE_USER": "100000/min",
+    "THROTTLE_LOGIN": "100000/min",
+    "THROTTLE_REGISTER": "100000/min",
+    "THROTTLE_PASSWORD_RESET": "100000/min",
+}
+
+
+def test_database_url() -> str:
+    """The URL of pytest-django's test database (what this process is connected to)."""
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or "5432"
+    return f"postgres://{db.get('USER') or 'postgres'}{password}@{host}:{port}/{db['NAME']}"
+
+
+def _wait(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(FileNotFoundError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+class Gunicorn:
+    """`gunicorn -c gunicorn.conf.py config.wsgi` with production settings."""
+
+    def __init__(
+        self, *, log_dir: Path, workers: int = 2, threads: int = 4, **overrides: str
+    ) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"gunicorn-{self.port}.log"
+        static_root = log_dir / "static"
+        static_root.mkdir(exist_ok=True)
+        self.env = production_env(
+            DATABASE_URL=test_database_url(),
+            REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),
+            DJANGO_STATIC_ROOT=str(static_root),
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            DJANGO_SECURE_SSL_REDIRECT="false",
+            CACHE_KEY_PREFIX=f"fault-{secrets.token_hex(4)}",
+            GUNICORN_BIND=f"127.0.0.1:{self.port}",
+            WEB_CONCURRENCY=str(workers),
+            GUNICORN_THREADS=str(threads),
+            DB_POOL_MAX_SIZE=str(threads + 1),
+            GUNICORN_ACCESS_LOG="",
+            LOG_LEVEL="WARNING",
+            EMAIL_URL="dummymail://",
+            # Tasks (emails, webhook fan-out) run inline after the commit, so
+            # no message lands on a broker queue someone else's worker reads.
+            CELERY_TASK_ALWAYS_EAGER="true",
+            **GENEROUS_RATES,
+        )
+        self.env.update(overrides)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def start(self) -> "Gunicorn":
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py", "config.wsgi"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+        def answers() -> bool:
+            assert self.process is not None
+            assert self.process.poll() is None, self.log()[-3000:]
+            try:
+                return call(self, "GET", "/healthz", timeout=2).status == 200
+            except OSError:
+                return False
+
+        _wait(answers, timeout=60, what="gunicorn to answer /healthz")
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def worker_pids(self) -> list[int]:
+        assert self.process is not None
+        return _children(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        workers = self.worker_pids()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for pid in workers:  # only ours: the master's own children
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, with no persistence."""
+
+    def __init__(self, *, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_dir / f"redis-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        import redis
+
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+
+        def pings() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        _wait(pings, timeout=15, what="redis-server")
+        client.close()
+        return self
+
+    def restart(self) -> "RedisServer":
+        """Start again on the same port (empty: nothing was persisted)."""
+        self.kill()
+        return self.start()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+# --- HTTP --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def call(
+    server: Gunicorn,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 20,
+) -> Reply:
+    """One request; HTTP errors are replies, connection failures raise OSError."""
+    all_headers = dict(headers or {})
+    data = None
+    if token:
+        all_headers["Authorization"] = f"Token {token}"
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        all_headers.setdefault("Content-Type", "application/json")
+    request = urllib.request.Request(
+        server.url(path), data=data, method=method, headers=all_headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Reply(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, dict(error.headers), error.read())
+
+
+@dataclass
+class Outcome:
+    kind: str  # what the client was doing: "read", "login", "order", ...
+    started: float
+    ended: float
+    status: int | None  # None: the connection failed (reset, refused, timeout)
+    error: str = ""
+
+
+@dataclass
+class Load:
+    """Client threads that each call `step(n)` in a loop until stopped; every call recorded.
+
+    `step` makes one request and returns its HTTP status; an OSError it
+    raises is recorded as a connection failure (status None).
+    """
+
+    steps: list[tuple[str, Callable[[int], int]]]
+    outcomes: list[Outcome] = field(default_factory=list)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def _run(self, kind: str, step: Callable[[int], int]) -> None:
+        n = 0
+        while not self.stop_event.is_set():
+            started = time.monotonic()
+            try:
+                status: int | None = step(n)
+                error = ""
+            except OSError as exc:
+                status, error = None, f"{type(exc).__name__}: {exc}"
+            with self.lock:
+                self.outcomes.append(Outcome(kind, started, time.monotonic(), status, error))
+            n += 1
+
+    def __enter__(self) -> "Load":
+        for kind, step in self.steps:
+            thread = threading.Thread(target=self._run, args=(kind, step), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+    def snapshot(self) -> list[Outcome]:
+        with self.lock:
+            return list(self.outcomes)
+
+    def wait_for(self, count: int, *, kind: str, timeout: float = 60) -> None:
+        """Until `count` more `kind` requests than now have completed."""
+        target = sum(o.kind == kind for o in self.snapshot()) + count
+        _wait(
+            lambda: sum(o.kind == kind for o in self.snapshot()) >= target,
+            timeout=timeout,
+            what=f"{count} more {kind} requests",
+        )
+
+    def summary(self) -> Counter[tuple[str, int | None]]:
+        return Counter((o.kind, o.status) for o in self.snapshot())
