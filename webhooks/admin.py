@@ -117,6 +117,8 @@ class DeliveryAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "endpoint"]
     list_select_related = ["event", "endpoint"]
+    # Only columns an index sorts (tests/admin/test_indexes.py).
+    sortable_by = ["id", "status", "created_at"]
     search_fields = ["event__id", "event__type"]
     readonly_fields = [f.name for f in Delivery._meta.fields]
     inlines = [DeliveryAttemptInline]
@@ -159,6 +161,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 class EventAdmin(admin.ModelAdmin):
     list_display = ["id", "type", "created_at", "dispatched_at"]
     list_filter = ["type"]
+    sortable_by = ["id", "type", "created_at"]
     search_fields = ["id", "type"]
     readonly_fields = ["id", "type", "data", "created_at", "dispatched_at"]
     show_full_result_count = False

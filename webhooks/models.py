@@ -76,6 +76,8 @@ class Delivery(models.Model):
     )
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Retries stop after this (creation, or a staff redelivery, plus the retry window).
+    retry_until = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -93,7 +95,10 @@ class Delivery(models.Model):
                 fields=["next_attempt_at"],
                 name="delivery_due_idx",
                 condition=models.Q(status="pending"),
-            )
+            ),
+            # The back office's list (newest first) and its status filter.
+            models.Index(fields=["-created_at", "-id"], name="delivery_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="delivery_status_created_idx"),
         ]
 
     def __str__(self) -> str:
