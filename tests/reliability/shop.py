@@ -30,7 +30,9 @@ class Shop:
 
 def make_shop(*, customers: int = 4, stock: int = 100_000) -> Shop:
     product = ProductFactory(name="Fault tolerant hoodie")
-    variants = [VariantFactory(product=product, stock=stock) for _ in range(3)]
+    for _ in range(3):
+        VariantFactory(product=product, stock=stock)
+    variants = list(Variant.objects.filter(product=product).order_by("pk"))
     users = [UserFactory() for _ in range(customers)]
     staff = StaffFactory(is_superuser=True)
     return Shop(
