@@ -141,7 +141,12 @@ def events_dispatch(*, event_ids: list[str]) -> list[int]:
             endpoints = list(Endpoint.objects.filter(is_active=True).only("pk", "event_types"))
             Delivery.objects.bulk_create(
                 [
-                    Delivery(event_id=event.pk, endpoint_id=endpoint.pk, next_attempt_at=now)
+                    Delivery(
+                        event_id=event.pk,
+                        endpoint_id=endpoint.pk,
+                        next_attempt_at=now,
+                        retry_until=now + settings.WEBHOOK_RETRY_WINDOW,
+                    )
                     for event in events
                     for endpoint in endpoints
                     if endpoint.wants(event.type)
@@ -273,7 +278,8 @@ def _delivery_outcome_record(*, delivery: Delivery, attempt: DeliveryAttempt) ->
         endpoint.consecutive_failures += 1
         retryable = code is None or code >= 500 or code in RETRYABLE_CLIENT_ERRORS
         next_at = now + timedelta(seconds=backoff_seconds(attempt=attempt.number))
-        if retryable and next_at <= delivery.created_at + settings.WEBHOOK_RETRY_WINDOW:
+        retry_until = delivery.retry_until or delivery.created_at + settings.WEBHOOK_RETRY_WINDOW
+        if retryable and next_at <= retry_until:
             delivery.next_attempt_at = next_at
         else:
             delivery.status = DeliveryStatus.FAILED
@@ -318,9 +324,12 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     delivery = Delivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
     if not delivery.endpoint.is_active:
         raise EndpointInactive()
+    now = timezone.now()
     delivery.status = DeliveryStatus.PENDING
-    delivery.next_attempt_at = timezone.now()
-    delivery.save(update_fields=["status", "next_attempt_at", "updated_at"])
+    delivery.next_attempt_at = now
+    # A fresh retry window: an old delivery sent again by hand is not given up at once.
+    delivery.retry_until = now + settings.WEBHOOK_RETRY_WINDOW
+    delivery.save(update_fields=["status", "next_attempt_at", "retry_until", "updated_at"])
     transaction.on_commit(partial(_delivery_enqueue, delivery_id=delivery.pk), robust=True)
     return delivery
 

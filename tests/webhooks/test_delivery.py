@@ -205,9 +205,11 @@ def test_gives_up_after_the_retry_window_and_disables_the_endpoint(
     endpoint = EndpointFactory(url=receiver.url())
     _adjust(VariantFactory(), 1, django_capture_on_commit_callbacks)
     delivery = Delivery.objects.get()
+    assert delivery.retry_until is not None
+    assert abs(delivery.retry_until - delivery.created_at - timedelta(hours=24)).total_seconds() < 1
     # A day later, the next retry would fall outside the 24-hour window.
     Delivery.objects.filter(pk=delivery.pk).update(
-        created_at=timezone.now() - timedelta(hours=23, minutes=59, seconds=50)
+        retry_until=timezone.now() + timedelta(seconds=10)
     )
     _make_due(delivery)
 
@@ -323,3 +325,30 @@ def test_tasks_retry_on_transient_database_errors():
     for task in (events_dispatch_task, delivery_attempt_task):
         assert OperationalError in task.autoretry_for
         assert task.retry_backoff is True
+
+
+@pytest.mark.django_db
+def test_a_redelivered_old_delivery_gets_a_fresh_retry_window(
+    receiver, django_capture_on_commit_callbacks
+):
+    endpoint = EndpointFactory(url=receiver.url())
+    receiver.script = [400, 500]
+    _adjust(VariantFactory(), 1, django_capture_on_commit_callbacks)
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED
+    long_ago = timezone.now() - timedelta(days=3)
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=long_ago, retry_until=long_ago)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delivery_redeliver(delivery=delivery)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count, delivery.last_status_code) == (
+        DeliveryStatus.PENDING,
+        2,
+        500,
+    )
+    assert delivery.retry_until is not None
+    assert delivery.retry_until > timezone.now() + timedelta(hours=23)
+    endpoint.refresh_from_db()
+    assert endpoint.is_active
