@@ -2,8 +2,12 @@
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -156,3 +160,25 @@ def test_a_whole_worker_killed_mid_delivery_is_replaced_and_nothing_is_lost(
     assert receiver.event_ids() == [str(event.pk)] * 2
     assert receiver.received[0].body == receiver.received[1].body
     assert Delivery.objects.get().attempt_count == 1
+
+
+def test_the_compose_health_check_command_pings_the_worker(worker):
+    """compose.yaml's worker health check: `celery -A config inspect ping -d <node>`."""
+    celery = Path(sys.executable).with_name("celery")
+    node = f"{worker.queue}@{socket.gethostname()}"
+    command = [str(celery), "-A", "config", "inspect", "ping", "--timeout", "10", "-d", node]
+    result = subprocess.run(
+        command, env=worker.env(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pong" in result.stdout
+
+    other = subprocess.run(
+        [*command[:-4], "--timeout", "1", "-d", "celery@no-such-worker"],
+        env=worker.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert other.returncode != 0
