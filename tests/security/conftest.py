@@ -1,0 +1,109 @@
+"""A world of two customers (alice, bob), a staff member and their objects, plus the schema."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from tests.accounts.factories import AddressFactory, StaffFactory, UserFactory
+from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
+from tests.conftest import token_client
+from tests.orders.factories import order_place
+from tests.webhooks.factories import EndpointFactory
+
+
+@dataclass
+class Person:
+    user: Any
+    client: APIClient
+    # Values for path parameters naming this person's own objects.
+    owns: dict[str, str] = field(default_factory=dict)
+    # Strings that must never appear in a response to anybody else.
+    secrets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    alice: Person
+    bob: Person
+    staff: Person
+    anonymous: APIClient
+    values: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def openapi() -> dict[str, Any]:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (method.upper(), path)
+        for path, item in openapi["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+
+def _person(name: str) -> Person:
+    user = UserFactory(email=f"{name}@example.com", first_name=f"{name.title()}first")
+    address = AddressFactory(user=user, full_name=f"{name.title()} Private", city=f"{name}ville")
+    order = order_place(user=user, quantity=1)
+    return Person(
+        user=user,
+        client=token_client(user),
+        owns={"id": str(address.pk), "number": order.number},
+        secrets=[user.email, address.full_name, address.city, order.number],
+    )
+
+
+@pytest.fixture
+def world(db) -> World:
+    category = CategoryFactory(slug="sec-category")
+    product = ProductFactory(slug="sec-product", category=category)
+    variant = VariantFactory(product=product, sku="SEC-1", price=Decimal("9.00"), stock=50)
+    alice, bob = _person("alice"), _person("bob")
+    staff_user = StaffFactory(email="staff@example.com", is_superuser=True)
+    endpoint = EndpointFactory()
+    staff = Person(user=staff_user, client=token_client(staff_user), owns=dict(alice.owns))
+    values = {
+        "category": category.slug,
+        "product": product.slug,
+        "sku": variant.sku,
+        "endpoint": str(endpoint.pk),
+    }
+    return World(alice=alice, bob=bob, staff=staff, anonymous=APIClient(), values=values)
+
+
+def path_for(path: str, *, owner: Person, world: World) -> str:
+    """Fill a schema path's parameters with objects `owner` may see (their own, or public ones)."""
+    if path.startswith("/api/v1/categories/"):
+        path = path.replace("{slug}", world.values["category"])
+    if path.startswith("/api/v1/products/"):
+        path = path.replace("{slug}", world.values["product"])
+    if path.startswith("/api/v1/webhooks/"):
+        path = path.replace("{id}", world.values["endpoint"])
+    path = path.replace("{sku}", world.values["sku"])
+    for name, value in owner.owns.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+def fill(body: Any, world: World) -> Any:
+    """Substitute `{category}`-style placeholders in a template body."""
+    if isinstance(body, dict):
+        return {key: fill(value, world) for key, value in body.items()}
+    if isinstance(body, list):
+        return [fill(item, world) for item in body]
+    if isinstance(body, str) and body.startswith("{") and body.endswith("}"):
+        return world.values[body[1:-1]]
+    return body
+
+
+def send(client: APIClient, method: str, path: str, body: Any = None):
+    if method in {"GET", "DELETE"} and not body:
+        return getattr(client, method.lower())(path)
+    return getattr(client, method.lower())(path, body or {}, format="json")
