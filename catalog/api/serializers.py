@@ -21,6 +21,15 @@ SKU_VALIDATOR = RegexValidator(
 MAX_STOCK_DELTA = 1_000_000
 
 
+class SlugReference(serializers.SlugRelatedField):
+    """Another object named by its slug (or SKU): a JSON string, never a number."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CatalogErrorSerializer(serializers.Serializer):
     """The API's error body (documentation only)."""
 
@@ -61,7 +70,7 @@ class CategoryInputSerializer(serializers.Serializer):
     slug = serializers.SlugField(
         max_length=220, required=False, help_text="Made from the name when absent."
     )
-    parent = serializers.SlugRelatedField(  # type: ignore[assignment]  # a field, not Field.parent
+    parent = SlugReference(  # type: ignore[assignment]  # a field, not Field.parent
         slug_field="slug",
         queryset=Category.objects.all(),
         required=False,
@@ -155,7 +164,7 @@ class ProductInputSerializer(serializers.Serializer):
         max_length=255, required=False, help_text="Made from the name when absent."
     )
     description = serializers.CharField(required=False, allow_blank=True)
-    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    category = SlugReference(slug_field="slug", queryset=Category.objects.all())
     is_published = serializers.BooleanField(required=False)
 
 
@@ -173,7 +182,7 @@ class VariantSerializer(serializers.Serializer):
 
 
 class VariantInputSerializer(serializers.Serializer):
-    product = serializers.SlugRelatedField(slug_field="slug", queryset=Product.objects.all())
+    product = SlugReference(slug_field="slug", queryset=Product.objects.all())
     sku = serializers.CharField(max_length=64, validators=[SKU_VALIDATOR])
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     attributes = serializers.JSONField(required=False, help_text="An object, e.g. size, colour.")

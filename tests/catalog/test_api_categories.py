@@ -108,6 +108,15 @@ def test_category_writes_need_permissions(api_client, staff_client):
     assert staff_client.post(URL, {"name": "X"}).status_code == 403
 
 
+def test_parent_must_be_a_slug_string(manager_client):
+    CategoryFactory(slug="0")
+    CategoryFactory(slug="child")
+
+    response = manager_client.patch(f"{URL}child/", {"parent": 0}, format="json")
+
+    assert (response.status_code, list(response.json()["errors"])) == (400, ["parent"])
+
+
 def test_create_category_validation(manager_client):
     response = manager_client.post(URL, {"name": "", "parent": "nope", "slug": "bad slug"})
 

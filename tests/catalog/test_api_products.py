@@ -292,8 +292,11 @@ def test_create_product_with_a_taken_slug_is_400(manager_client):
     assert "slug" in response.json()["errors"]
 
 
-def test_create_product_with_unknown_category_is_400(manager_client):
-    response = manager_client.post(URL, {"name": "X", "category": "nope"})
+@pytest.mark.parametrize("category", ["nope", 0, None, ""])
+def test_create_product_with_bad_category_is_400(manager_client, category):
+    CategoryFactory(slug="0")
+
+    response = manager_client.post(URL, {"name": "X", "category": category})
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["category"]
