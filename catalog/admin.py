@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, Max, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
@@ -61,10 +62,22 @@ class InvalidatesCatalogCache(admin.ModelAdmin):
         catalog_cache.invalidate_on_commit()
 
 
+class CategoryTreeChangeList(ChangeList):
+    """Unsorted, the list is the tree: Category.Meta.ordering (position, name) would
+    otherwise come before the tree path, and children would leave their parents."""
+
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet) -> list[Any]:
+        if ORDER_VAR in self.params:
+            return super().get_ordering(request, queryset)
+        return ["tree_path", "id"]
+
+
 @admin.register(Category)
 class CategoryAdmin(InvalidatesCatalogCache):
     list_display = ["tree_name", "slug", "position"]
     list_select_related = ["parent"]
+    # Columns the change lists sort by are those an index serves (tests/admin/test_indexes.py).
+    sortable_by = ["tree_name", "slug"]
     search_fields = ["name", "slug"]
     autocomplete_fields = ["parent"]
     prepopulated_fields = {"slug": ("name",)}
@@ -80,6 +93,9 @@ class CategoryAdmin(InvalidatesCatalogCache):
             )
             .order_by("tree_path", "id")
         )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return CategoryTreeChangeList
 
     @admin.display(description="category (tree)", ordering="tree_path")
     def tree_name(self, obj: Category) -> str:
@@ -145,6 +161,7 @@ class ProductAdmin(InvalidatesCatalogCache):
     list_display = ["name", "category", "price_range", "total_stock", "is_published"]
     list_filter = ["is_published", OutOfStockFilter, "category"]
     list_select_related = ["category"]
+    sortable_by = ["name", "is_published"]
     search_fields = ["name", "=variants__sku"]
     autocomplete_fields = ["category"]
     prepopulated_fields = {"slug": ("name",)}
@@ -251,6 +268,7 @@ class StockAdjustmentForm(forms.Form):
 class VariantAdmin(InvalidatesCatalogCache):
     list_display = ["sku", "product", "name", "price", "stock"]
     list_select_related = ["product"]
+    sortable_by = ["sku", "stock"]
     search_fields = ["sku", "product__name"]
     autocomplete_fields = ["product"]
     readonly_fields = ["stock", "adjust_stock"]
@@ -329,6 +347,7 @@ class StockMovementAdmin(admin.ModelAdmin):
         "created_by",
     ]
     list_filter = ["kind", "created_at"]
+    sortable_by = ["created_at"]
     list_select_related = ["variant", "created_by"]
     search_fields = ["=variant__sku", "=order_number", "reason"]
     show_full_result_count = False

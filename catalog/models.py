@@ -47,6 +47,9 @@ class Product(models.Model):
             models.Index(fields=["is_published", "min_price", "id"], name="product_pub_price_idx"),
             models.Index(fields=["is_published", "-created_at"], name="product_pub_created_idx"),
             models.Index(fields=["is_published", "name"], name="product_pub_name_idx"),
+            # The back office lists every product, published or not: newest first, or by name.
+            models.Index(fields=["-created_at", "-id"], name="product_created_idx"),
+            models.Index(fields=["name"], name="product_name_idx"),
         ]
 
     def __str__(self) -> str:
@@ -76,6 +79,8 @@ class Variant(models.Model):
             models.Index(
                 fields=["product"], condition=models.Q(stock__gt=0), name="variant_in_stock_idx"
             ),
+            # Low stock first (the dashboard, the variant list sorted by stock).
+            models.Index(fields=["stock", "id"], name="variant_stock_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="variant_stock_gte_0"),
@@ -112,7 +117,10 @@ class StockMovement(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["variant", "-created_at"], name="movement_variant_time_idx")
+            models.Index(fields=["variant", "-created_at"], name="movement_variant_time_idx"),
+            # The whole ledger in the back office, newest first, and by kind.
+            models.Index(fields=["-created_at", "-id"], name="movement_created_idx"),
+            models.Index(fields=["kind", "-created_at"], name="movement_kind_time_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(delta=0), name="movement_delta_nonzero")
