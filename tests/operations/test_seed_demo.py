@@ -125,3 +125,16 @@ def test_demo_customers_can_log_in(api_client):
         "/api/v1/auth/login/", {"email": email, "password": "stockroom-demo"}, format="json"
     )
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_orders_stop_when_stock_runs_out():
+    out, err = _seed(products=2, customers=1, orders=3000, seed=4)
+
+    made = Order.objects.count()
+    assert 0 < made < 3000
+    assert f"Stock ran out after {made} orders." in err
+    assert out.strip().endswith(f"{made} orders.")
+    for variant in Variant.objects.all():
+        assert variant.stock >= 0
+        assert variant.stock == (variant.movements.aggregate(s=Sum("delta"))["s"] or 0)
