@@ -76,6 +76,9 @@ def test_seed_builds_a_consistent_dataset_with_every_order_status():
     )
     for pk, stock in Variant.objects.values_list("pk", "stock"):
         assert stock == ledger.get(pk, 0) and stock >= 0
+    reconcile = StringIO()
+    call_command("stock_reconcile", stdout=reconcile)
+    assert "Every variant's stock matches its ledger." in reconcile.getvalue()
     # Orders are consistent with their lines and have a history matching their status.
     for order in Order.objects.annotate(n=Count("lines")).prefetch_related("lines", "events"):
         assert order.n >= 1
