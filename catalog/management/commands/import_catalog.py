@@ -20,7 +20,7 @@ from config.progress import Progress, Stream
 
 REQUIRED = ("sku", "product_slug", "product_name", "category_slug", "price")
 OPTIONAL = ("variant_name", "stock", "is_published", "description", "attributes")
-SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$")
+SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
 TRUE, FALSE = {"true", "1", "yes", "y"}, {"false", "0", "no", "n"}
 PRODUCT_FIELDS = ("name", "category_id", "description", "is_published")
 CHUNK = 1000
