@@ -69,6 +69,16 @@ class User(AbstractBaseUser, PermissionsMixin):
             )
         ]
         ordering = ["-date_joined"]
+        indexes = [
+            # The back office's user filters, each with its newest-first order.
+            models.Index(fields=["is_staff", "-date_joined"], name="user_staff_joined_idx"),
+            models.Index(fields=["is_active", "-date_joined"], name="user_active_joined_idx"),
+            models.Index(
+                fields=["-date_joined"],
+                name="user_superuser_joined_idx",
+                condition=models.Q(is_superuser=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email
