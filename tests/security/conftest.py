@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from tests.accounts.factories import AddressFactory, StaffFactory, UserFactory
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from tests.conftest import token_client
+from tests.fuzz.conftest import live_static_root, server  # noqa: F401  (the live gunicorn fixtures)
 from tests.orders.factories import order_place
 from tests.webhooks.factories import EndpointFactory
 
