@@ -214,3 +214,14 @@ def test_help_documents_the_options():
 
     text = Command().create_parser("manage.py", "import_catalog").format_help()
     assert "--dry-run" in text and "nothing is written" in text
+
+
+@pytest.mark.django_db
+def test_a_sku_the_api_could_not_address_is_refused(tmp_path, categories):
+    text = HEADER + "A/1,tee,Tee,shirts,,5.00,1,,,\n"
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_catalog", str(_write(tmp_path, text)), stderr=err)
+    assert err.getvalue().strip() == (
+        "line 2: sku 'A/1' is not valid (letters, digits, ._-, up to 64)"
+    )

@@ -67,7 +67,7 @@ def _row_parse(line: int, raw: dict[str, str], categories: dict[str, int]) -> Ro
     problems = [f"{name} is empty" for name in REQUIRED if not value[name]]
     parsed: dict[str, Any] = {}
     if value["sku"] and not SKU_RE.match(value["sku"]):
-        problems.append(f"sku {value['sku']!r} is not valid (letters, digits, ._-/, max 64)")
+        problems.append(f"sku {value['sku']!r} is not valid (letters, digits, ._-, up to 64)")
     if value["product_slug"] and slugify(value["product_slug"]) != value["product_slug"]:
         problems.append(f"product_slug {value['product_slug']!r} is not a slug")
     if len(value["product_name"]) > 255:
