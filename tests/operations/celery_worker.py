@@ -13,7 +13,9 @@ import redis
 from celery import Celery
 from django.conf import settings
 
-BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/10")
+# The test Redis server (REDIS_URL), database 10; every key prefixed per worker.
+_REDIS_SERVER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1").rpartition("/")[0]
+BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", f"{_REDIS_SERVER}/10")
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.operations.celery_worker import BROKER_URL
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,7 +20,7 @@ def _dead_port() -> int:
 
 @pytest.mark.django_db
 def test_all_services_up(settings, capsys):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/10"
+    settings.CELERY_BROKER_URL = BROKER_URL
     call_command("check_services")
     out = capsys.readouterr().out
     assert [line.split()[:2] for line in out.splitlines()] == [
