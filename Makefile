@@ -15,8 +15,12 @@ PYTEST_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_ARGS ?=
+# The soak's own database (dropped and re-created each run) and Redis database.
+SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom_soak
+SOAK_REDIS_URL ?= redis://127.0.0.1:6379/13
+SOAK_ARGS ?=
 
-.PHONY: help venv run test lint fmt up check-services bench bench-smoke
+.PHONY: help venv run test lint fmt up check-services bench bench-smoke soak
 
 help:
 	@echo "make run    - serve Stockroom on http://127.0.0.1:8000 (SQLite, in-process cache)"
@@ -25,6 +29,7 @@ help:
 	@echo "make up     - the full stack with docker compose"
 	@echo "make bench  - load-test a production-configured server (README: Benchmarks)"
 	@echo "make bench-smoke - the same on tiny data, a few seconds per endpoint (CI)"
+	@echo "make soak   - 5 minutes of mixed traffic, then checks nothing was lost (SOAK_ARGS=--duration 60)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON_BIN)" || { echo "Python 3.13 (or 3.12) is required: install it (pyenv install 3.13) and retry." >&2; exit 1; }
@@ -71,3 +76,7 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m bench.run --smoke $(BENCH_ARGS)
+
+# Not in CI: minutes of mixed traffic against gunicorn, then the loss checks (README: Reliability).
+soak: $(STAMP)
+	SOAK_DATABASE_URL=$(SOAK_DATABASE_URL) SOAK_REDIS_URL=$(SOAK_REDIS_URL) $(PY) -m tests.reliability.soak $(SOAK_ARGS)

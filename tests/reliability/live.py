@@ -74,8 +74,9 @@ class Gunicorn:
         self.log_path = log_dir / f"gunicorn-{self.port}.log"
         static_root = log_dir / "static"
         static_root.mkdir(exist_ok=True)
+        database_url = overrides.pop("DATABASE_URL", "") or test_database_url()
         self.env = production_env(
-            DATABASE_URL=test_database_url(),
+            DATABASE_URL=database_url,
             REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),
             DJANGO_STATIC_ROOT=str(static_root),
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
