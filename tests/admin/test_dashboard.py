@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Variant
+from config.admin_site import chart_geometry
 from orders import dashboard
 from orders.models import Order, OrderStatus
 from tests.catalog.factories import VariantFactory
@@ -169,3 +170,33 @@ def test_each_role_sees_its_sections(role_client, role, sees_orders, sees_stock)
     html = response.content.decode()
     assert ('id="orders-chart"' in html) is sees_orders
     assert ('id="low-stock"' in html) is sees_stock
+
+
+def test_chart_scales_bars_to_orders_and_the_line_to_revenue():
+    today = timezone.localdate()
+    series = [
+        dashboard.DayFigures(day=today - timedelta(days=2), orders=0, revenue=Decimal("0.00")),
+        dashboard.DayFigures(day=today - timedelta(days=1), orders=2, revenue=Decimal("50.00")),
+        dashboard.DayFigures(day=today, orders=4, revenue=Decimal("100.00")),
+    ]
+
+    chart = chart_geometry(series)
+
+    heights = [bar["height"] for bar in chart["bars"]]
+    assert heights[0] == 0 and heights[2] == chart["bottom"] - chart["top"]
+    assert heights[1] == pytest.approx(heights[2] / 2, abs=0.1)
+    ys = [float(point.split(",")[1]) for point in chart["revenue_points"].split()]
+    assert ys == [
+        chart["bottom"],
+        pytest.approx((chart["bottom"] + chart["top"]) / 2, abs=0.1),
+        chart["top"],
+    ]
+    assert (chart["max_orders"], chart["max_revenue"]) == (4, Decimal("100.00"))
+
+
+def test_chart_of_a_quiet_month_draws_no_bars():
+    series = dashboard.orders_per_day()
+    chart = chart_geometry(series)
+    assert len(chart["bars"]) == 30
+    assert {bar["height"] for bar in chart["bars"]} == {0}
+    assert (chart["max_orders"], chart["max_revenue"]) == (0, 0)
