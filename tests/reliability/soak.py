@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = _check(shared, stats)
     from django.db import connection
 
-    connection.close_pool()
+    connection.close_pool()  # type: ignore[attr-defined]  # PostgreSQL backend only
     _report(stats, elapsed, args.clients, problems)
     return 1 if problems else 0
 
