@@ -96,6 +96,7 @@ def count_queries(requests: list[dict[str, Any]]) -> dict[str, Any]:
     counts: list[int] = []
     statuses: Counter[str] = Counter()
     sample_sql: list[str] = []
+    slowest: dict[str, Any] = {"ms": -1.0}
     for req in requests:
         headers = req.get("headers") or {}
         if req.get("invalidate"):
@@ -116,12 +117,31 @@ def count_queries(requests: list[dict[str, Any]]) -> dict[str, Any]:
         statuses[str(response.status_code)] += 1
         if not sample_sql:
             sample_sql = [q["sql"][:300] for q in ctx.captured_queries]
+        for query in ctx.captured_queries:
+            ms = float(query.get("time") or 0) * 1000
+            if ms > slowest["ms"]:
+                slowest = {"ms": round(ms, 2), "path": req["path"], "sql": query["sql"]}
+    if slowest["ms"] >= 0 and slowest["sql"].lstrip().upper().startswith("SELECT"):
+        slowest["plan"] = _explain(slowest["sql"])
     return {
         "queries_median": statistics.median(counts) if counts else None,
         "queries_max": max(counts) if counts else None,
         "statuses": dict(statuses),
         "sample_sql": sample_sql,
+        "slowest_sql": slowest if slowest["ms"] >= 0 else None,
     }
+
+
+def _explain(sql: str) -> str:
+    """EXPLAIN ANALYZE of a captured query (it is already interpolated by the backend)."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            return "\n".join(row[0] for row in cursor.fetchall())
+    except Exception as exc:  # noqa: BLE001 - a plan is a hint, never a failure
+        return f"EXPLAIN failed: {exc}"
 
 
 def invalidate() -> bool:

@@ -1,7 +1,8 @@
 """Where the time goes: py-spy samples every gunicorn worker during a load run.
 
 Profiling slows the server, so these are separate runs after the measured
-ones; the report shows their summary, never their speed.
+ones; the report shows their summary, never their speed. Samples are taken
+from the thread holding the GIL (`--gil`): the Python work of the workers.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def record(*, binary: str, master_pid: int, duration_s: int, out: Path) -> subpr
             str(duration_s),
             "--rate",
             "200",
+            # Only threads holding the GIL: where the workers' CPU goes. Waits on
+            # PostgreSQL and Redis inflate on a busy machine; SQL/req and the
+            # slowest query's plan cover those.
+            "--gil",
             "--format",
             "raw",
             "--output",

@@ -192,6 +192,22 @@ def markdown(report: dict[str, Any]) -> str:
             table(report["scaling"], SCALING_COLUMNS),
             "",
         ]
+    slowest = [
+        (row["scenario"], q["slowest_sql"])
+        for run in report["passes"][:1]
+        for row in run["scenarios"]
+        if (q := run.get("queries", {}).get(row["name"], {})) and q.get("slowest_sql")
+    ]
+    if slowest:
+        lines += [
+            "## The slowest query of each scenario (single request, base catalog)",
+            "",
+        ]
+        for title, item in slowest:
+            lines += [f"### {title}: {item['ms']} ms (`{item['path']}`)", "", "```sql"]
+            lines += [item["sql"][:1500], "```", ""]
+            if item.get("plan"):
+                lines += ["```", item["plan"][:3000], "```", ""]
     for text in report.get("remarks", []):
         lines += [text, ""]
     if report.get("profile"):

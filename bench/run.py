@@ -21,6 +21,7 @@ import platform
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,20 +97,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def login_all(base_url: str, emails: list[str], password: str) -> tuple[list[str], str]:
     """Log customers in through the API; returns their tokens and a note on failures."""
-    tokens, failures = [], []
-    for n, email in enumerate(emails):
+
+    def one(n: int, email: str) -> tuple[int, bytes]:
         # Each customer logs in from an address of its own, as customers do.
-        status, body = server.http_post(
+        return server.http_post(
             base_url + "/api/v1/auth/login/",
             {"email": email, "password": password},
             headers={"X-Forwarded-For": server.client_address(n)},
         )
+
+    tokens, failures = [], []
+    status, body = one(0, emails[0])  # one first: a 404 or a wrong password stops here
+    answers = [(status, body)]
+    if status == 200 and len(emails) > 1:
+        # Password hashing is slow on purpose: log in with all the server's workers.
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers += list(pool.map(one, range(1, len(emails)), emails[1:]))
+    for status, body in answers:
         if status == 200:
             tokens.append(json.loads(body)["token"])
         else:
             failures.append(f"{status} {body[:120]!r}")
-            if status == 404 or len(failures) >= 3:
-                break
     note = f"login failed ({failures[0]})" if failures and not tokens else ""
     return tokens, note
 
