@@ -104,7 +104,7 @@ def test_redis_killed_under_load_costs_no_5xx_and_no_lockout(shop: Shop, log_dir
             killed_at = time.monotonic()
 
             for kind in ("read", "login", "order"):
-                load.wait_for(3, kind=kind)
+                load.wait_for(2, kind=kind)
             ready = call(server, "GET", "/readyz")
             assert ready.status == 503
             assert "cache" in ready.json()["failing"]
@@ -132,7 +132,7 @@ def test_redis_killed_under_load_costs_no_5xx_and_no_lockout(shop: Shop, log_dir
             recovered_in = time.monotonic() - restarted_at
 
             for kind in ("read", "login", "order"):
-                load.wait_for(3, kind=kind)
+                load.wait_for(2, kind=kind)
             _check_reads_follow_writes(server, shop, quiet_sku)
             assert _cached_keys(cache.port, server.env["CACHE_KEY_PREFIX"]), "cache not used again"
 
