@@ -75,7 +75,6 @@ class CategoryTreeChangeList(ChangeList):
 @admin.register(Category)
 class CategoryAdmin(InvalidatesCatalogCache):
     list_display = ["tree_name", "slug", "position"]
-    list_select_related = ["parent"]
     # Columns the change lists sort by are those an index serves (tests/admin/test_indexes.py).
     sortable_by = ["tree_name", "slug"]
     search_fields = ["name", "slug"]
