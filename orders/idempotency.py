@@ -93,13 +93,19 @@ class IdempotencyMiddleware:
                 "Invalid input.",
                 errors={HEADER: [f"Must be 1 to {KEY_MAX_LENGTH} characters."]},
             )
+        caller = _caller(request)
+        if caller.startswith("anon:"):
+            # Every POST this covers needs a user: the view answers 401. Keyed by
+            # address instead, anonymous requests sharing a key would get 409/422
+            # (and learn of each other's requests) before being refused.
+            return self.get_response(request)
         try:
             body = request.body
         except RequestDataTooBig:
             return request_too_large_response()
 
         identity = {
-            "caller": _caller(request),
+            "caller": caller,
             "method": request.method or "POST",
             "path": request.path[:1024],
             "key": key,
