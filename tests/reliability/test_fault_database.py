@@ -24,14 +24,23 @@ CUTS = 3
 
 
 def _terminate_server_connections() -> int:
+    """Terminate every other connection to the test database; return once they are gone."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",
             [connection.settings_dict["NAME"]],
         )
-        (count,) = cursor.fetchone()
-    return int(count)
+        pids = [pid for pid, _ in cursor.fetchall()]
+        # pg_terminate_backend only signals: a request starting "after the cut"
+        # must not be handed a connection whose backend is still exiting.
+        deadline = time.monotonic() + 10
+        while True:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+            if cursor.fetchone()[0] == 0:
+                return len(pids)
+            assert time.monotonic() < deadline, "terminated backends did not exit"
+            time.sleep(0.02)
 
 
 def test_cut_connections_fail_only_requests_in_flight(shop: Shop, log_dir: Path) -> None:

@@ -102,7 +102,9 @@ def test_killed_workers_never_double_an_idempotent_order(shop: Shop, log_dir: Pa
             for _ in range(KILLS):
                 load.wait_for(4, kind="order")
                 time.sleep(random.uniform(0, 0.2))  # land anywhere inside a request
-                victim = random.choice(server.worker_pids())
+                while not (workers := server.worker_pids()):
+                    time.sleep(0.05)  # the master is still replacing the last one
+                victim = random.choice(workers)
                 os.kill(victim, signal.SIGKILL)
                 killed.append(victim)
             load.wait_for(CLIENTS, kind="order", timeout=KEY_DEADLINE * 3)
