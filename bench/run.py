@@ -57,7 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=3.0, help="seconds per scenario")
     p.add_argument("--connections", type=int, default=12)
     p.add_argument("--threads", type=int, default=1, help="wrk threads")
-    p.add_argument("--tokens", type=int, default=100, help="customers logged in for orders")
+    p.add_argument("--tokens", type=int, default=50, help="customers logged in for orders")
     p.add_argument("--skus", type=int, default=200, help="SKUs the order scenario buys")
     p.add_argument("--only", help="comma-separated scenario names (the ceiling always runs)")
     p.add_argument("--profile", action="store_true", help="py-spy each scenario afterwards")
@@ -417,7 +417,7 @@ class Pass:
                     method=sc.method,
                 )
             )
-        profile = self._profile(todo, run_id) if args.profile else {}
+        profile = self._profile(todo, run_id) if args.profile and self.label == "base" else {}
         return {
             "label": self.label,
             "dataset": self.dataset.__dict__,
