@@ -38,7 +38,7 @@ GENEROUS_RATES = {
 }
 
 
-def test_database_url() -> str:
+def current_database_url() -> str:
     """The URL of pytest-django's test database (what this process is connected to)."""
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
@@ -74,7 +74,7 @@ class Gunicorn:
         self.log_path = log_dir / f"gunicorn-{self.port}.log"
         static_root = log_dir / "static"
         static_root.mkdir(exist_ok=True)
-        database_url = overrides.pop("DATABASE_URL", "") or test_database_url()
+        database_url = overrides.pop("DATABASE_URL", "") or current_database_url()
         self.env = production_env(
             DATABASE_URL=database_url,
             REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),
