@@ -71,7 +71,7 @@ class StockroomAdminSite(admin.AdminSite):
     index_title = "Dashboard"
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        # Imported here: this module is loaded while the app registry fills.
+        # Imported here: the admin app loads this module, which stays free of models.
         from orders.dashboard import dashboard_for
 
         dashboard = dashboard_for(user=request.user)
