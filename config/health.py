@@ -1,5 +1,6 @@
 """Liveness and readiness probes (plain Django views, no DRF on this path)."""
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -8,12 +9,36 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
 
 logger = logging.getLogger("stockroom.health")
 
 
-@require_GET
+def get_only(
+    view: Callable[[HttpRequest], JsonResponse],
+) -> Callable[[HttpRequest], JsonResponse]:
+    """Only GET; any other method is a 405 JSON error (contract: errors are JSON objects).
+
+    Django's own decorator answers with an empty text/html body.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest) -> JsonResponse:
+        if request.method != "GET":
+            response = JsonResponse(
+                {
+                    "code": "method_not_allowed",
+                    "detail": f'Method "{request.method}" not allowed.',
+                },
+                status=405,
+            )
+            response["Allow"] = "GET"
+            return response
+        return view(request)
+
+    return wrapper
+
+
+@get_only
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
@@ -73,7 +98,7 @@ def run_checks(
     return results
 
 
-@require_GET
+@get_only
 def readyz(request: HttpRequest) -> JsonResponse:
     results = run_checks(broker=False)
     checks = {name: "ok" if ok else "error" for name, (ok, _) in results.items()}

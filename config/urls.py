@@ -1,10 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from config import health
-from config.schema_view import SchemaView
+from config.schema_view import DocsView, SchemaView
 
 handler400 = "config.errors.json_400"
 handler403 = "config.errors.json_403"
@@ -22,7 +21,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
