@@ -10,6 +10,7 @@ throttles, so a new endpoint is described truthfully without extra work (the
 schemathesis run in tests/fuzz checks the result against the live server).
 """
 
+import copy
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
@@ -20,6 +21,11 @@ from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticate
 # Permission classes that can only answer 401 (never 403) for a request they refuse.
 _NO_FORBIDDEN = (AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly)
 _BODY_METHODS = ("POST", "PUT", "PATCH")
+RETRY_AFTER = {
+    "schema": {"type": "integer", "minimum": 1},
+    "description": "Seconds to wait before trying again.",
+    "required": True,
+}
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -63,6 +69,10 @@ class AutoSchema(BaseAutoSchema):
             if code not in responses:
                 response = OpenApiResponse(ErrorSerializer, description=description)
                 responses[code] = self._get_response_for_code(response, code)
+        if "429" in responses:
+            # The contract: a 429 always comes with `Retry-After` (config.errors sets it).
+            headers = responses["429"].setdefault("headers", {})
+            headers.setdefault("Retry-After", copy.deepcopy(RETRY_AFTER))  # no YAML anchors
         # django-filter reads `?status=` (empty) as "no filter", and says so here.
         filterset = getattr(self.view, "filterset_class", None)
         for parameter in operation.get("parameters", []):
