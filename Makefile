@@ -19,13 +19,18 @@ BENCH_ARGS ?=
 SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom_soak
 SOAK_REDIS_URL ?= redis://127.0.0.1:6379/13
 SOAK_ARGS ?=
+# make fuzz: examples per operation (CI runs 8), and where its summary is written.
+FUZZ_EXAMPLES ?= 100
+FUZZ_REPORT ?= test-artifacts/fuzz-report.txt
 
-.PHONY: help venv run test lint fmt up check-services bench bench-smoke soak
+.PHONY: help venv run test lint fmt up check-services bench bench-smoke soak audit fuzz
 
 help:
 	@echo "make run    - serve Stockroom on http://127.0.0.1:8000 (SQLite, in-process cache)"
 	@echo "make test   - the whole test suite on PostgreSQL and Redis"
 	@echo "make lint   - ruff, mypy, hadolint"
+	@echo "make audit  - bandit (medium and above) and pip-audit on the pinned requirements"
+	@echo "make fuzz   - schemathesis, all phases for every caller, FUZZ_EXAMPLES per operation"
 	@echo "make up     - the full stack with docker compose"
 	@echo "make bench  - load-test a production-configured server (README: Benchmarks)"
 	@echo "make bench-smoke - the same on tiny data, a few seconds per endpoint (CI)"
@@ -58,6 +63,18 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/hadolint Dockerfile
+
+# pip-audit degrades to a clear NOT AUDITED where PyPI's advisory service is unreachable.
+audit: $(STAMP)
+	$(PY) scripts/audit.py
+
+# The schema fuzzer with a random seed and many more examples than CI (README: Reliability).
+fuzz: $(STAMP) check-services
+	@mkdir -p $(dir $(FUZZ_REPORT))
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) \
+		FUZZ_SEED= FUZZ_COVERAGE_ALL=1 FUZZ_REPORT=$(FUZZ_REPORT) \
+		$(PY) -m pytest tests/fuzz/test_schemathesis.py -q -p no:logging
+	@cat $(FUZZ_REPORT)
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

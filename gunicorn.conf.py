@@ -43,7 +43,7 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 preload_app = False
 
 # Containers: the heartbeat file lives in memory, not on an overlay disk.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108  # nosec B108
 
 # Logs go to stdout/stderr as JSON lines; the app's own log lines carry the
 # request id, and so does the access log (from the X-Request-ID response header).
