@@ -125,8 +125,8 @@ def test_killed_workers_never_double_an_idempotent_order(shop: Shop, log_dir: Pa
     assert unsettled == [], f"keys never answered 201 (retrying {KEY_DEADLINE} s): {unsettled[:3]}"
     assert all(per_key.get(r.key) == 1 for r in results), "a 201 key has no order"
     for result in results:
-        (number,) = result.numbers
-        assert Order.objects.get(note=result.key).number == number
+        assert len(result.numbers) == 1, f"{result.key} answered two order numbers"
+        assert Order.objects.get(note=result.key).number in result.numbers
     slow = [r for r in results if r.seconds > SETTLE_WITHIN]
     assert slow == [], f"keys that took over {SETTLE_WITHIN} s to settle: {slow[:3]}"
     assert any(r.attempts > 1 for r in results), "no request was interrupted: no test"
