@@ -111,8 +111,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # misses most one-letter typos of short words ("hoddie" is 0.4 from "hoodie").
     # Set per connection at startup, so it costs no query.
     DATABASES["default"]["OPTIONS"]["options"] = (
-        "-c pg_trgm.word_similarity_threshold="
-        f"{env.float('SEARCH_TYPO_THRESHOLD', default=0.35)}"
+        f"-c pg_trgm.word_similarity_threshold={env.float('SEARCH_TYPO_THRESHOLD', default=0.35)}"
     )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(

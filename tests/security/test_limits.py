@@ -58,7 +58,7 @@ def test_a_chunked_body_over_one_mib_is_413_json(server: LiveServer):
         "/api/v1/me/addresses/",
         method="POST",
         token=token,
-        data=chunks(),  # type: ignore[arg-type]  # urllib sends an iterable chunked
+        data=chunks(),  # urllib sends an iterable chunked
         headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
     )
     assert reply.status == 413
@@ -79,7 +79,7 @@ def test_a_chunked_body_within_the_limit_is_read(server: LiveServer):
         "/api/v1/me/addresses/",
         method="POST",
         token=token_for(user),
-        data=iter([body[:20], body[20:]]),  # type: ignore[arg-type]
+        data=iter([body[:20], body[20:]]),
         headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
     )
     assert reply.status == 201, reply.body
