@@ -204,7 +204,9 @@ class StockMovementSerializer(serializers.Serializer):
     )
     created_by = serializers.EmailField(
         allow_null=True,
-        help_text="The email of the staff user who made the change; null for system changes.",
+        help_text="The email of the user who made the change: a staff member (adjustments, "
+        "cancellations, refunds) or the customer placing or cancelling their own order; "
+        "null for system changes (payment timeout, late payment, import).",
     )
     created_at = serializers.DateTimeField()
 

@@ -49,6 +49,15 @@ ETAG_HEADER = OpenApiParameter(
     description="An `ETag` from an earlier response: 304 when unchanged.",
 )
 LIST_PARAMS = (*s.ProductListParamsSerializer().fields, "page", "page_size")
+# The ledger is a detail action, so drf-spectacular does not add the paginator's parameters.
+PAGE_PARAMS = [
+    OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="A page number."),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1},
+        description="Results per page: default 20, at most 100 (a larger value is capped).",
+    ),
+]
 
 
 class CatalogViewSet(GenericViewSet):
@@ -318,11 +327,13 @@ class VariantViewSet(CatalogViewSet):
     @extend_schema(
         summary="The stock ledger of a variant, newest first",
         request=None,
+        parameters=PAGE_PARAMS,
         responses={
             200: s.StockMovementPageSerializer,
+            400: INVALID,
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
-            404: NOT_FOUND,
+            404: _error("`not_found`: no such variant, or a `page` past the last one."),
         },
     )
     @action(

@@ -1,0 +1,1 @@
+from tests.catalog.conftest import manager, manager_client  # noqa: F401  (fixtures)
