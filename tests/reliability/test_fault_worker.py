@@ -8,9 +8,14 @@ some requests die before their order commits, some after, and some after the
 commit but before the response was stored. Whatever the moment: exactly one
 order per key, the same order number in every 201 for that key, each key
 settled within seconds (not after a stale reservation times out), stock
-equals ledger.
+equals ledger. A payment-provider thread meanwhile pays the placed orders
+through the signed webhook, resending an event until it gets its 200: each
+payment is applied exactly once.
 """
 
+import hashlib
+import hmac
+import json
 import os
 import random
 import signal
@@ -22,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.db.models import Count
 
-from orders.models import Order
+from orders.models import Order, OrderEvent, PaymentEvent
 from tests.reliability.live import Gunicorn, Load, call
 from tests.reliability.shop import Shop, assert_every_order_has_lines, assert_stock_equals_ledger
 
@@ -92,13 +98,51 @@ def test_killed_workers_never_double_an_idempotent_order(shop: Shop, log_dir: Pa
             results.append(result)
         return result.statuses[-1] or 0
 
+    secret = server.env["PAYMENT_WEBHOOK_SECRET"]
+    paid: list[str] = []
+
+    def pay_next_with_retries(n: int) -> int:
+        """The payment provider: pays placed orders in turn, resending an event until 200."""
+        with lock:
+            numbers = [number for r in results for number in r.numbers]
+        if len(numbers) <= len(paid):
+            time.sleep(0.1)
+            return 0
+        number = numbers[len(paid)]
+        total = str(Order.objects.only("total").get(number=number).total)
+        connection.close()
+        body = json.dumps(
+            {
+                "id": f"evt_{number}",
+                "type": "payment.succeeded",
+                "data": {"order_number": number, "amount": total, "currency": "EUR"},
+            }
+        ).encode()
+        started = time.monotonic()
+        while time.monotonic() - started < KEY_DEADLINE:
+            t = int(time.time())
+            mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256)
+            headers = {"Payment-Signature": f"t={t},v1={mac.hexdigest()}"}
+            try:
+                reply = call(
+                    server, "POST", "/api/v1/payments/webhook/", body=body, headers=headers
+                )
+            except OSError:
+                reply = None
+            if reply is not None and reply.status == 200:
+                paid.append(number)
+                return 200
+            time.sleep(0.2)
+        raise AssertionError(f"the payment of {number} never got its 200")
+
     def client(index: int):
         _user, token = shop.customers[index % len(shop.customers)]
         return lambda n: place_with_retries(token, f"kill-{index}-{n}-{uuid.uuid4().hex[:8]}")
 
     killed: list[int] = []
     try:
-        with Load([("order", client(i)) for i in range(CLIENTS)]) as load:
+        clients = [("order", client(i)) for i in range(CLIENTS)]
+        with Load([*clients, ("pay", pay_next_with_retries)]) as load:
             for _ in range(KILLS):
                 load.wait_for(4, kind="order")
                 time.sleep(random.uniform(0, 0.2))  # land anywhere inside a request
@@ -130,5 +174,10 @@ def test_killed_workers_never_double_an_idempotent_order(shop: Shop, log_dir: Pa
     slow = [r for r in results if r.seconds > SETTLE_WITHIN]
     assert slow == [], f"keys that took over {SETTLE_WITHIN} s to settle: {slow[:3]}"
     assert any(r.attempts > 1 for r in results), "no request was interrupted: no test"
+    assert paid, "no payment was made"
+    for number in paid:  # each payment applied once, however often it was resent
+        assert PaymentEvent.objects.filter(event_id=f"evt_{number}").count() == 1
+        assert OrderEvent.objects.filter(order__number=number, type="paid").count() == 1
+        assert Order.objects.get(number=number).status == "paid"
     assert_every_order_has_lines()
     assert_stock_equals_ledger()
