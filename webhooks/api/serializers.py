@@ -43,6 +43,9 @@ class EndpointInputSerializer(serializers.Serializer):
 class EndpointSerializer(serializers.ModelSerializer):
     """An endpoint as staff see it: the secret is never shown again after creation."""
 
+    # A JSONField: declared so the schema says "a list of strings", not "anything".
+    event_types = serializers.ListField(child=serializers.CharField(), read_only=True)
+
     class Meta:
         model = Endpoint
         fields = [
