@@ -6,7 +6,12 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -177,7 +182,15 @@ class PaymentWebhookView(APIView):
 
     @extend_schema(
         request=PaymentEventSerializer,
-        parameters=[],
+        parameters=[
+            OpenApiParameter(
+                "Payment-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description='`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.',
+            )
+        ],
         responses={
             200: inline_serializer(
                 "PaymentWebhookResult",
