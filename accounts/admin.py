@@ -14,6 +14,7 @@ from knox.models import AuthToken
 from accounts import services
 from accounts.forms import UserChangeForm, UserCreationForm
 from accounts.models import Address, ApiToken, LoginFailure, User
+from config.admin_paginator import EstimatedCountPaginator
 
 
 class AddressInline(admin.StackedInline):
@@ -42,6 +43,7 @@ class AuthTokenInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    paginator = EstimatedCountPaginator
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ["-date_joined"]

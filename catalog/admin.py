@@ -26,6 +26,7 @@ from catalog import cache as catalog_cache
 from catalog import services
 from catalog.exceptions import InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
+from config.admin_paginator import EstimatedCountPaginator
 
 # The path of names from the root ("Clothing / Shirts / Tees") and the depth of
 # each category, walked up with a recursive CTE inside the row's own query.
@@ -157,6 +158,7 @@ class _Echo:
 
 @admin.register(Product)
 class ProductAdmin(InvalidatesCatalogCache):
+    paginator = EstimatedCountPaginator
     list_display = ["name", "category", "price_range", "total_stock", "is_published"]
     list_filter = ["is_published", OutOfStockFilter, "category"]
     list_select_related = ["category"]
@@ -265,6 +267,7 @@ class StockAdjustmentForm(forms.Form):
 
 @admin.register(Variant)
 class VariantAdmin(InvalidatesCatalogCache):
+    paginator = EstimatedCountPaginator
     list_display = ["sku", "product", "name", "price", "stock"]
     list_select_related = ["product"]
     sortable_by = ["sku", "stock"]
@@ -336,6 +339,7 @@ class VariantAdmin(InvalidatesCatalogCache):
 class StockMovementAdmin(admin.ModelAdmin):
     """The ledger, read-only: rows are only ever written by the stock services."""
 
+    paginator = EstimatedCountPaginator
     list_display = [
         "created_at",
         "variant",

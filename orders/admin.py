@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 
 from accounts.models import User
+from config.admin_paginator import EstimatedCountPaginator
 from config.errors import DomainError
 from orders.management.commands.export_orders import COLUMNS, rows
 from orders.models import NUMBER_PREFIX, Order, OrderEvent, OrderLine, PaymentEvent
@@ -97,6 +98,7 @@ class RefundForm(forms.Form):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
+    paginator = EstimatedCountPaginator
     list_display = [
         "number",
         "user_email",

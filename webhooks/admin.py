@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.admin_paginator import EstimatedCountPaginator
 from webhooks import services
 from webhooks.api.serializers import EVENT_TYPE_RE
 from webhooks.exceptions import EndpointInactive
@@ -105,6 +106,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 class DeliveryAdmin(admin.ModelAdmin):
     """Read-only log of deliveries; the only write is the "redeliver" action."""
 
+    paginator = EstimatedCountPaginator
     list_display = [
         "id",
         "event",
@@ -159,6 +161,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
+    paginator = EstimatedCountPaginator
     list_display = ["id", "type", "created_at", "dispatched_at"]
     list_filter = ["type"]
     sortable_by = ["id", "type", "created_at"]

@@ -46,7 +46,9 @@ def _indexed(model: type[models.Model]) -> tuple[set[str], set[str]]:
     for field in model._meta.get_fields():
         if isinstance(field, models.ManyToManyField):
             conditions.add(field.name)  # the through table indexes both sides
-        elif isinstance(field, models.Field) and (field.unique or getattr(field, "db_index", False)):
+        elif isinstance(field, models.Field) and (
+            field.unique or getattr(field, "db_index", False)
+        ):
             leading.add(field.name)  # foreign keys are db_index by default
     return leading, conditions
 
