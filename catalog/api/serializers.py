@@ -49,7 +49,8 @@ class StockShortageSerializer(serializers.Serializer):
 class InsufficientStockSerializer(CatalogErrorSerializer):
     """409 `insufficient_stock` (documentation only)."""
 
-    shortages = StockShortageSerializer(many=True)
+    # Not required: the same status also answers `idempotency_in_progress` without it.
+    shortages = StockShortageSerializer(many=True, required=False)
 
 
 # --- Categories --------------------------------------------------------------

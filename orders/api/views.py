@@ -55,6 +55,7 @@ SHORTAGE_ERROR = inline_serializer(
                 "available": serializers.IntegerField(),
             },
             many=True,
+            required=False,  # absent from the same status's `idempotency_in_progress`
         ),
     },
 )
