@@ -85,7 +85,10 @@ class RegisterView(AnonymousAPIView):
     request=s.LoginSerializer,
     responses={
         200: s.LoginResponseSerializer,
-        400: _error("`invalid_credentials`: unknown email, wrong password or closed account."),
+        400: _error(
+            "`invalid_credentials`: unknown email, wrong password or closed account; "
+            "`invalid` (with `errors`) when `email` or `password` is missing or malformed."
+        ),
         429: THROTTLED,
     },
     parameters=[RETRY_AFTER],
