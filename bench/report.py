@@ -153,6 +153,43 @@ SCALING_COLUMNS = [
 ]
 
 
+def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per scenario: the ratio at each catalog size against its target."""
+    passes = report["passes"]
+    scale = {row["name"]: row for row in report.get("scaling") or []}
+    rows = []
+    for row in passes[0]["scenarios"]:
+        if row["name"] == "ceiling":
+            continue
+        large = next((r for r in passes[-1]["scenarios"] if r["name"] == row["name"]), None)
+        misses = [k for k, ok in (row.get("checks") or {}).items() if not ok]
+        rows.append(
+            {
+                "scenario": row["scenario"],
+                "target": row.get("target"),
+                "ratio_base": row.get("ratio"),
+                "ratio_large": large.get("ratio") if large and len(passes) > 1 else None,
+                "ratio_change": scale.get(row["name"], {}).get("ratio_change"),
+                "errors": row.get("errors"),
+                "missed": ", ".join(misses)
+                if misses
+                else ("-" if row["status"] == "ran" else "skipped"),
+            }
+        )
+    return rows
+
+
+SUMMARY_COLUMNS = [
+    ("scenario", "scenario"),
+    ("target", "target ratio"),
+    ("ratio_base", "ratio (base)"),
+    ("ratio_large", "ratio (large)"),
+    ("ratio_change", "large/base"),
+    ("errors", "errors"),
+    ("missed", "targets missed (base)"),
+]
+
+
 def markdown(report: dict[str, Any]) -> str:
     machine, versions, server = report["machine"], report["versions"], report["server"]
     lines = [
@@ -173,6 +210,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['load']['duration_s']} s per run, each scenario between two ceiling runs.",
         "",
     ]
+    lines += ["## Summary", "", table(summary(report), SUMMARY_COLUMNS), ""]
     for run in report["passes"]:
         ds = run["dataset"]
         lines += [
@@ -212,8 +250,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [text, ""]
     if report.get("profile"):
         lines += ["## Profile (py-spy, separate runs)", ""]
-        for name, summary in report["profile"].items():
-            lines += [f"### {name}", "", "```", summary.strip(), "```", ""]
+        for name, text in report["profile"].items():
+            lines += [f"### {name}", "", "```", text.strip(), "```", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -173,3 +173,12 @@ def test_smoke_check_refuses_a_report_with_an_unexplained_skip(tmp_path):
     bad["note"] = "not available: 404"
     (tmp_path / "r.json").write_text(json.dumps({"passes": [{"scenarios": [ceiling, bad]}]}))
     verify_smoke(tmp_path / "r.json", tmp_path / "r.md")
+
+
+def test_summary_puts_each_scenario_ratio_beside_its_target():
+    base, large = _pass(0.40, 800.0), _pass(0.30, 600.0)
+    report_data = {"passes": [base, large], "scaling": report.scaling(base, large)}
+    (row,) = report.summary(report_data)
+    assert (row["target"], row["ratio_base"], row["ratio_large"]) == (0.3, 0.4, 0.3)
+    assert row["ratio_change"] == 0.75
+    assert row["missed"] == "-"
