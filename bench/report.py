@@ -214,7 +214,7 @@ def markdown(report: dict[str, Any]) -> str:
     for run in report["passes"]:
         ds = run["dataset"]
         lines += [
-            f"## {ds['products']:,} products ({run.get('variants', '?')} variants, "
+            f"## {ds['products']:,} products ({run.get('variants') or 0:,} variants, "
             f"{ds['customers']:,} customers, {ds['orders']:,} orders)",
             "",
             table(run["scenarios"]),
