@@ -585,6 +585,15 @@ def main(argv: list[str]) -> int:
         if busy > 0.5 * (os.cpu_count() or 1)
         else []
     )
+    for run in full["passes"]:
+        restarts = sum(row.get("restarts") or 0 for row in run["scenarios"])
+        if restarts:
+            full["remarks"].append(
+                f"At {run['dataset']['products']:,} products gunicorn replaced workers "
+                f"{restarts} times during the measured runs (max_requests="
+                f"{run['server'].get('max_requests')}): each new worker imports Django and "
+                "serves its first requests cold, which shows in p99."
+            )
     full["elapsed_s"] = round(time.monotonic() - started)
     json_path, md_path = report.write(full, args.out_dir)
     for run in full["passes"]:
