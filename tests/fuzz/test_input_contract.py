@@ -165,3 +165,18 @@ def test_an_anonymous_post_with_a_key_in_use_is_401_not_409(api_client, user_cli
     response = api_client.post(CATEGORIES, {"name": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"created_before": "4011-09-21T15:33:16-17:52"}, 200),  # PostgreSQL: offset > 15:59
+        ({"created_after": "2026-01-01T00:00:00+23:59"}, 200),
+        ({"created_before": "9999-12-31T23:59:59-05:00"}, 400),  # past year 9999 in UTC
+    ],
+)
+def test_order_date_filters_take_any_iso_offset(user_client, params, status):
+    response = user_client.get("/api/v1/orders/", params)
+    assert response.status_code == status
+    if status == 400:
+        assert list(response.json()["errors"]) == list(params)
