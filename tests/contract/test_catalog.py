@@ -1,5 +1,7 @@
 """Contract, "Catalog": public reads, staff writes, the stock ledger, and their schema."""
 
+from decimal import Decimal
+
 import pytest
 
 from tests.catalog.conftest import grant
@@ -102,3 +104,30 @@ def test_a_category_with_products_is_protected(manager_client):
     response = manager_client.delete(f"/api/v1/categories/{product.category.slug}/")
     assert response.status_code == 409
     assert response.json()["code"] == "protected"
+
+
+@pytest.mark.django_db
+def test_search_puts_the_exact_sku_first_then_the_best_match(api_client):
+    by_name = ProductFactory(name="Desk lamp LMP-7 compatible shade", description="")
+    by_sku = VariantFactory(sku="LMP-7", product=ProductFactory(name="Reading light")).product
+    slugs = [p["slug"] for p in api_client.get("/api/v1/products/?search=LMP-7").json()["results"]]
+    assert slugs[0] == by_sku.slug
+    assert by_name.slug in slugs
+
+
+@pytest.mark.django_db
+def test_category_filter_includes_sub_categories_and_in_stock_false_only_out_of_stock(
+    api_client,
+):
+    parent = CategoryFactory()
+    child = CategoryFactory(parent=parent)
+    stocked = VariantFactory(stock=2, product=ProductFactory(category=child)).product
+    empty = VariantFactory(product=ProductFactory(category=parent)).product
+    ProductFactory()  # another category
+    listed = api_client.get(f"/api/v1/products/?category={parent.slug}").json()["results"]
+    assert {p["slug"] for p in listed} == {stocked.slug, empty.slug}
+    out = api_client.get(f"/api/v1/products/?category={parent.slug}&in_stock=false").json()
+    assert [p["slug"] for p in out["results"]] == [empty.slug]
+    cheap = api_client.get("/api/v1/products/?max_price=10.00&ordering=-price").json()
+    assert cheap["results"]
+    assert all(Decimal(p["price"]) <= Decimal("10.00") for p in cheap["results"])
