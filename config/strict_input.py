@@ -7,7 +7,8 @@ rightly expects a 400. Query strings are always text, so text values stay
 accepted everywhere (`?in_stock=true`); only a JSON number or boolean where
 text is expected, or a number where a boolean is expected, is refused, with
 the field's usual `invalid` error. A relation (a slug or id naming another
-object) given as "" is refused as blank instead of read as null, and one
+object) given as "" is refused as blank instead of read as null, a slug given
+as a number is refused instead of looked up as text, and one
 containing a NUL character is refused before PostgreSQL sees it.
 """
 
@@ -42,6 +43,9 @@ def strict_input_install() -> None:
     def related_strict(self: relations.RelatedField, data: Any = fields.empty) -> Any:
         if data == "":
             raise ValidationError("This field may not be blank.", code="blank")
+        is_slug = isinstance(self, relations.SlugRelatedField)
+        if is_slug and data is not fields.empty and not isinstance(data, str | None):
+            self.fail("invalid")
         # PostgreSQL refuses NUL in text: the lookup would fail with a DataError (500).
         if isinstance(data, str) and "\x00" in data:
             raise ValidationError("Null characters are not allowed.", code="null_characters")

@@ -230,7 +230,9 @@ BEFORE: dict[str, list[tuple[str, dict[str, str]]]] = {
 }
 
 
-@pytest.mark.parametrize(("method", "path"), MASS_ASSIGNMENT_OPS, ids=" ".join)
+@pytest.mark.parametrize(
+    ("method", "path"), MASS_ASSIGNMENT_OPS, ids=[" ".join(op) for op in MASS_ASSIGNMENT_OPS]
+)
 def test_fields_that_are_not_writable_never_change(openapi, world: World, method, path):
     access = ACCESS[(method, path)]
     caller = {"public": None, "user": world.alice, "staff": world.staff}[access]
