@@ -14,11 +14,15 @@ def live_static_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(
     django_db_setup, django_db_blocker, live_static_root, tmp_path_factory
 ) -> Iterator[LiveServer]:
-    """gunicorn with production settings on the test database, for one module."""
+    """gunicorn with production settings on the test database, shared by the run's modules.
+
+    Tests that write through it use transaction=True (their rows are committed,
+    then flushed); its throttles are far above what the tests send.
+    """
     log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
     with (
         django_db_blocker.unblock(),

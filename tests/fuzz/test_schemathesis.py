@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.foundation.procs import PYTHON, ROOT, child_env
-from tests.fuzz.live import LiveServer, call
+from tests.fuzz.live import LiveServer, call, live_server
 from tests.fuzz.seed import world_build
 
 CHECKS = (
@@ -105,13 +105,21 @@ def schemathesis_run(
 
 
 @pytest.mark.slow
-def test_a_fresh_server_serves_the_schema_to_concurrent_first_callers(server: LiveServer):
+def test_a_fresh_server_serves_the_schema_to_concurrent_first_callers(
+    django_db_setup, django_db_blocker, live_static_root: Path, tmp_path: Path
+):
     """drf-spectacular's lazy state is not thread-safe: the view builds under a lock.
 
     Without it, the first concurrent requests of a new gthread worker answered 500.
     """
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda _: call(server, "/api/schema/").status, range(16)))
+    with (
+        django_db_blocker.unblock(),
+        live_server(
+            static_root=live_static_root, log_path=tmp_path / "fresh.log", workers=1, threads=8
+        ) as fresh,
+        ThreadPoolExecutor(max_workers=8) as pool,
+    ):
+        statuses = list(pool.map(lambda _: call(fresh, "/api/schema/").status, range(16)))
     assert set(statuses) == {200}
 
 
