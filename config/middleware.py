@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 
 from config.logging import request_id_var
 
@@ -108,3 +109,17 @@ def request_too_large_response() -> JsonResponse:
         {"code": "request_too_large", "detail": f"Request body exceeds {limit} bytes."},
         status=413,
     )
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """Django's, except that an API write to a path without its trailing slash is a 404.
+
+    APPEND_SLASH answers it with a 301, which clients follow as a GET without the
+    body: `POST /api/v1/orders` answered 200 with the order list and placed
+    nothing (and under DEBUG Django raises instead, a 500). Reads still redirect.
+    """
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        if request.path_info.startswith("/api/") and request.method not in ("GET", "HEAD"):
+            return False
+        return super().should_redirect_with_slash(request)

@@ -138,3 +138,20 @@ def test_money_is_a_two_place_string_with_a_currency_and_times_are_utc(user, use
         assert MONEY.match(body[field]), field
     assert MONEY.match(body["lines"][0]["unit_price"])
     assert ISO_UTC.match(body["created_at"]) and ISO_UTC.match(body["updated_at"])
+
+
+@pytest.mark.django_db
+def test_a_post_without_the_trailing_slash_is_a_404_not_a_redirect_to_the_list(user_client):
+    """A 301 makes clients repeat the POST as a GET: 200 with the order list, no order."""
+    variant = VariantFactory(stock=1)
+    body = {"lines": [{"sku": variant.sku, "quantity": 1}]}
+    response = user_client.post("/api/v1/orders", body, format="json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_a_get_without_the_trailing_slash_is_still_redirected(api_client):
+    response = api_client.get("/api/v1/products")
+    assert response.status_code == 301
+    assert response["Location"] == "/api/v1/products/"
