@@ -104,7 +104,15 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks = {name: "ok" if ok else "error" for name, (ok, _) in results.items()}
     failing = [name for name, state in checks.items() if state != "ok"]
     if failing:
+        # `code` and `detail` as in every error body (contract, Conventions).
         return JsonResponse(
-            {"status": "unavailable", "checks": checks, "failing": failing}, status=503
+            {
+                "code": "unavailable",
+                "detail": f"Not ready: {', '.join(failing)} failing.",
+                "status": "unavailable",
+                "checks": checks,
+                "failing": failing,
+            },
+            status=503,
         )
     return JsonResponse({"status": "ok", "checks": checks})

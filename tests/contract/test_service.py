@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.foundation.test_health import dead_redis_caches
+
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 @pytest.mark.parametrize("method", ["post", "put", "delete"])
@@ -63,3 +65,14 @@ def test_docs_are_still_an_html_page(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_readyz_503_is_an_error_object_naming_the_failing_check(client, settings):
+    settings.CACHES = dead_redis_caches(settings)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["code"], body["failing"]) == ("unavailable", ["cache"])
+    assert "cache" in body["detail"]
+    assert body["checks"] == {"database": "ok", "cache": "error"}

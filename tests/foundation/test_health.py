@@ -40,6 +40,8 @@ def test_readyz_is_503_naming_the_cache_when_redis_is_unreachable(client, settin
         elapsed = time.monotonic() - started
     assert response.status_code == 503
     assert response.json() == {
+        "code": "unavailable",
+        "detail": "Not ready: cache failing.",
         "status": "unavailable",
         "checks": {"database": "ok", "cache": "error"},
         "failing": ["cache"],
