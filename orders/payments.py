@@ -46,6 +46,17 @@ def payment_signature_verify(
         raise InvalidSignature()
 
 
+def _storable(value: Any) -> Any:
+    """`value` with NUL characters replaced: PostgreSQL's jsonb cannot store \\u0000."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
 def payment_event_apply(
     *,
     event_id: str,
@@ -66,7 +77,10 @@ def payment_event_apply(
         try:
             with transaction.atomic():
                 record = PaymentEvent.objects.create(
-                    event_id=event_id, type=type, order_number=order_number, payload=payload
+                    event_id=event_id,
+                    type=type,
+                    order_number=order_number,
+                    payload=_storable(payload),
                 )
         except IntegrityError:
             return "duplicate"

@@ -182,6 +182,17 @@ class VariantSerializer(serializers.Serializer):
     stock = serializers.IntegerField(help_text="Changed only through stock adjustments.")
 
 
+def _has_nul(value: Any) -> bool:
+    """Whether a NUL character is in any string (or key) of a JSON value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 class VariantInputSerializer(serializers.Serializer):
     product = SlugReference(slug_field="slug", queryset=Product.objects.all())
     sku = serializers.CharField(max_length=64, validators=[SKU_VALIDATOR])
@@ -192,6 +203,9 @@ class VariantInputSerializer(serializers.Serializer):
     def validate_attributes(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
+        # PostgreSQL's jsonb cannot store \u0000 (the insert failed with a DataError, a 500).
+        if _has_nul(value):
+            raise serializers.ValidationError("Null characters are not allowed.")
         return value
 
 

@@ -131,3 +131,16 @@ def test_category_filter_includes_sub_categories_and_in_stock_false_only_out_of_
     cheap = api_client.get("/api/v1/products/?max_price=10.00&ordering=-price").json()
     assert cheap["results"]
     assert all(Decimal(p["price"]) <= Decimal("10.00") for p in cheap["results"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "attributes", [{"colour": "r\u0000ed"}, {"c\u0000": "x"}, {"a": ["\u0000"]}]
+)
+def test_variant_attributes_with_a_null_character_are_400_not_a_500(manager_client, attributes):
+    """PostgreSQL's jsonb cannot store \\u0000: the insert failed with a DataError."""
+    product = ProductFactory()
+    body = {"product": product.slug, "sku": "NUL-1", "price": "1.00", "attributes": attributes}
+    response = manager_client.post("/api/v1/variants/", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["attributes"]

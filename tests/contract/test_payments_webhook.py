@@ -82,3 +82,15 @@ def test_a_failed_payment_is_recorded_and_changes_no_status(api_client, secret):
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING_PAYMENT
     assert order.events.filter(type="payment_failed").exists()
+
+
+@pytest.mark.django_db
+def test_a_signed_event_with_a_null_character_is_applied_not_a_500(api_client, secret):
+    """Provider payloads carry customer text; jsonb cannot store \\u0000 (a DataError)."""
+    order = order_place()
+    payload = event(order)
+    payload["data"]["description"] = "gift for \u0000 mum"
+    response = signed(api_client, payload)
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
