@@ -207,7 +207,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"threads={server.get('threads')}), DJANGO_DEBUG=false, PostgreSQL, Redis. "
         f"Load: wrk {report['load']['threads']} thread(s), "
         f"{report['load']['connections']} connections, "
-        f"{report['load']['duration_s']} s per run, each scenario between two ceiling runs.",
+        f"{report['load']['duration_s']} s per run, each scenario between two ceiling runs, "
+        f"{report['load'].get('rounds', 1)} round(s): the round of median ratio is shown.",
         "",
     ]
     lines += ["## Summary", "", table(summary(report), SUMMARY_COLUMNS), ""]

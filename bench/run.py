@@ -53,7 +53,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--large-products", type=int, default=100_000, help="second pass")
     p.add_argument("--no-large", action="store_true", help="skip the second, large pass")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="each scenario runs this many times between ceilings; the median ratio is kept",
+    )
     p.add_argument("--warmup", type=float, default=3.0, help="seconds per scenario")
     p.add_argument("--connections", type=int, default=12)
     p.add_argument("--threads", type=int, default=1, help="wrk threads")
@@ -84,6 +90,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.products, args.variants, args.customers, args.orders = 60, 180, 5, 20
         args.no_large = True
         args.duration, args.warmup = min(args.duration, 1.0), min(args.warmup, 1.0)
+        args.rounds = 1
         args.tokens, args.skus = 5, 20
         args.name = args.name or "smoke"
         args.out_dir = args.out_dir or TMP / "smoke"
@@ -353,22 +360,27 @@ class Pass:
         results: dict[str, tuple[wrk.WrkResult, float]] = {}
         ceilings: list[wrk.WrkResult] = []
         rss: dict[str, float] = {}
-        log(f"measuring: {len(todo)} scenarios, {args.duration:.0f}s each, between ceilings")
+        log(
+            f"measuring: {len(todo)} scenarios x {args.rounds} rounds, "
+            f"{args.duration:.0f}s each, between ceilings"
+        )
         first, peak = self.drive(ceiling, args.duration, run_id)
         ceilings.append(first)
         rss[CEILING] = peak
-        bracket: dict[str, float] = {}
-        for sc in todo:
-            results[sc.name] = self.drive(sc, args.duration, run_id)
-            after, peak = self.drive(ceiling, args.duration, run_id)
-            rss[CEILING] = max(rss[CEILING], peak)
-            bracket[sc.name] = (ceilings[-1].rps + after.rps) / 2
-            ceilings.append(after)
-            res = results[sc.name][0]
-            log(
-                f"{sc.name}: {res.rps:.0f} req/s vs ceiling {bracket[sc.name]:.0f} "
-                f"(p50 {res.p50_ms:.1f} ms, p99 {res.p99_ms:.1f} ms, errors {res.errors})"
-            )
+        rounds: dict[str, list[tuple[wrk.WrkResult, float, float]]] = {sc.name: [] for sc in todo}
+        for _ in range(args.rounds):
+            for sc in todo:
+                res, sc_peak = self.drive(sc, args.duration, run_id)
+                after, peak = self.drive(ceiling, args.duration, run_id)
+                rss[CEILING] = max(rss[CEILING], peak)
+                around = (ceilings[-1].rps + after.rps) / 2
+                ceilings.append(after)
+                rounds[sc.name].append((res, around, sc_peak))
+                log(
+                    f"{sc.name}: {res.rps:.0f} req/s vs ceiling {around:.0f} "
+                    f"(p50 {res.p50_ms:.1f} ms, p99 {res.p99_ms:.1f} ms, errors {res.errors})"
+                )
+        bracket, spread = pick_median_rounds(rounds, results)
         ceiling_result = _mean_result(ceilings)
 
         rows = [
@@ -390,6 +402,8 @@ class Pass:
                 continue
             q = queries.get(sc.name, {})
             note = skipped.get(sc.name, "")
+            if len(spread.get(sc.name, [])) > 1:
+                note = "ratio per round " + ", ".join(f"{r:.3f}" for r in spread[sc.name])
             statuses = q.get("statuses") or {}
             bad = {s: n for s, n in statuses.items() if not s.startswith("2")}
             if bad:
@@ -451,6 +465,29 @@ class Pass:
             summaries[sc.title] = profiling.summarize(text) if text else f"py-spy failed: {err}"
             log(f"profiled {sc.name}")
         return summaries
+
+
+def pick_median_rounds(
+    rounds: dict[str, list[tuple[wrk.WrkResult, float, float]]],
+    results: dict[str, tuple[wrk.WrkResult, float]],
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Keep each scenario's round of median ratio (the lower one for an even count).
+
+    Fills `results` with (that round's wrk result, the peak RSS over all rounds);
+    returns the ceiling of that round and every round's ratio, per scenario.
+    """
+    bracket: dict[str, float] = {}
+    spread: dict[str, list[float]] = {}
+    for name, runs in rounds.items():
+        if not runs:
+            continue
+        ratios = [res.rps / around if around else 0.0 for res, around, _ in runs]
+        order = sorted(range(len(runs)), key=ratios.__getitem__)
+        chosen = order[(len(order) - 1) // 2]
+        results[name] = (runs[chosen][0], max(peak for _, _, peak in runs))
+        bracket[name] = runs[chosen][1]
+        spread[name] = [round(r, 3) for r in ratios]
+    return bracket, spread
 
 
 def _mean_result(runs: list[wrk.WrkResult]) -> wrk.WrkResult:
@@ -551,7 +588,11 @@ def main(argv: list[str]) -> int:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "versions": versions(args.database_url, args.redis_url),
-        "load": {**wrk.Load(args.threads, args.connections).__dict__, "duration_s": args.duration},
+        "load": {
+            **wrk.Load(args.threads, args.connections).__dict__,
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+        },
         "uncached": "distinct URLs, catalog cache invalidated once before each run",
         "passes": [],
     }

@@ -182,3 +182,20 @@ def test_summary_puts_each_scenario_ratio_beside_its_target():
     assert (row["target"], row["ratio_base"], row["ratio_large"]) == (0.3, 0.4, 0.3)
     assert row["ratio_change"] == 0.75
     assert row["missed"] == "-"
+
+
+def test_the_round_of_median_ratio_is_kept_with_the_peak_memory_of_all_rounds():
+    from bench.run import pick_median_rounds
+
+    def res(rps):
+        return wrk.parse(WRK_OUTPUT.replace('"requests": 4000', f'"requests": {rps * 2}'))
+
+    rounds = {
+        "list": [(res(300), 1000.0, 80.0), (res(100), 1000.0, 95.0), (res(200), 1000.0, 81.0)]
+    }
+    results = {}
+    bracket, spread = pick_median_rounds(rounds, results)
+    assert results["list"][0].rps == 200.0
+    assert results["list"][1] == 95.0
+    assert bracket == {"list": 1000.0}
+    assert spread == {"list": [0.3, 0.1, 0.2]}
