@@ -155,3 +155,13 @@ def test_a_get_without_the_trailing_slash_is_still_redirected(api_client):
     response = api_client.get("/api/v1/products")
     assert response.status_code == 301
     assert response["Location"] == "/api/v1/products/"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/me/addresses/", "/api/v1/orders/"])
+def test_json_nested_too_deeply_is_a_400_parse_error_not_a_500(user_client, path):
+    """Python's decoder raises RecursionError (not ValueError) past ~1000 levels."""
+    body = "[" * 50_000 + "]" * 50_000
+    response = user_client.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
