@@ -5,8 +5,10 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
@@ -264,6 +266,10 @@ def user_erase(*, user: User) -> None:
             "password",
         ]
     )
+    # The back office's history of this account names it by its email: rename it too.
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(User), object_id=str(locked.pk)
+    ).update(object_repr=locked.email)
     for eraser in ERASERS:
         eraser(locked)
     logger.info("user erased", extra={"user_id": locked.pk})

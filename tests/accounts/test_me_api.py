@@ -249,3 +249,17 @@ def test_erasure_drops_staff_rights():
     staff.refresh_from_db()
     assert not staff.is_staff and not staff.is_superuser
     assert not staff.groups.exists()
+
+
+def test_erasure_renames_the_back_office_history_of_the_account(user, superuser):
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    LogEntry.objects.log_actions(
+        user_id=superuser.pk, queryset=[user], action_flag=CHANGE, change_message="Changed name."
+    )
+    old_email = user.email
+    user_erase(user=user)
+    entry = LogEntry.objects.get(content_type=ContentType.objects.get_for_model(User))
+    assert entry.object_repr == f"deleted-{user.pk}@erased.invalid"
+    assert not LogEntry.objects.filter(object_repr__icontains=old_email).exists()
