@@ -56,6 +56,8 @@ class AutoSchema(BaseAutoSchema):
             errors["404"] = "`not_found`: a `page` past the last one."
         if has_body:
             errors["413"] = "`request_too_large`: the body is over the limit (1 MiB)."
+        if "requestBody" in operation:
+            errors["415"] = "`unsupported_media_type`: the body is not `application/json`."
         if view.get_throttles():
             errors["429"] = "`throttled`: too many requests; see the `Retry-After` header."
         return errors
@@ -69,6 +71,12 @@ class AutoSchema(BaseAutoSchema):
             if code not in responses:
                 response = OpenApiResponse(ErrorSerializer, description=description)
                 responses[code] = self._get_response_for_code(response, code)
+        bad_request = responses.get("400")
+        if "requestBody" in operation and bad_request is not None:
+            described = bad_request.get("description", "").strip()
+            if "parse_error" not in described:
+                also = "Also `parse_error`: the body is not valid JSON."
+                bad_request["description"] = f"{described} {also}".strip()
         if "429" in responses:
             # The contract: a 429 always comes with `Retry-After` (config.errors sets it).
             headers = responses["429"].setdefault("headers", {})

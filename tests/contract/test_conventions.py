@@ -165,3 +165,22 @@ def test_json_nested_too_deeply_is_a_400_parse_error_not_a_500(user_client, path
     response = user_client.post(path, body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+
+
+def test_every_operation_with_a_body_documents_415_and_the_parse_error():
+    for path, operations in openapi()["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" not in operation:
+                continue
+            responses = operation["responses"]
+            assert "415" in responses, f"{method} {path}"
+            if "parse_error" not in responses["400"]["description"]:
+                pytest.fail(f"{method.upper()} {path}: 400 does not mention parse_error")
+
+
+@pytest.mark.django_db
+def test_a_body_that_is_not_json_is_415_or_400_parse_error(user_client):
+    form = user_client.post("/api/v1/me/addresses/", "a=b", content_type="text/plain")
+    assert (form.status_code, form.json()["code"]) == (415, "unsupported_media_type")
+    broken = user_client.post("/api/v1/me/addresses/", "{", content_type="application/json")
+    assert (broken.status_code, broken.json()["code"]) == (400, "parse_error")
