@@ -7,8 +7,8 @@ from rest_framework.request import Request
 
 def _positive_int(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
-    if raw is None:
-        return None
+    if raw is None or not raw.strip():
+        return None  # `?page=` means no page, as an empty filter means no filter
     try:
         value = int(raw)
     except ValueError:
@@ -22,8 +22,9 @@ class PageNumberPagination(BasePageNumberPagination):
     """`?page=N&page_size=N`: default 20, at most 100 (a larger size is capped).
 
     A `page` or `page_size` that is not a positive integer is a 400 `invalid`
-    (DRF would silently use the default size, or answer 404); a page past the
-    last one is a 404 `not_found`.
+    (DRF would silently use the default size, or answer 404), an empty one
+    means the default (as the catalog's response cache reads it too); a page
+    past the last one is a 404 `not_found`.
     """
 
     page_size = 20
@@ -43,6 +44,7 @@ class PageNumberPagination(BasePageNumberPagination):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
+            parameter["allowEmptyValue"] = True
             if parameter["name"] == self.page_size_query_param:
                 parameter["description"] = (
                     f"Results per page: default {self.page_size}, "
