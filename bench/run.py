@@ -270,7 +270,9 @@ class Pass:
     def drive(self, sc: Scenario, seconds: float, run_id: str) -> tuple[wrk.WrkResult, float]:
         """One wrk run; returns its result and the peak worker RSS (MB) during it."""
         self.ready(sc)
-        script, script_args = self.wrk_args(sc, run_id)
+        # Every wrk run numbers its requests from 1: a run id of its own keeps
+        # each Idempotency-Key unique across rounds.
+        script, script_args = self.wrk_args(sc, f"{run_id}-{time.time_ns()}")
         with self.sampler.sampling() as sampled:
             result = wrk.run(
                 base_url=self.gunicorn.base_url,
