@@ -193,7 +193,7 @@ def test_the_round_of_median_ratio_is_kept_with_the_peak_memory_of_all_rounds():
     rounds = {
         "list": [(res(300), 1000.0, 80.0), (res(100), 1000.0, 95.0), (res(200), 1000.0, 81.0)]
     }
-    results = {}
+    results: dict = {}
     bracket, spread = pick_median_rounds(rounds, results)
     assert results["list"][0].rps == 200.0
     assert results["list"][1] == 95.0
