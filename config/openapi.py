@@ -81,11 +81,14 @@ class AutoSchema(BaseAutoSchema):
             # The contract: a 429 always comes with `Retry-After` (config.errors sets it).
             headers = responses["429"].setdefault("headers", {})
             headers.setdefault("Retry-After", copy.deepcopy(RETRY_AFTER))  # no YAML anchors
-        # django-filter reads `?status=` (empty) as "no filter", and says so here.
+        # django-filter reads `?status=` (empty) as "no filter", and the schema says so.
         filterset = getattr(self.view, "filterset_class", None)
         for parameter in operation.get("parameters", []):
             in_filterset = filterset and parameter["name"] in filterset.base_filters
-            if in_filterset and parameter.get("in") == "query":
+            # DRF reads `?flag=` as null for a nullable BooleanField.
+            schema = parameter.get("schema", {})
+            null_flag = schema.get("type") == "boolean" and schema.get("nullable")
+            if (in_filterset or null_flag) and parameter.get("in") == "query":
                 parameter["allowEmptyValue"] = True
         if any(p.get("in") == "query" for p in operation.get("parameters", [])):
             # gunicorn refuses a request line over 4094 bytes itself (a plain-text body).

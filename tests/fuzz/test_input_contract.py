@@ -96,6 +96,15 @@ def test_an_empty_page_or_page_size_means_the_default_cached_or_not(api_client, 
         assert api_client.get(url).status_code == 200
 
 
+def test_an_empty_nullable_flag_is_no_filter_and_documented(api_client, schema):
+    ProductFactory()
+    assert api_client.get(PRODUCTS, {"in_stock": ""}).status_code == 200
+    parameters = {p["name"]: p for p in schema["paths"][PRODUCTS]["get"]["parameters"]}
+    assert parameters["in_stock"]["allowEmptyValue"] is True
+    assert "allowEmptyValue" not in parameters["min_price"]
+    assert api_client.get(PRODUCTS, {"min_price": ""}).status_code == 400
+
+
 def test_a_page_past_the_last_is_404(api_client):
     CategoryFactory()
     response = api_client.get(CATEGORIES, {"page": "2"})
