@@ -24,10 +24,10 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from knox.auth import TokenAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import BaseThrottle
 
+from accounts.authentication import TokenAuthentication
 from config.middleware import request_too_large_response
 from orders.models import IdempotencyKey
 
@@ -49,7 +49,10 @@ def _applies(request: HttpRequest) -> bool:
 
 
 def _caller(request: HttpRequest) -> str:
-    """The authenticated user (knox token or session), else the client address."""
+    """The authenticated user (knox token or session), else the client address.
+
+    The token check is stashed on the request; DRF reuses it in the view.
+    """
     try:
         authenticated = TokenAuthentication().authenticate(request)
     except APIException:

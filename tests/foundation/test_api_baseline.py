@@ -38,7 +38,7 @@ def test_api_requires_authentication_by_default(settings):
     rest = settings.REST_FRAMEWORK
     assert rest["DEFAULT_PERMISSION_CLASSES"] == ["rest_framework.permissions.IsAuthenticated"]
     assert rest["DEFAULT_AUTHENTICATION_CLASSES"] == [
-        "knox.auth.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ]
 
