@@ -97,6 +97,18 @@ def _order_create(**fields: Any) -> Order:
     return Order.objects.create(number=order_number_generate(), **fields)
 
 
+def _lines_remember(*, order: Order, lines: list[OrderLine]) -> None:
+    """Make `order.lines.all()` answer `lines` (in id order) without a query.
+
+    As prefetch_related leaves it: the caller renders the new order from the
+    objects in hand instead of reading back the order and its lines.
+    """
+    cached = order.lines.order_by("id")
+    cached._result_cache = sorted(lines, key=lambda line: line.pk)
+    cached._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
+
+
 def order_place(
     *,
     user: Any,
@@ -185,6 +197,7 @@ def order_place(
         for line in order_lines:
             line.order = order
         OrderLine.objects.bulk_create(order_lines)
+        _lines_remember(order=order, lines=order_lines)
         OrderEvent.objects.create(
             order=order,
             type="placed",
