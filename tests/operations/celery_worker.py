@@ -34,7 +34,9 @@ class Worker:
         self.log_path = log_dir / f"{self.queue}-{uuid.uuid4().hex[:6]}.log"
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
-        self.client = Celery("stockroom-test-client", broker=BROKER_URL)
+        # Not the current app: shared tasks in this process must keep resolving to
+        # config.celery's app (eager in tests), not to this client.
+        self.client = Celery("stockroom-test-client", broker=BROKER_URL, set_as_current=False)
         self.client.conf.broker_connection_retry_on_startup = False
         self.client.conf.broker_transport_options = {"global_keyprefix": self.prefix}
 

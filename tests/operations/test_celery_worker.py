@@ -182,3 +182,15 @@ def test_the_compose_health_check_command_pings_the_worker(worker):
         check=False,
     )
     assert other.returncode != 0
+
+
+def test_a_worker_helper_leaves_this_process_running_tasks_inline(tmp_path):
+    """The helper's client app must not become Celery's current app: shared tasks
+    sent from the test process would then go to a broker queue nobody reads."""
+    from celery import current_app
+
+    from config.celery import app
+
+    Worker(tmp_path)
+    assert current_app._get_current_object() is app
+    assert app.conf.task_always_eager is True

@@ -75,6 +75,10 @@ class Gunicorn:
         static_root = log_dir / "static"
         static_root.mkdir(exist_ok=True)
         database_url = overrides.pop("DATABASE_URL", "") or current_database_url()
+        # Named, so a fault test can cut this server's connections and no one else's.
+        self.application_name = f"stockroom-live-{self.port}"
+        separator = "&" if "?" in database_url else "?"
+        database_url = f"{database_url}{separator}application_name={self.application_name}"
         self.env = production_env(
             DATABASE_URL=database_url,
             REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),

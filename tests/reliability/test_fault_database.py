@@ -1,7 +1,7 @@
 """Database connections cut: every server connection is terminated mid-load, three times.
 
-`pg_terminate_backend` on every connection to the test database but this
-process's own (so the live gunicorn's pooled connections, busy or idle) while
+`pg_terminate_backend` on every connection of the live gunicorn (its pooled
+connections, busy or idle, found by their application_name) while
 clients place orders. At most the requests in flight at a cut may fail; every
 request that starts after a cut succeeds; every order that was answered 201
 exists with its lines, no order is left without lines, stock equals ledger.
@@ -23,13 +23,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CUTS = 3
 
 
-def _terminate_server_connections() -> int:
-    """Terminate every other connection to the test database; return once they are gone."""
+def _terminate_server_connections(server: Gunicorn) -> int:
+    """Terminate the server's connections (only its own: this process keeps its pool)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            [connection.settings_dict["NAME"]],
+            "WHERE datname = %s AND application_name = %s",
+            [connection.settings_dict["NAME"], server.application_name],
         )
         pids = [pid for pid, _ in cursor.fetchall()]
         # pg_terminate_backend only signals: a request starting "after the cut"
@@ -65,7 +65,7 @@ def test_cut_connections_fail_only_requests_in_flight(shop: Shop, log_dir: Path)
             for _ in range(CUTS):
                 load.wait_for(8, kind="order")
                 started = time.monotonic()
-                terminated = _terminate_server_connections()
+                terminated = _terminate_server_connections(server)
                 cuts.append((started, time.monotonic(), terminated))
             load.wait_for(12, kind="order")
         outcomes = load.snapshot()
