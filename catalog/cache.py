@@ -3,19 +3,22 @@
 Design
 ------
 * One counter, `catalog:generation`, lives in the cache (no expiry). Every
-  cached response is stored under a key that contains the generation read at
-  the *start* of the request, plus a hash of the absolute URL (scheme, host,
-  path) and the normalised known query parameters (sorted, stripped, unknown
-  ones ignored): `catalog:<FORMAT>:<generation>:<scope>:<sha256>`.
+  cached response is stored under a key made of a hash of the absolute URL
+  (scheme, host, path) and the normalised known query parameters (sorted,
+  stripped, unknown ones ignored): `catalog:<FORMAT>:<scope>:<sha256>`, and
+  the stored value carries the generation read at the *start* of the request
+  that built it. A read fetches the counter and the entry in ONE round trip
+  (MGET) and serves the entry only if its generation is the current one.
 * Every catalog write (category, product, variant, stock: each service in
   catalog.services, `_stock_apply` included, so orders taking or returning
   stock count too) calls `invalidate_on_commit()`, which bumps the counter in
-  `transaction.on_commit`. After the bump no reader can build a key of an
-  older generation, so nothing cached before the commit is served again; old
-  entries simply expire (CATALOG_CACHE_TTL). A rolled-back write bumps nothing.
-* A reader that raced a write stores its (possibly old) body under the *old*
-  generation it read first, which nobody reads after the bump: a stale entry
-  can never be published under the new generation.
+  `transaction.on_commit`. After the bump no entry of an older generation
+  matches, so nothing cached before the commit is served again; the next
+  reader rebuilds and overwrites it. A rolled-back write bumps nothing.
+* A reader that raced a write stores its (possibly old) body tagged with the
+  *old* generation it read first, which never matches after the bump: a stale
+  entry can never be served under the new generation. (At worst such a late
+  store overwrites a fresh entry, costing one more rebuild, never a stale read.)
 * If the counter is lost (eviction, flush), it restarts from a fresh
   nanosecond timestamp, never from a value an older entry may still carry.
 * Redis down: django-redis is configured with IGNORE_EXCEPTIONS, reads return
@@ -48,7 +51,7 @@ logger = logging.getLogger("stockroom.catalog.cache")
 
 GENERATION_KEY = "catalog:generation"
 # Bumped when the shape of cached bodies changes, so a deploy never serves old shapes.
-FORMAT = "1"
+FORMAT = "2"
 
 
 def _fresh_generation() -> int:
@@ -89,11 +92,20 @@ def _normalised_query(request: HttpRequest, params: Iterable[str]) -> str:
     return "&".join(f"{name}={value}" for name, value in pairs)
 
 
-def cache_key(*, scope: str, request: HttpRequest, params: Iterable[str], gen: int) -> str:
+def cache_key(*, scope: str, request: HttpRequest, params: Iterable[str]) -> str:
     # The host and scheme are part of the key: bodies carry absolute page links.
     raw = f"{request.build_absolute_uri(request.path)}?{_normalised_query(request, params)}"
     digest = hashlib.sha256(raw.encode()).hexdigest()
-    return f"catalog:{FORMAT}:{gen}:{scope}:{digest}"
+    return f"catalog:{FORMAT}:{scope}:{digest}"
+
+
+def _lookup(key: str) -> tuple[int | None, Any]:
+    """The current generation and the entry under `key`, in one round trip."""
+    found = cache.get_many([GENERATION_KEY, key])
+    value = found.get(GENERATION_KEY)
+    if value is None:  # counter missing (fresh, evicted) or cache down
+        return generation(), None
+    return int(value), found.get(key)
 
 
 def _etag(body: bytes) -> str:
@@ -134,19 +146,19 @@ def json_response(
     through and nothing is stored. Only public responses may be cacheable:
     the key does not contain the caller.
     """
-    gen = generation() if cacheable else None
-    key = None
-    if gen is not None:
-        key = cache_key(scope=scope, request=request, params=params, gen=gen)
-    if key is not None:
-        hit = cache.get(key)
-        if hit is not None:
-            etag, body = hit
+    gen, key = None, None
+    if cacheable:
+        key = cache_key(scope=scope, request=request, params=params)
+        gen, hit = _lookup(key)
+        if gen is None:
+            key = None  # cache down: build, serve, store nothing
+        elif hit is not None and hit[0] == gen:
+            _, etag, body = hit
             return _response(request, body=body, etag=etag, cache_status="HIT")
     body = JSONRenderer().render(build())
     etag = _etag(body)
     if key is not None:
-        cache.set(key, (etag, body), timeout=settings.CATALOG_CACHE_TTL)
+        cache.set(key, (gen, etag, body), timeout=settings.CATALOG_CACHE_TTL)
     status = "MISS" if key is not None else "BYPASS"
     return _response(request, body=body, etag=etag, cache_status=status)
 
