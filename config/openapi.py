@@ -88,7 +88,10 @@ class AutoSchema(BaseAutoSchema):
             # DRF reads `?flag=` as null for a nullable BooleanField.
             schema = parameter.get("schema", {})
             null_flag = schema.get("type") == "boolean" and schema.get("nullable")
-            if (in_filterset or null_flag) and parameter.get("in") == "query":
+            # A view that validates its query with a serializer given the QueryDict
+            # (DRF drops an empty value of an optional field) says so with this flag.
+            drops_empty = getattr(self.view, "query_drops_empty_values", False)
+            if (in_filterset or null_flag or drops_empty) and parameter.get("in") == "query":
                 parameter["allowEmptyValue"] = True
         if any(p.get("in") == "query" for p in operation.get("parameters", [])):
             # gunicorn refuses a request line over 4094 bytes itself (a plain-text body).

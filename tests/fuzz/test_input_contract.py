@@ -201,3 +201,11 @@ def test_order_date_filters_take_any_iso_offset(user_client, params, status):
     assert response.status_code == status
     if status == 400:
         assert list(response.json()["errors"]) == list(params)
+
+
+def test_an_empty_delivery_filter_is_no_filter_and_documented(superuser_client, schema):
+    response = superuser_client.get("/api/v1/webhooks/deliveries/", {"endpoint": ""})
+    assert response.status_code == 200
+    path = schema["paths"]["/api/v1/webhooks/deliveries/"]["get"]
+    parameters = {p["name"]: p for p in path["parameters"]}
+    assert parameters["endpoint"]["allowEmptyValue"] is True
