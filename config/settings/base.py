@@ -12,6 +12,7 @@ from typing import Any
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -26,6 +27,12 @@ if DEBUG:
         "DJANGO_SECRET_KEY", default="django-insecure-development-only-key-change-me-for-real-use"
     )
 else:
+    if not env("DJANGO_SECRET_KEY", default=""):
+        raise ImproperlyConfigured(
+            "Set the DJANGO_SECRET_KEY environment variable (production settings need it). "
+            "On a development checkout run with DJANGO_DEBUG=true instead, as `make run` does: "
+            "DJANGO_DEBUG=true .venv/bin/python manage.py <command>"
+        )
     SECRET_KEY = env("DJANGO_SECRET_KEY")
 
 ALLOWED_HOSTS = env.list(

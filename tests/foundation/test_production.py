@@ -42,6 +42,7 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     result = manage("check", env=env)
     assert result.returncode != 0
     assert "Set the DJANGO_SECRET_KEY environment variable" in result.stderr
+    assert "DJANGO_DEBUG=true .venv/bin/python manage.py" in result.stderr
 
 
 def test_openapi_schema_validates_without_warnings():
