@@ -278,8 +278,8 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": "config.metadata.SchemaOnlyMetadata",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's "anon" and "user" rates, in one Redis round trip (config/throttling.py).
+        "config.throttling.ClientRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="600/min"),
