@@ -645,7 +645,8 @@ def main(argv: list[str]) -> int:
     if full.get("scaling"):
         print("\nlarge / base\n")
         print(report.table(full["scaling"], report.SCALING_COLUMNS))
-    print(f"\nreport: {md_path.relative_to(ROOT)} and {json_path.name} ({full['elapsed_s']}s)")
+    shown = md_path.relative_to(ROOT) if md_path.is_relative_to(ROOT) else md_path
+    print(f"\nreport: {shown} and {json_path.name} ({full['elapsed_s']}s)")
     if args.smoke:
         verify_smoke(json_path, md_path)
         print("bench-smoke: ran and wrote a complete report")

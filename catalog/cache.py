@@ -38,7 +38,7 @@ use inside services).
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -99,13 +99,23 @@ def cache_key(*, scope: str, request: HttpRequest, params: Iterable[str]) -> str
     return f"catalog:{FORMAT}:{scope}:{digest}"
 
 
-def _lookup(key: str) -> tuple[int | None, Any]:
-    """The current generation and the entry under `key`, in one round trip."""
-    found = cache.get_many([GENERATION_KEY, key])
-    value = found.get(GENERATION_KEY)
+def lookup_keys(key: str) -> list[str]:
+    """The cache keys a lookup of the entry `key` reads, in the order `cached_response` takes."""
+    return [GENERATION_KEY, key]
+
+
+def _lookup(key: str, values: Sequence[Any] | None = None) -> tuple[int | None, Any]:
+    """The current generation and the entry under `key`, in one round trip.
+
+    `values` are those of `lookup_keys(key)` when the caller has read them already.
+    """
+    if values is None:
+        found = cache.get_many(lookup_keys(key))
+        values = [found.get(k) for k in lookup_keys(key)]
+    value, entry = values
     if value is None:  # counter missing (fresh, evicted) or cache down
         return generation(), None
-    return int(value), found.get(key)
+    return int(value), entry
 
 
 def _etag(body: bytes) -> str:
@@ -132,6 +142,23 @@ def _response(request: HttpRequest, *, body: bytes, etag: str, cache_status: str
     return response
 
 
+def cached_response(
+    request: HttpRequest, *, key: str, values: Sequence[Any] | None = None
+) -> HttpResponse | None:
+    """The stored response under `key` (from `cache_key`) if current (or its 304), else None.
+
+    One cache round trip, none if `values` (of `lookup_keys(key)`) are given.
+    What it found is remembered on the request, so a miss that goes on to
+    `json_response` does not ask the cache again.
+    """
+    gen, hit = _lookup(key, values)
+    request.catalog_cache_lookup = (key, gen)  # type: ignore[attr-defined]
+    if gen is not None and hit is not None and hit[0] == gen:
+        _, etag, body = hit
+        return _response(request, body=body, etag=etag, cache_status="HIT")
+    return None
+
+
 def json_response(
     request: HttpRequest,
     *,
@@ -149,12 +176,17 @@ def json_response(
     gen, key = None, None
     if cacheable:
         key = cache_key(scope=scope, request=request, params=params)
-        gen, hit = _lookup(key)
+        # The fast path (catalog.fastpath) already looked this key up and missed.
+        looked_up = getattr(request, "catalog_cache_lookup", None)
+        if looked_up is not None and looked_up[0] == key:
+            gen = looked_up[1]
+        else:
+            gen, hit = _lookup(key)
+            if gen is not None and hit is not None and hit[0] == gen:
+                _, etag, body = hit
+                return _response(request, body=body, etag=etag, cache_status="HIT")
         if gen is None:
             key = None  # cache down: build, serve, store nothing
-        elif hit is not None and hit[0] == gen:
-            _, etag, body = hit
-            return _response(request, body=body, etag=etag, cache_status="HIT")
     body = JSONRenderer().render(build())
     etag = _etag(body)
     if key is not None:
@@ -163,4 +195,12 @@ def json_response(
     return _response(request, body=body, etag=etag, cache_status=status)
 
 
-__all__ = ["generation", "invalidate", "invalidate_on_commit", "json_response"]
+__all__ = [
+    "cache_key",
+    "cached_response",
+    "generation",
+    "invalidate",
+    "invalidate_on_commit",
+    "json_response",
+    "lookup_keys",
+]

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from catalog import cache as catalog_cache
-from catalog import selectors, services
+from catalog import fastpath, selectors, services
 from catalog.api import serializers as s
 from catalog.api.permissions import (
     ModelPermissions,
@@ -178,8 +178,14 @@ class ProductViewSet(CatalogViewSet):
     """Products. Public reads of published products (cached), staff writes."""
 
     queryset = Product.objects.all()
+    # The response cache's scope and key parameters per action (catalog.fastpath reads them).
+    cache_scopes = {"list": ("products", LIST_PARAMS), "retrieve": ("product", ())}
 
-    def _respond(self, request: Request, build: Any, *, scope: str, params: Any) -> Any:
+    def check_throttles(self, request: Request) -> None:
+        if not fastpath.throttled_here(request):  # else counted once already
+            super().check_throttles(request)
+
+    def _respond(self, request: Request, build: Any, scope: str, params: Any) -> Any:
         staff = sees_unpublished(request.user)
         if request.accepted_renderer.format != "json":  # the browsable API in development
             return Response(build(staff))
@@ -198,7 +204,7 @@ class ProductViewSet(CatalogViewSet):
             items = [selectors.product_item(row, staff=staff) for row in page]
             return self.get_paginated_response(items).data
 
-        return self._respond(request, build, scope="products", params=LIST_PARAMS)
+        return self._respond(request, build, *self.cache_scopes["list"])
 
     def retrieve(self, request: Request, slug: str) -> HttpResponseBase:
         def build(staff: bool) -> Any:
@@ -207,7 +213,7 @@ class ProductViewSet(CatalogViewSet):
                 raise NotFound()
             return item
 
-        return self._respond(request, build, scope="product", params=())
+        return self._respond(request, build, *self.cache_scopes["retrieve"])
 
     def _render(self, product: Product) -> dict[str, Any] | None:
         return selectors.product_detail(slug=product.slug, staff=True)

@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, so every middleware above still runs: current cached public product reads.
+    "catalog.fastpath.CatalogCacheMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

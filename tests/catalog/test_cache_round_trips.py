@@ -1,4 +1,4 @@
-"""A cached catalog read asks the cache once for the generation and the entry together."""
+"""A cached catalog read asks Redis once: throttle windows, generation and entry together."""
 
 from decimal import Decimal
 
@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from catalog import cache as catalog_cache
+from config import throttling
 from tests.catalog.factories import ProductFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,27 +23,38 @@ def tee():
     return product
 
 
-class _Counting:
-    """The real cache, with its calls counted (nothing is faked)."""
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """Every command sent to Redis (the real client, counted: nothing is faked)."""
+    commands: list[str] = []
+    connection_class = type(throttling._redis())
+    execute = connection_class.execute_command
 
-    def __init__(self) -> None:
-        self.calls: list[str] = []
+    def counting(self, *args, **kwargs):
+        commands.append(args[0])
+        return execute(self, *args, **kwargs)
 
-    def __getattr__(self, name: str):
-        attribute = getattr(cache, name)
-        if callable(attribute):
-            self.calls.append(name)
-        return attribute
+    monkeypatch.setattr(connection_class, "execute_command", counting)
+    return commands
 
 
 @pytest.mark.parametrize("url", [LIST, DETAIL])
-def test_a_hit_is_one_cache_read(api_client, tee, monkeypatch, url):
+def test_a_hit_is_one_round_trip_with_redis(api_client, tee, redis_commands, url):
+    """The throttle's windows and the generation and the entry: one script call."""
     assert api_client.get(url)["X-Cache"] == "MISS"
-    counting = _Counting()
-    monkeypatch.setattr(catalog_cache, "cache", counting)
+    redis_commands.clear()
     response = api_client.get(url)
     assert response["X-Cache"] == "HIT"
-    assert counting.calls == ["get_many"]
+    assert redis_commands == ["EVALSHA"]
+
+
+def test_without_the_fast_path_a_hit_reads_the_cache_once(api_client, tee, redis_commands):
+    """A cacheable read the fast path leaves to the view (here: HEAD) still reads once."""
+    assert api_client.get(DETAIL)["X-Cache"] == "MISS"
+    redis_commands.clear()
+    response = api_client.head(DETAIL)
+    assert response["X-Cache"] == "HIT"
+    assert redis_commands == ["EVALSHA", "MGET"]
 
 
 def test_an_entry_of_an_older_generation_is_never_served(api_client, tee):
