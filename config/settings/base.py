@@ -69,16 +69,18 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.CommonMiddleware",  # Django's, but no redirect of API writes
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Current cached public product reads: after every middleware that may answer
+    # early or adds a header, before those that only matter to a caller with a
+    # session or token, or to writes (it serves neither).
+    "catalog.fastpath.CatalogCacheMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "orders.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    # Last, so every middleware above still runs: current cached public product reads.
-    "catalog.fastpath.CatalogCacheMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
