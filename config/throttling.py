@@ -19,9 +19,11 @@ DRF keeps them, in the cache. If Redis is unreachable the request is allowed,
 as DRF's throttles allow it when the cache fails.
 """
 
+import itertools
 import logging
-import uuid
+import os
 from collections.abc import Sequence
+from functools import cache as memoize
 from typing import Any
 
 from django.core.cache import cache
@@ -70,6 +72,15 @@ def _redis() -> Any:
 
 
 _scripts: dict[int, Any] = {}
+# Members of a window must be unique: this process's id and a counter (no syscall).
+_members = itertools.count()
+
+
+@memoize
+def _parsed(rate: str) -> tuple[int, int]:
+    limit, duration = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
+    assert limit is not None and duration is not None
+    return limit, duration
 
 
 def _script(connection: Any) -> Any:
@@ -105,8 +116,7 @@ class ClientRateThrottle(SimpleRateThrottle):
             rate = self.THROTTLE_RATES.get(scope)
             if rate is None:
                 continue
-            limit, duration = self.parse_rate(rate)
-            assert limit is not None and duration is not None  # a rate is set
+            limit, duration = _parsed(rate)
             found.append((self.cache_format % {"scope": scope, "ident": ident}, limit, duration))
         return found
 
@@ -126,7 +136,7 @@ class ClientRateThrottle(SimpleRateThrottle):
             found = cache.get_many(read) if read else {}
             return self._check_in_cache(windows), [found.get(k) for k in read]
         now = self.timer()
-        args: list[Any] = [now, f"{now!r}:{uuid.uuid4().hex}", len(windows)]
+        args: list[Any] = [now, f"{now!r}:{os.getpid()}:{next(_members)}", len(windows)]
         for _, limit, duration in windows:
             args += [duration, limit]
         keys = [cache.make_key(key) for key, _, _ in windows] + [cache.make_key(k) for k in read]
