@@ -157,9 +157,10 @@ def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per scenario: the ratio at each catalog size against its target."""
     passes = report["passes"]
     scale = {row["name"]: row for row in report.get("scaling") or []}
+    plain: dict[str, Any] = next((r for r in passes[0]["scenarios"] if r["name"] == "plain"), {})
     rows = []
     for row in passes[0]["scenarios"]:
-        if row["name"] == "ceiling":
+        if row["name"] in ("ceiling", "plain"):
             continue
         large = next((r for r in passes[-1]["scenarios"] if r["name"] == row["name"]), None)
         misses = [k for k, ok in (row.get("checks") or {}).items() if not ok]
@@ -170,6 +171,9 @@ def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "ratio_base": row.get("ratio"),
                 "ratio_large": large.get("ratio") if large and len(passes) > 1 else None,
                 "ratio_change": scale.get(row["name"], {}).get("ratio_change"),
+                "ratio_plain": round(row["ratio"] / plain["ratio"], 3)
+                if row.get("ratio") and plain.get("ratio")
+                else None,
                 "errors": row.get("errors"),
                 "missed": ", ".join(misses)
                 if misses
@@ -185,6 +189,7 @@ SUMMARY_COLUMNS = [
     ("ratio_base", "ratio (base)"),
     ("ratio_large", "ratio (large)"),
     ("ratio_change", "large/base"),
+    ("ratio_plain", "ratio to the plain view (base, reference)"),
     ("errors", "errors"),
     ("missed", "targets missed (base)"),
 ]

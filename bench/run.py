@@ -6,9 +6,11 @@
 For each catalog size: create, migrate and seed a database of its own
 (`manage.py seed_demo`), start gunicorn with production settings on a free
 loopback port, warm up, count SQL per request, then run wrk for each
-scenario between two runs of the ceiling (/healthz through the same
-middleware), so every ratio compares runs taken minutes apart on the same
-server. A scenario whose endpoint answers 404 is skipped with a note.
+scenario between two runs of the ceiling (/healthz, which the project
+answers before all but its request-id middleware), so every ratio compares
+runs taken minutes apart on the same server. A plain view behind every
+middleware (bench/urls.py) runs as a reference, shown but not judged. A
+scenario whose endpoint answers 404 is skipped with a note.
 See README.md, "Benchmarks", for how to read the table.
 """
 
@@ -66,6 +68,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--tokens", type=int, default=50, help="customers logged in for orders")
     p.add_argument("--skus", type=int, default=200, help="SKUs the order scenario buys")
     p.add_argument("--only", help="comma-separated scenario names (the ceiling always runs)")
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the server, e.g. WEB_CONCURRENCY=4 (repeatable)",
+    )
     p.add_argument("--profile", action="store_true", help="py-spy each scenario afterwards")
     p.add_argument("--profile-duration", type=int, default=8)
     p.add_argument("--fresh", action="store_true", help="re-seed even if the database matches")
@@ -230,7 +239,8 @@ class Pass:
         self.work.mkdir(parents=True, exist_ok=True)
         self.load = wrk.Load(threads=args.threads, connections=args.connections)
         self.url = server.database_url_for(args.database_url, dataset)
-        self.env = server.server_env(database_url=self.url, redis_url=args.redis_url)
+        extra = dict(item.split("=", 1) for item in args.server_env)
+        self.env = server.server_env(database_url=self.url, redis_url=args.redis_url, extra=extra)
         self.gunicorn = server.Gunicorn(env=self.env, log_path=self.work / "gunicorn.log")
         self.sampler = server.RssSampler(self.gunicorn)
         self.restarts: dict[str, int] = {}

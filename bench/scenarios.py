@@ -29,6 +29,8 @@ from typing import Any
 
 API = "/api/v1"
 CEILING = "ceiling"
+# A plain view behind every middleware (bench/urls.py): shown, not judged.
+PLAIN = "plain"
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,12 @@ def build(data: dict[str, Any], *, seed: int = 1) -> list[Scenario]:
     detail_probe = f"{API}/products/{slugs[0]}/" if slugs else list_probe
     return [
         Scenario(CEILING, "ceiling: /healthz", paths=["/healthz"]),
+        Scenario(
+            PLAIN,
+            "reference: plain view, every middleware",
+            probe="/bench/plain",
+            paths=["/bench/plain"],
+        ),
         Scenario(
             "list_cached",
             "product list, cached",

@@ -74,7 +74,8 @@ def server_env(*, database_url: str, redis_url: str, extra: dict[str, str] | Non
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GUNICORN_"))}
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            # Production settings plus the reference route /bench/plain.
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": "bench-" + secrets.token_hex(24),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",

@@ -151,7 +151,7 @@ def test_server_runs_with_production_settings_as_behind_one_proxy(monkeypatch):
     monkeypatch.setenv("DJANGO_DEBUG", "true")
     env = server.server_env(database_url="postgres://x/db", redis_url="redis://x/15")
     assert env["DJANGO_DEBUG"] == "false"
-    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.base"
+    assert env["DJANGO_SETTINGS_MODULE"] == "bench.settings"
     assert env["NUM_PROXIES"] == "1"
     assert env["CELERY_BROKER_URL"] == env["REDIS_URL"] == "redis://x/15"
     assert not any(k.startswith("THROTTLE_") for k in env)
@@ -199,3 +199,31 @@ def test_the_round_of_median_ratio_is_kept_with_the_peak_memory_of_all_rounds():
     assert results["list"][1] == 95.0
     assert bracket == {"list": 1000.0}
     assert spread == {"list": [0.3, 0.1, 0.2]}
+
+
+def test_bench_settings_are_production_settings_plus_the_reference_route():
+    import importlib
+
+    from config.settings import base
+
+    bench_settings = importlib.import_module("bench.settings")
+    assert bench_settings.ROOT_URLCONF == "bench.urls"
+    same = [name for name in dir(base) if name.isupper() and name != "ROOT_URLCONF"]
+    assert all(getattr(bench_settings, n) == getattr(base, n) for n in same)
+    bench_urls = importlib.import_module("bench.urls")
+    routes = [str(p.pattern) for p in bench_urls.urlpatterns]
+    assert routes[-1] == "bench/plain"
+    assert len(routes) == len(importlib.import_module("config.urls").urlpatterns) + 1
+
+
+def test_summary_shows_each_ratio_against_the_plain_view_too():
+    def row(name: str, ratio: float, target: float | None) -> dict:
+        return {"name": name, "scenario": name, "status": "ran", "ratio": ratio,
+                "target": target, "errors": 0, "checks": {}}  # fmt: skip
+
+    passes = [{"scenarios": [row("ceiling", 1.0, None), row("plain", 0.8, None),
+                             row("list_cached", 0.6, 0.75)]}]  # fmt: skip
+    (only,) = report.summary({"passes": passes})
+    assert only["scenario"] == "list_cached"
+    assert only["ratio_base"] == 0.6
+    assert only["ratio_plain"] == 0.75
