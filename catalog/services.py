@@ -120,7 +120,6 @@ def stock_adjust(*, variant: Variant, delta: int, reason: str, user: Any = None)
     return movement
 
 
-@transaction.atomic
 def stock_take(
     *,
     quantities: Mapping[int, int],
@@ -134,19 +133,31 @@ def stock_take(
     Raises InsufficientStock with `shortages` for every short variant (and
     takes nothing); Variant.DoesNotExist for an unknown id. Returns the ledger
     rows, each with `.variant` holding the new stock.
+
+    Runs in the caller's transaction when there is one, without a savepoint
+    (it would cost two queries on every order): both refusals are found
+    before anything is written, so the caller's transaction stays usable
+    after them (the rows read stay locked until it ends); any other error
+    marks it for rollback.
     """
     if any(q <= 0 for q in quantities.values()):
         raise ValueError("Quantities to take must be positive.")
-    return _stock_apply(
-        deltas={pk: -q for pk, q in quantities.items()},
-        kind=kind,
-        reason=reason,
-        order_number=order_number,
-        user=user,
-    )
+    with transaction.atomic(savepoint=False):
+        try:
+            return _stock_apply(
+                deltas={pk: -q for pk, q in quantities.items()},
+                kind=kind,
+                reason=reason,
+                order_number=order_number,
+                user=user,
+            )
+        except (InsufficientStock, Variant.DoesNotExist) as exc:
+            # Raised outside the block: leaving it with an exception would mark
+            # the caller's whole transaction for rollback.
+            refusal = exc
+    raise refusal
 
 
-@transaction.atomic
 def stock_return(
     *,
     quantities: Mapping[int, int],
@@ -155,12 +166,17 @@ def stock_return(
     reason: str = "",
     user: Any = None,
 ) -> list[StockMovement]:
-    """Put `quantities` ({variant_id: positive quantity}) back, with ledger rows of `kind`."""
+    """Put `quantities` ({variant_id: positive quantity}) back, with ledger rows of `kind`.
+
+    Runs in the caller's transaction when there is one, without a savepoint:
+    an error marks that transaction for rollback.
+    """
     if any(q <= 0 for q in quantities.values()):
         raise ValueError("Quantities to return must be positive.")
-    return _stock_apply(
-        deltas=dict(quantities), kind=kind, reason=reason, order_number=order_number, user=user
-    )
+    with transaction.atomic(savepoint=False):
+        return _stock_apply(
+            deltas=dict(quantities), kind=kind, reason=reason, order_number=order_number, user=user
+        )
 
 
 # --- Slugs -------------------------------------------------------------------

@@ -38,6 +38,7 @@ KEY_MAX_LENGTH = 255
 API_PREFIX = "/api/v1/"
 EXEMPT_PREFIXES = ("/api/v1/auth/", "/api/v1/payments/webhook/")
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock conflict
+STORED_FIELDS = ["fingerprint", "created_at", "status_code", "response_body", "content_type"]
 
 
 def _applies(request: HttpRequest) -> bool:
@@ -120,30 +121,32 @@ class IdempotencyMiddleware:
             [IdempotencyKey(**identity, fingerprint=fingerprint)], ignore_conflicts=True
         )
         stored = False
+        answer: HttpResponse | None = None
         with transaction.atomic():
             row = self._lock(identity=identity)
-            if row is None:
-                return _in_progress_or_reused(identity=identity, fingerprint=fingerprint)
-            answer = _answer_from(row, fingerprint=fingerprint)
-            if answer is not None:
-                return answer
-            # Ours to run: new, expired, or left by a process that died mid-request
-            # (its transaction rolled back with it, so it changed nothing).
-            row.fingerprint = fingerprint
-            row.created_at = timezone.now()
-            row.status_code = None
-            row.save(update_fields=["fingerprint", "created_at", "status_code"])
-
-            response = self.get_response(request)
-            if 200 <= response.status_code < 300 and not response.streaming:
-                row.status_code = response.status_code
-                row.response_body = response.content
-                row.content_type = response.get("Content-Type", "")
-                row.save(update_fields=["status_code", "response_body", "content_type"])
-                stored = True
-            else:
-                # An error changes nothing: undo whatever the view did and free the key.
-                transaction.set_rollback(True)
+            if row is not None:
+                answer = _answer_from(row, fingerprint=fingerprint)
+            if row is not None and answer is None:
+                # Ours to run: new, expired, or left by a process that died mid-request
+                # (its transaction rolled back with it, so it changed nothing). The row
+                # is written once, with the response: until this transaction commits
+                # nobody else can see or lock it, and on an error it is rolled back anyway.
+                row.fingerprint = fingerprint
+                row.created_at = timezone.now()
+                response = self.get_response(request)
+                if 200 <= response.status_code < 300 and not response.streaming:
+                    row.status_code = response.status_code
+                    row.response_body = response.content
+                    row.content_type = response.get("Content-Type", "")
+                    row.save(update_fields=STORED_FIELDS)
+                    stored = True
+                else:
+                    # An error changes nothing: undo whatever the view did and free the key.
+                    transaction.set_rollback(True)
+        if row is None:
+            return _in_progress_or_reused(identity=identity, fingerprint=fingerprint)
+        if answer is not None:
+            return answer
         if not stored:
             IdempotencyKey.objects.filter(**identity, status_code__isnull=True).delete()
         return response
@@ -152,19 +155,21 @@ class IdempotencyMiddleware:
     def _lock(*, identity: dict[str, str]) -> IdempotencyKey | None:
         """Lock the key row for this transaction, or None while another request holds it.
 
+        Call it first thing in the request's transaction: a lock conflict aborts
+        that transaction (no savepoint is spent on it, it holds nothing yet), so
+        it is marked for rollback and the caller must leave the block at once.
+
         The lock, not a flag, says "in progress": it lasts exactly as long as the
         first request's transaction, which also stores the response, so a
         process that dies mid-request frees the key at once and never leaves
         an effect without its stored response.
         """
         try:
-            with transaction.atomic():
-                return (
-                    IdempotencyKey.objects.select_for_update(nowait=True).filter(**identity).first()
-                )
+            return IdempotencyKey.objects.select_for_update(nowait=True).filter(**identity).first()
         except OperationalError as exc:
             if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                 raise
+            transaction.set_rollback(True)
             return None
 
 

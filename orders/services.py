@@ -37,6 +37,7 @@ LINE_QUANTITY_MAX = 1000
 NUMBER_ATTEMPTS = 5
 EMAIL_KINDS = frozenset({"placed", "paid", "shipped", "cancelled", "refunded"})
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
+ORDER_NUMBER_CONSTRAINT = "orders_order_number_key"  # Django's name for unique=True
 
 
 def _actor_kind(user: Any, order: Order) -> str:
@@ -85,16 +86,13 @@ def _lines_merge(lines: Sequence[Mapping[str, Any]]) -> tuple[dict[str, int], di
     return quantities, first_index
 
 
-def _order_create(**fields: Any) -> Order:
-    """Insert an order under a fresh random number, drawing again on the (rare) clash."""
-    for _attempt in range(NUMBER_ATTEMPTS - 1):
-        try:
-            with transaction.atomic():
-                return Order.objects.create(number=order_number_generate(), **fields)
-        except IntegrityError as exc:
-            if "number" not in str(exc):
-                raise
-    return Order.objects.create(number=order_number_generate(), **fields)
+def _number_clash(exc: IntegrityError) -> bool:
+    """Whether `exc` is an order number drawn twice (rare: 50 random bits)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    if constraint is not None:
+        return bool(constraint == ORDER_NUMBER_CONSTRAINT)
+    return "number" in str(exc)
 
 
 def _lines_remember(*, order: Order, lines: list[OrderLine]) -> None:
@@ -151,62 +149,91 @@ def order_place(
         errors["shipping_address"] = ["Give shipping_address or address_id."]
         address = {}
 
-    with transaction.atomic():
-        variants = {
-            v.sku: v
-            for v in Variant.objects.filter(
-                sku__in=list(quantities), product__is_published=True
-            ).select_related("product")
-        }
-        for sku, index in first_index.items():
-            if sku not in variants:
-                errors[f"lines.{index}.sku"] = [f"Unknown or unavailable SKU {sku!r}."]
-        if errors:
-            raise OrderInputInvalid(errors=errors)
-
-        order_lines = [
-            OrderLine(
-                variant=variants[sku],
-                sku=sku,
-                product_name=variants[sku].product.name,
-                variant_name=variants[sku].name,
-                unit_price=variants[sku].price,
-                quantity=quantity,
-                line_total=(variants[sku].price * quantity).quantize(CENT),
+    # A clashing order number undoes the whole attempt (its savepoint, or its
+    # transaction at the top level) and draws again: cheaper than a savepoint
+    # around every order INSERT for a clash that almost never happens.
+    for attempt in range(1, NUMBER_ATTEMPTS + 1):
+        try:
+            return _order_place_attempt(
+                user=user,
+                quantities=quantities,
+                first_index=first_index,
+                errors=dict(errors),
+                address=address,
+                note=note,
             )
-            for sku, quantity in quantities.items()
-        ]
-        subtotal = sum((line.line_total for line in order_lines), Decimal("0.00"))
-        shipping = shipping_total_for(subtotal)
-        order = _order_create(
-            user=user,
-            status=OrderStatus.PENDING_PAYMENT,
-            currency=settings.STORE_CURRENCY,
-            subtotal=subtotal,
-            shipping_total=shipping,
-            total=subtotal + shipping,
-            note=note,
-            **{f"shipping_{field}": value for field, value in address.items()},
+        except IntegrityError as exc:
+            if attempt == NUMBER_ATTEMPTS or not _number_clash(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _order_place_attempt(
+    *,
+    user: Any,
+    quantities: dict[str, int],
+    first_index: dict[str, int],
+    errors: dict[str, list[str]],
+    address: dict[str, str],
+    note: str,
+) -> Order:
+    variants = {
+        v.sku: v
+        for v in Variant.objects.filter(
+            sku__in=list(quantities), product__is_published=True
+        ).select_related("product")
+    }
+    for sku, index in first_index.items():
+        if sku not in variants:
+            errors[f"lines.{index}.sku"] = [f"Unknown or unavailable SKU {sku!r}."]
+    if errors:
+        raise OrderInputInvalid(errors=errors)
+
+    order_lines = [
+        OrderLine(
+            variant=variants[sku],
+            sku=sku,
+            product_name=variants[sku].product.name,
+            variant_name=variants[sku].name,
+            unit_price=variants[sku].price,
+            quantity=quantity,
+            line_total=(variants[sku].price * quantity).quantize(CENT),
         )
-        stock_take(
-            quantities={variants[sku].pk: quantity for sku, quantity in quantities.items()},
-            order_number=order.number,
-            kind=StockMovementKind.ORDER_PLACED,
-            user=user,
-        )
-        for line in order_lines:
-            line.order = order
-        OrderLine.objects.bulk_create(order_lines)
-        _lines_remember(order=order, lines=order_lines)
-        OrderEvent.objects.create(
-            order=order,
-            type="placed",
-            to_status=order.status,
-            actor_kind=_actor_kind(user, order),
-            actor=user,
-        )
-        event_record(type="order.placed", data=order_payload(order))
-        _email_after_commit(order=order, kind="placed")
+        for sku, quantity in quantities.items()
+    ]
+    subtotal = sum((line.line_total for line in order_lines), Decimal("0.00"))
+    shipping = shipping_total_for(subtotal)
+    order = Order.objects.create(
+        number=order_number_generate(),
+        user=user,
+        status=OrderStatus.PENDING_PAYMENT,
+        currency=settings.STORE_CURRENCY,
+        subtotal=subtotal,
+        shipping_total=shipping,
+        total=subtotal + shipping,
+        note=note,
+        **{f"shipping_{field}": value for field, value in address.items()},
+    )
+    stock_take(
+        quantities={variants[sku].pk: quantity for sku, quantity in quantities.items()},
+        order_number=order.number,
+        kind=StockMovementKind.ORDER_PLACED,
+        user=user,
+    )
+    for line in order_lines:
+        line.order = order
+    OrderLine.objects.bulk_create(order_lines)
+    _lines_remember(order=order, lines=order_lines)
+    OrderEvent.objects.create(
+        order=order,
+        type="placed",
+        to_status=order.status,
+        actor_kind=_actor_kind(user, order),
+        actor=user,
+    )
+    event_record(type="order.placed", data=order_payload(order))
+    _email_after_commit(order=order, kind="placed")
     return order
 
 

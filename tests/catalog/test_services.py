@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from catalog import services
 from catalog.db import category_subtree_ids
@@ -192,6 +193,19 @@ def test_take_returns_movements_with_new_stock_and_records_events():
     assert sorted(
         (e.data["sku"], e.data["stock"], e.data["order"]) for e in Event.objects.all()
     ) == [("A", 3, "SR-3"), ("B", 4, "SR-3")]
+
+
+def test_take_and_return_join_the_callers_transaction_without_a_savepoint():
+    """A savepoint costs two statements on every order; a refusal needs none (nothing written)."""
+    variant = VariantFactory(stock=5)
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        services.stock_take(quantities={variant.pk: 2}, order_number="SR-4")
+        services.stock_return(quantities={variant.pk: 1}, kind="order_cancelled")
+        with pytest.raises(InsufficientStock):
+            services.stock_take(quantities={variant.pk: 9}, order_number="SR-5")
+        variant.refresh_from_db()  # the caller's transaction is still usable
+    assert variant.stock == 4
+    assert not [q["sql"] for q in captured.captured_queries if "SAVEPOINT" in q["sql"]]
 
 
 def test_bad_quantities_are_refused():
