@@ -47,7 +47,7 @@ def event_record(*, type: str, data: dict[str, Any]) -> Event:
     delivery is queued when (and only if) that transaction commits.
     """
     event = Event.objects.create(type=type, data=data)
-    transaction.on_commit(partial(_dispatch_enqueue, event_ids=[str(event.pk)]), robust=True)
+    _dispatch_on_commit(event_ids=[str(event.pk)])
     return event
 
 
@@ -55,10 +55,39 @@ def events_record(*, events: list[tuple[str, dict[str, Any]]]) -> list[Event]:
     """Store several events at once (one INSERT); same contract as `event_record`."""
     created = Event.objects.bulk_create([Event(type=t, data=d) for t, d in events])
     if created:
-        transaction.on_commit(
-            partial(_dispatch_enqueue, event_ids=[str(e.pk) for e in created]), robust=True
-        )
+        _dispatch_on_commit(event_ids=[str(e.pk) for e in created])
     return created
+
+
+class _DispatchAfterCommit:
+    """The on-commit hook that queues the dispatch of a transaction's events, all at once."""
+
+    def __init__(self, event_ids: list[str]) -> None:
+        self.event_ids = event_ids
+
+    def __call__(self) -> None:
+        _dispatch_enqueue(event_ids=self.event_ids)
+
+
+def _dispatch_on_commit(*, event_ids: list[str]) -> None:
+    """Queue these events' dispatch after the commit: one task message per transaction.
+
+    An order records its stock events and its own event separately; each
+    message costs a broker round trip in the request and a task in a worker.
+    The ids join a hook already waiting only if that hook was registered
+    under savepoints that are all still open here: whatever would drop it (a
+    rollback to one of them) also drops these events. A rolled-back event's
+    id may stay in a hook; the dispatch skips ids it cannot find.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        # None stands for an atomic block without a savepoint: nothing rolls back to it.
+        open_savepoints = set(connection.savepoint_ids) | {None}
+        for savepoints, hook, _robust in connection.run_on_commit:
+            if isinstance(hook, _DispatchAfterCommit) and savepoints <= open_savepoints:
+                hook.event_ids.extend(event_ids)
+                return
+    transaction.on_commit(_DispatchAfterCommit(event_ids), robust=True)
 
 
 def _dispatch_enqueue(*, event_ids: list[str]) -> None:

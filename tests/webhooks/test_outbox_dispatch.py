@@ -1,0 +1,71 @@
+"""The outbox queues one dispatch per transaction, and never loses an event to a savepoint."""
+
+import pytest
+from django.db import transaction
+
+from tests.catalog.factories import VariantFactory
+from tests.orders.factories import ADDRESS
+from webhooks import services
+from webhooks.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+class Boom(Exception):
+    pass
+
+
+def _dispatches(callbacks) -> list[list[str]]:
+    return [hook.event_ids for hook in callbacks if isinstance(hook, services._DispatchAfterCommit)]
+
+
+def test_an_order_queues_one_dispatch_for_its_stock_and_order_events(
+    user_client, django_capture_on_commit_callbacks
+):
+    a, b = VariantFactory(stock=5), VariantFactory(stock=5)
+    body = {
+        "lines": [{"sku": a.sku, "quantity": 1}, {"sku": b.sku, "quantity": 2}],
+        "shipping_address": ADDRESS,
+    }
+    Event.objects.all().delete()  # the factories' stock adjustments
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = user_client.post("/api/v1/orders/", body, format="json")
+
+    assert response.status_code == 201
+    events = {str(pk): t for pk, t in Event.objects.values_list("pk", "type")}
+    assert sorted(events.values()) == ["order.placed", "stock.changed", "stock.changed"]
+    (queued,) = _dispatches(callbacks)
+    assert sorted(queued) == sorted(events)
+    assert not Event.objects.filter(dispatched_at__isnull=True).exists()
+
+
+def test_events_after_a_rolled_back_savepoint_are_still_dispatched(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        with pytest.raises(Boom), transaction.atomic():
+            services.event_record(type="order.note", data={"n": 1})  # its hook is dropped
+            raise Boom
+        kept = services.event_record(type="order.note", data={"n": 2})
+        with pytest.raises(Boom), transaction.atomic():
+            services.event_record(type="order.note", data={"n": 3})  # joins, then undone
+            raise Boom
+        with transaction.atomic():
+            inner = services.event_record(type="order.note", data={"n": 4})
+
+    assert list(Event.objects.order_by("data__n").values_list("data__n", flat=True)) == [2, 4]
+    assert not Event.objects.filter(dispatched_at__isnull=True).exists()
+    (queued,) = _dispatches(callbacks)
+    assert {str(kept.pk), str(inner.pk)} <= set(queued)
+
+
+def test_an_event_after_a_released_savepoint_gets_its_own_dispatch(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        with transaction.atomic():
+            first = services.event_record(type="order.note", data={"n": 1})
+        second = services.event_record(type="order.note", data={"n": 2})
+
+    assert _dispatches(callbacks) == [[str(first.pk)], [str(second.pk)]]
+    assert not Event.objects.filter(dispatched_at__isnull=True).exists()
