@@ -31,6 +31,7 @@ def _stock_apply(
     reason: str = "",
     order_number: str = "",
     user: Any = None,
+    locked: Iterable[Variant] | None = None,
 ) -> list[StockMovement]:
     """Apply signed deltas to variants, all or nothing, and write the ledger.
 
@@ -38,17 +39,22 @@ def _stock_apply(
     deadlock), raises InsufficientStock listing every short variant when a
     delta would take stock below zero, then updates all rows in one
     statement. The CHECK constraint `stock >= 0` is the last line of defence.
+    `locked`: rows the caller already read with variants_lock() in this
+    transaction (so their stock is current), instead of reading them again.
     """
     deltas = {pk: delta for pk, delta in deltas.items() if delta}
     if not deltas:
         return []
     ids = sorted(deltas)
-    variants = list(
-        Variant.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .only("pk", "sku", "stock")
-    )
+    if locked is None:
+        variants = list(
+            Variant.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .only("pk", "sku", "stock")
+        )
+    else:
+        variants = sorted((v for v in locked if v.pk in deltas), key=lambda v: v.pk)
     if len(variants) != len(ids):
         missing = set(ids) - {v.pk for v in variants}
         raise Variant.DoesNotExist(f"Unknown variant ids: {sorted(missing)}")
@@ -120,6 +126,24 @@ def stock_adjust(*, variant: Variant, delta: int, reason: str, user: Any = None)
     return movement
 
 
+def variants_lock(*, skus: Iterable[str]) -> list[Variant]:
+    """Published variants with these SKUs, locked for the caller's transaction.
+
+    Call it inside a transaction. Rows are locked in primary-key order, as
+    _stock_apply locks them, so that concurrent callers cannot deadlock. Give
+    the result to stock_take(locked=) to take stock without reading them again.
+    Loaded: what a sale copies (sku, name, price, stock, the product's name);
+    other fields are deferred (the product's search vector is large).
+    """
+    return list(
+        Variant.objects.select_for_update(of=("self",))
+        .filter(sku__in=list(skus), product__is_published=True)
+        .select_related("product")
+        .only("pk", "sku", "name", "price", "stock", "product__name")
+        .order_by("pk")
+    )
+
+
 def stock_take(
     *,
     quantities: Mapping[int, int],
@@ -127,12 +151,14 @@ def stock_take(
     kind: str = StockMovementKind.ORDER_PLACED,
     reason: str = "",
     user: Any = None,
+    locked: Iterable[Variant] | None = None,
 ) -> list[StockMovement]:
     """Take `quantities` ({variant_id: positive quantity}) all together, or nothing.
 
     Raises InsufficientStock with `shortages` for every short variant (and
     takes nothing); Variant.DoesNotExist for an unknown id. Returns the ledger
-    rows, each with `.variant` holding the new stock.
+    rows, each with `.variant` holding the new stock. `locked`: the variants,
+    as variants_lock() returned them in this same transaction (one query less).
 
     Runs in the caller's transaction when there is one, without a savepoint
     (it would cost two queries on every order): both refusals are found
@@ -150,6 +176,7 @@ def stock_take(
                 reason=reason,
                 order_number=order_number,
                 user=user,
+                locked=locked,
             )
         except (InsufficientStock, Variant.DoesNotExist) as exc:
             # Raised outside the block: leaving it with an exception would mark

@@ -208,6 +208,22 @@ def test_take_and_return_join_the_callers_transaction_without_a_savepoint():
     assert not [q["sql"] for q in captured.captured_queries if "SAVEPOINT" in q["sql"]]
 
 
+def test_locked_variants_are_published_ones_in_key_order_and_are_not_read_again():
+    b = VariantFactory(sku="B", stock=5)
+    a = VariantFactory(sku="A", stock=1)
+    VariantFactory(sku="HIDDEN", stock=5, product__is_published=False)
+    with transaction.atomic():
+        locked = services.variants_lock(skus=["B", "A", "HIDDEN", "NOPE"])
+        assert [v.pk for v in locked] == sorted([a.pk, b.pk])
+        with CaptureQueriesContext(connection) as captured:
+            with pytest.raises(InsufficientStock) as short:
+                services.stock_take(quantities={a.pk: 2}, locked=locked)
+            services.stock_take(quantities={b.pk: 2, a.pk: 1}, order_number="SR-6", locked=locked)
+    assert short.value.extra["shortages"] == [{"sku": "A", "requested": 2, "available": 1}]
+    assert not [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert list(Variant.objects.order_by("sku").values_list("stock", flat=True)) == [0, 3, 5]
+
+
 def test_bad_quantities_are_refused():
     variant = VariantFactory(stock=5)
 

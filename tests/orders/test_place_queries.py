@@ -27,10 +27,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/api/v1/orders/"
 # knox (token, the user's other tokens), the key row, BEGIN, its lock, the
-# placement's savepoint, variants, order, variant locks, stock, ledger, stock
-# events, lines, order event, order.placed event, RELEASE, the caller's
-# permissions (allowed_transitions), the stored response, COMMIT.
-PLACEMENT_STATEMENTS = 19
+# placement's savepoint, variants (read and locked at once), order, stock,
+# ledger, stock events, lines, order event, order.placed event, RELEASE, the
+# caller's permissions (allowed_transitions), the stored response, COMMIT.
+PLACEMENT_STATEMENTS = 18
 
 
 def _until_commit(captured: list[dict[str, str]]) -> list[str]:
