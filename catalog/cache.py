@@ -39,6 +39,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -52,6 +53,11 @@ logger = logging.getLogger("stockroom.catalog.cache")
 GENERATION_KEY = "catalog:generation"
 # Bumped when the shape of cached bodies changes, so a deploy never serves old shapes.
 FORMAT = "2"
+
+
+# The generation read at the start of the response being built (json_response),
+# for values derived from the catalog while building it (memoised).
+_building: ContextVar[int | None] = ContextVar("catalog_cache_building", default=None)
 
 
 def _fresh_generation() -> int:
@@ -187,12 +193,38 @@ def json_response(
                 return _response(request, body=body, etag=etag, cache_status="HIT")
         if gen is None:
             key = None  # cache down: build, serve, store nothing
-    body = JSONRenderer().render(build())
+    token = _building.set(gen)
+    try:
+        body = JSONRenderer().render(build())
+    finally:
+        _building.reset(token)
     etag = _etag(body)
     if key is not None:
         cache.set(key, (gen, etag, body), timeout=settings.CATALOG_CACHE_TTL)
     status = "MISS" if key is not None else "BYPASS"
     return _response(request, body=body, etag=etag, cache_status=status)
+
+
+def memoised(*, scope: str, parts: str, compute: Callable[[], int]) -> int:
+    """`compute()`, kept under the generation of the response being built.
+
+    For values derived from catalog data that many responses share (the count
+    of a filtered product list, whatever its page or ordering). The generation
+    is part of the key, so after any catalog write the value is computed again;
+    a value computed while a write commits is stored under the older generation
+    read first, never served after the bump (as for responses). Outside a
+    cacheable build (staff, the browsable API, Redis down) it just computes.
+    """
+    gen = _building.get()
+    if gen is None:
+        return compute()
+    digest = hashlib.sha256(parts.encode()).hexdigest()
+    key = f"catalog:{FORMAT}:{scope}:{gen}:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=settings.CATALOG_CACHE_TTL)
+    return int(value)
 
 
 __all__ = [
@@ -203,4 +235,5 @@ __all__ = [
     "invalidate_on_commit",
     "json_response",
     "lookup_keys",
+    "memoised",
 ]

@@ -10,6 +10,7 @@ trigram). Measured on 100,000 products / 300,000 variants: the default page
 runs in under 1 ms and its count in about 20 ms.
 """
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -30,6 +31,8 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
+from catalog import cache as catalog_cache
+from catalog import product_sql
 from catalog.db import category_subtree_ids
 from catalog.models import Category, Product, StockMovement, Variant
 
@@ -197,6 +200,59 @@ def product_list_queryset(
     return qs.order_by(*ordering).values(*fields, category_slug=_category_slug())
 
 
+class ProductListing:
+    """The products matching one request's filters: a page of rows, and their count.
+
+    On PostgreSQL, SQL written once (catalog.product_sql); elsewhere the
+    queryset above. The category subtree is resolved once for both queries.
+    The count depends on the filters only (not the page, not the ordering), so
+    it is kept under the catalog generation of the response being built
+    (catalog.cache.memoised): a catalog write makes the next list count again.
+    """
+
+    def __init__(self, *, filters: ProductFilters, staff: bool) -> None:
+        self.filters = filters
+        self.staff = staff
+        self._categories: list[int] | None = None
+
+    def _category_ids(self) -> list[int] | None:
+        slug = self.filters.get("category")
+        if not slug:
+            return None
+        if self._categories is None:
+            self._categories = product_sql.category_ids(slug)
+        return self._categories
+
+    def rows(self, limit: int, offset: int) -> list[dict[str, Any]]:
+        if connection.vendor != "postgresql":
+            qs = product_list_queryset(filters=self.filters, staff=self.staff)
+            return list(qs[offset : offset + limit])
+        return product_sql.product_rows(
+            filters=self.filters,
+            staff=self.staff,
+            categories=self._category_ids(),
+            limit=limit,
+            offset=offset,
+        )
+
+    def _count(self) -> int:
+        if connection.vendor != "postgresql":
+            return product_list_queryset(filters=self.filters, staff=self.staff).count()
+        return product_sql.product_count(
+            filters=self.filters, staff=self.staff, categories=self._category_ids()
+        )
+
+    def count(self) -> int:
+        parts = sorted(
+            (name, str(value))
+            for name, value in self.filters.items()
+            if name != "ordering" and value is not None and value != ""
+        )
+        return catalog_cache.memoised(
+            scope="count", parts=repr((self.staff, parts)), compute=self._count
+        )
+
+
 def product_item(row: Mapping[str, Any], *, staff: bool) -> dict[str, Any]:
     item = {
         "id": row["id"],
@@ -212,11 +268,56 @@ def product_item(row: Mapping[str, Any], *, staff: bool) -> dict[str, Any]:
     return item
 
 
+def _variant_public(
+    sku: str, name: str, attributes: Any, price: Decimal, stock: int
+) -> dict[str, Any]:
+    return {
+        "sku": sku,
+        "name": name,
+        "attributes": attributes,
+        "price": money(price),
+        "stock": stock,
+        "in_stock": stock > 0,
+    }
+
+
+def _product_detail_sql(*, slug: str, staff: bool) -> dict[str, Any] | None:
+    rows = product_sql.product_detail_rows(slug=slug, staff=staff)
+    if not rows:
+        return None
+    (pk, slug, name, description, price, published, created, updated, category) = rows[0][:9]
+    # Django leaves jsonb undecoded for JSONField, which decodes it with json.loads.
+    variants = [
+        _variant_public(sku, v_name, json.loads(attributes), v_price, stock)
+        for (sku, v_name, attributes, v_price, stock) in (row[9:] for row in rows)
+        if sku is not None
+    ]
+    item = {
+        "id": pk,
+        "slug": slug,
+        "name": name,
+        "category": category,
+        "price": money(price),
+        "currency": settings.STORE_CURRENCY,
+        "in_stock": any(variant["in_stock"] for variant in variants),
+    }
+    if staff:
+        item["is_published"] = published
+    item["description"] = description
+    item["variants"] = variants
+    item["created_at"] = created
+    item["updated_at"] = updated
+    return item
+
+
 def product_detail(*, slug: str, staff: bool) -> dict[str, Any] | None:
     """The product page as a dict, or None when missing (or unpublished for the public).
 
-    Two queries: the product row, then its variants.
+    On PostgreSQL one query (the product joined to its variants); elsewhere
+    two: the product row, then its variants.
     """
+    if connection.vendor == "postgresql":
+        return _product_detail_sql(slug=slug, staff=staff)
     qs = Product.objects.filter(slug=slug)
     if not staff:
         qs = qs.filter(is_published=True)
@@ -246,14 +347,7 @@ def product_detail(*, slug: str, staff: bool) -> dict[str, Any] | None:
     item = product_item(row, staff=staff)
     item["description"] = row["description"]
     item["variants"] = [
-        {
-            "sku": v["sku"],
-            "name": v["name"],
-            "attributes": v["attributes"],
-            "price": money(v["price"]),
-            "stock": v["stock"],
-            "in_stock": v["stock"] > 0,
-        }
+        _variant_public(v["sku"], v["name"], v["attributes"], v["price"], v["stock"])
         for v in variants
     ]
     item["created_at"] = row["created_at"]

@@ -1,6 +1,9 @@
+from collections.abc import Callable
 from typing import Any
 
-from rest_framework.exceptions import ValidationError
+from django.core.paginator import InvalidPage, Page
+from django.core.paginator import Paginator as DjangoPaginator
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination as BasePageNumberPagination
 from rest_framework.request import Request
 
@@ -51,3 +54,57 @@ class PageNumberPagination(BasePageNumberPagination):
                     f"at most {self.max_page_size} (a larger value is capped)."
                 )
         return parameters
+
+    def paginate_rows(
+        self,
+        request: Request,
+        *,
+        fetch: Callable[[int, int], list[Any]],
+        count: Callable[[], int],
+    ) -> list[Any]:
+        """`paginate_queryset` for rows the caller fetches: `fetch(limit, offset)`, `count()`.
+
+        The same pages, links and errors, but the page is read first and the
+        count only when the page is full (or for `?page=last`): a short page
+        gives the count itself, an empty page past the first is past the end.
+        Most filtered lists fit one page, and the count is the costly query.
+        """
+        self.request = request
+        size = self.get_page_size(request)
+        raw = request.query_params.get(self.page_query_param)
+        number = None if raw in self.last_page_strings else self.get_page_number(request, None)
+        total: int | None = None
+        rows: list[Any] | None = None
+        if number is not None and number <= _FETCH_FIRST_PAGES:
+            rows = fetch(size, (number - 1) * size)
+            if len(rows) < size and (rows or number == 1):
+                total = (number - 1) * size + len(rows)
+        if total is None:
+            total = count()
+        paginator = _CountedPaginator(total, size)
+        if number is None:
+            number = paginator.num_pages
+        try:
+            paginator.validate_number(number)
+        except InvalidPage as exc:
+            msg = self.invalid_page_message.format(page_number=number, message=str(exc))
+            raise NotFound(msg) from exc
+        if rows is None:
+            rows = fetch(size, (number - 1) * size)
+        self.page = Page(rows, number, paginator)
+        if paginator.num_pages > 1 and self.template is not None:
+            self.display_page_controls = True
+        return rows
+
+
+# Past this page the count is read first, as Django's paginator does (so an
+# absurd page number is a 404, never an OFFSET beyond PostgreSQL's bigint).
+_FETCH_FIRST_PAGES = 1_000_000
+
+
+class _CountedPaginator(DjangoPaginator):
+    """Django's paginator over a count known in advance (its pages are built by the caller)."""
+
+    def __init__(self, count: int, per_page: int) -> None:
+        super().__init__((), per_page)
+        self.count = count  # a cached_property on Django's paginator, set in advance

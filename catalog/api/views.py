@@ -28,6 +28,7 @@ from catalog.api.permissions import (
     sees_unpublished,
 )
 from catalog.models import Category, Product, Variant
+from config.pagination import PageNumberPagination
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -194,14 +195,14 @@ class ProductViewSet(CatalogViewSet):
         )
 
     def list(self, request: Request) -> HttpResponseBase:
-        params = s.ProductListParamsSerializer(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
+        filters = s.product_list_params(request.query_params.dict())
 
         def build(staff: bool) -> Any:
-            qs = selectors.product_list_queryset(filters=params.validated_data, staff=staff)
-            page = self.paginate_queryset(qs)
-            assert page is not None
-            items = [selectors.product_item(row, staff=staff) for row in page]
+            listing = selectors.ProductListing(filters=filters, staff=staff)
+            paginator = self.paginator
+            assert isinstance(paginator, PageNumberPagination)
+            rows = paginator.paginate_rows(request, fetch=listing.rows, count=listing.count)
+            items = [selectors.product_item(row, staff=staff) for row in rows]
             return self.get_paginated_response(items).data
 
         return self._respond(request, build, *self.cache_scopes["list"])
