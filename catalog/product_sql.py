@@ -30,14 +30,7 @@ ORDER_SQL = {
 DEFAULT_ORDERING = "-created_at"
 SEARCH_CONFIG = "english"
 
-_HAS_STOCK = "EXISTS (SELECT 1 FROM catalog_variant v WHERE v.product_id = p.id AND v.stock > 0)"
-# In the select list a correlated LIMIT 1 probe of the partial index per row:
-# PostgreSQL may plan a select-list EXISTS as a hashed subplan over every
-# in-stock variant (see catalog.selectors._in_stock).
-_IN_STOCK_COLUMN = (
-    "COALESCE((SELECT true FROM catalog_variant v "
-    "WHERE v.product_id = p.id AND v.stock > 0 LIMIT 1), false)"
-)
+# `in_stock` is a column kept by triggers (migration 0007): any variant with stock.
 _CATEGORY_SLUG = "(SELECT c.slug FROM catalog_category c WHERE c.id = p.category_id)"
 _SKU_MATCH = "p.id = ANY(ARRAY(SELECT product_id FROM catalog_variant WHERE sku = %s OR sku = %s))"
 _TSQUERY = f"websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
@@ -104,7 +97,7 @@ def _where(
         clauses.append("p.min_price <= %s")
         params.append(high)
     if (in_stock := filters.get("in_stock")) is not None:
-        clauses.append(_HAS_STOCK if in_stock else f"NOT {_HAS_STOCK}")
+        clauses.append("p.in_stock" if in_stock else "NOT p.in_stock")
     return (" AND ".join(clauses) or "true"), params
 
 
@@ -132,7 +125,7 @@ def product_rows(
     if (term := (filters.get("search") or "").strip()) and not filters.get("ordering"):
         order, order_params = Search(term).order()
         params += order_params
-    columns = f"p.id, p.slug, p.name, p.min_price, {_IN_STOCK_COLUMN}, {_CATEGORY_SLUG}"
+    columns = f"p.id, p.slug, p.name, p.min_price, p.in_stock, {_CATEGORY_SLUG}"
     if staff:
         columns += ", p.is_published"
     sql = (
