@@ -118,25 +118,45 @@ def product_rows(
     categories: Sequence[int] | None,
     limit: int,
     offset: int,
-) -> list[dict[str, Any]]:
-    """One page of products as dicts for catalog.selectors.product_item."""
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of products as dicts for catalog.selectors.product_item, and maybe the count.
+
+    A search by relevance reads and ranks every match to find its page anyway
+    (and its trigram test is most of the cost), so that page query counts them
+    too, as a window over the same rows: the count is then known whenever the
+    page is not empty, without a second pass over the matches.
+    """
     where, params = _where(filters, staff=staff, categories=categories)
     order = ORDER_SQL[filters.get("ordering") or DEFAULT_ORDERING]
-    if (term := (filters.get("search") or "").strip()) and not filters.get("ordering"):
+    term = (filters.get("search") or "").strip()
+    by_relevance = bool(term) and not filters.get("ordering")
+    if by_relevance:
         order, order_params = Search(term).order()
         params += order_params
-    columns = f"p.id, p.slug, p.name, p.min_price, p.in_stock, {_CATEGORY_SLUG}"
-    if staff:
-        columns += ", p.is_published"
+    published = ", p.is_published" if staff else ", NULL"
+    # Not with another ordering: the planner may then walk that ordering's
+    # index and stop at the page, which the window would make it read to the end.
+    if by_relevance:
+        # The category as a join: the window sees every match, not only the page.
+        columns = f"p.id, p.slug, p.name, p.min_price, p.in_stock, c.slug{published}, "
+        columns += "count(*) OVER ()"
+        source = "catalog_product p JOIN catalog_category c ON c.id = p.category_id"
+    else:
+        columns = f"p.id, p.slug, p.name, p.min_price, p.in_stock, {_CATEGORY_SLUG}{published}"
+        source = "catalog_product p"
     sql = (
-        f"SELECT {columns} FROM catalog_product p WHERE {where} "  # noqa: S608
+        f"SELECT {columns} FROM {source} WHERE {where} "  # noqa: S608
         f"ORDER BY {order} LIMIT %s OFFSET %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit, offset])
         rows = cursor.fetchall()
-    names = ("id", "slug", "name", "price", "in_stock", "category_slug", "is_published")
-    return [dict(zip(names, row, strict=False)) for row in rows]
+    total = rows[0][7] if by_relevance and rows else None
+    names = _ROW_NAMES if staff else _ROW_NAMES[:-1]
+    return [dict(zip(names, row[: len(names)], strict=True)) for row in rows], total
+
+
+_ROW_NAMES = ("id", "slug", "name", "price", "in_stock", "category_slug", "is_published")
 
 
 _DETAIL_SQL = """

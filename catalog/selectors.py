@@ -214,6 +214,7 @@ class ProductListing:
         self.filters = filters
         self.staff = staff
         self._categories: list[int] | None = None
+        self._total: int | None = None
 
     def _category_ids(self) -> list[int] | None:
         slug = self.filters.get("category")
@@ -227,13 +228,14 @@ class ProductListing:
         if connection.vendor != "postgresql":
             qs = product_list_queryset(filters=self.filters, staff=self.staff)
             return list(qs[offset : offset + limit])
-        return product_sql.product_rows(
+        rows, self._total = product_sql.product_rows(
             filters=self.filters,
             staff=self.staff,
             categories=self._category_ids(),
             limit=limit,
             offset=offset,
         )
+        return rows
 
     def _count(self) -> int:
         if connection.vendor != "postgresql":
@@ -243,6 +245,8 @@ class ProductListing:
         )
 
     def count(self) -> int:
+        if self._total is not None:  # counted with the page (a search)
+            return self._total
         parts = sorted(
             (name, str(value))
             for name, value in self.filters.items()
