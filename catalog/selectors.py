@@ -221,7 +221,9 @@ class ProductListing:
         if not slug:
             return None
         if self._categories is None:
-            self._categories = product_sql.category_ids(slug)
+            self._categories = catalog_cache.memoised(
+                scope="subtree", parts=slug, compute=lambda: product_sql.category_ids(slug)
+            )
         return self._categories
 
     def rows(self, limit: int, offset: int) -> list[dict[str, Any]]:
