@@ -205,6 +205,11 @@ def json_response(
     return _response(request, body=body, etag=etag, cache_status=status)
 
 
+def building_generation() -> int | None:
+    """The generation of the cacheable response being built, or None (see memoised)."""
+    return _building.get()
+
+
 def memoised[T](*, scope: str, parts: str, compute: Callable[[], T]) -> T:
     """`compute()`, kept in this process under the generation of the response being built.
 
@@ -240,6 +245,7 @@ _memo_generation = [0]
 
 
 __all__ = [
+    "building_generation",
     "cache_key",
     "cached_response",
     "generation",

@@ -12,6 +12,7 @@ this module are put together as text.
 """
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -109,6 +110,40 @@ def product_count(
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM catalog_product p WHERE {where}", params)  # noqa: S608
         return int(cursor.fetchone()[0])
+
+
+HISTOGRAM_MAX = 5_000
+
+
+def price_histogram() -> list[tuple[bool, Decimal, int]] | None:
+    """Published products with a price, counted by (in stock, lowest price).
+
+    None when there are more than HISTOGRAM_MAX such pairs: then counting the
+    range itself is cheaper than keeping them.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT in_stock, min_price, count(*) FROM catalog_product "
+            "WHERE is_published AND min_price IS NOT NULL GROUP BY 1, 2 LIMIT %s",
+            [HISTOGRAM_MAX + 1],
+        )
+        rows = cursor.fetchall()
+    return None if len(rows) > HISTOGRAM_MAX else rows
+
+
+def histogram_count(
+    histogram: Sequence[tuple[bool, Decimal, int]], filters: Mapping[str, Any]
+) -> int:
+    """`product_count` of public products for price and stock filters only, from the histogram."""
+    low, high = filters.get("min_price"), filters.get("max_price")
+    in_stock = filters.get("in_stock")
+    return sum(
+        count
+        for flag, price, count in histogram
+        if (in_stock is None or flag == in_stock)
+        and (low is None or price >= low)
+        and (high is None or price <= high)
+    )
 
 
 def product_rows(

@@ -242,8 +242,25 @@ class ProductListing:
     def _count(self) -> int:
         if connection.vendor != "postgresql":
             return product_list_queryset(filters=self.filters, staff=self.staff).count()
+        if self._by_price_only() and catalog_cache.building_generation() is not None:
+            # A price range (a slider: any bounds) counts up to the whole catalog;
+            # the histogram of lowest prices, kept per generation, answers them all.
+            histogram = catalog_cache.memoised(
+                scope="prices", parts="", compute=product_sql.price_histogram
+            )
+            if histogram is not None:
+                return product_sql.histogram_count(histogram, self.filters)
         return product_sql.product_count(
             filters=self.filters, staff=self.staff, categories=self._category_ids()
+        )
+
+    def _by_price_only(self) -> bool:
+        """Public, filtered by price (and maybe stock) and nothing else."""
+        used = {name for name, value in self.filters.items() if value not in (None, "")}
+        return (
+            not self.staff
+            and bool(used & {"min_price", "max_price"})
+            and used <= {"min_price", "max_price", "in_stock", "ordering"}
         )
 
     def count(self) -> int:

@@ -1,9 +1,12 @@
 """The list's count: read only for a full page, kept per catalog generation, never stale."""
 
+from decimal import Decimal
+
 import pytest
 
 from catalog import cache as catalog_cache
-from catalog import services
+from catalog import selectors, services
+from catalog.api.serializers import product_list_params
 from catalog.models import Product
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 
@@ -114,3 +117,45 @@ def test_a_category_write_makes_the_next_list_resolve_the_subtree_again(
 
     results = api_client.get(URL, {"category": "parent"}).json()["results"]
     assert [item["slug"] for item in results] == ["moved"]
+
+
+def test_price_range_counts_follow_prices_stock_and_publishing(
+    api_client, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    category = CategoryFactory(slug="c")
+    variants = [
+        VariantFactory(product__slug=f"q{i}", product__category=category, price=price, stock=i % 2)
+        for i, price in enumerate(["5.00", "10.00", "10.00", "12.50", "40.00"])
+    ]
+    ProductFactory(slug="bare", category=category)  # no variant: no price
+    VariantFactory(product__is_published=False, product__category=category, price="10.00")
+    catalog_cache.invalidate()
+    cases = [
+        {"min_price": "10"},
+        {"max_price": "10"},
+        {"min_price": "10", "max_price": "10.00"},
+        {"min_price": "6", "in_stock": "true"},
+        {"max_price": "100", "in_stock": "false", "ordering": "name"},
+        {"min_price": "41"},
+    ]
+
+    def check() -> None:
+        for params in cases:
+            filters = product_list_params(params)
+            expected = selectors.product_list_queryset(filters=filters, staff=False).count()
+            response = api_client.get(URL, {**params, "page_size": 1})
+            assert response.json()["count"] == expected, params
+
+    check()
+    # Every price range of this generation is counted without a query of its own.
+    with django_assert_num_queries(1):
+        assert api_client.get(URL, {"min_price": "1", "page_size": 1}).json()["count"] == 5
+    with django_capture_on_commit_callbacks(execute=True):
+        services.variant_update(variant=variants[0], data={"price": Decimal("11.00")})
+    check()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stock_adjust(variant=variants[2], delta=3, reason="in")
+    check()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.products_publish(product_ids=[variants[3].product_id], is_published=False)
+    check()
