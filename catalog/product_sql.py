@@ -88,7 +88,11 @@ def _where(
         clause, search_params = Search(term).where()
         clauses.append(clause)
         params += search_params
-    if categories is not None:
+    if categories is not None and len(categories) == 1:
+        # Not ANY(): with one value the (category_id, <ordering>) indexes give the order.
+        clauses.append("p.category_id = %s")
+        params.append(categories[0])
+    elif categories is not None:
         clauses.append("p.category_id = ANY(%s)")
         params.append(list(categories))
     if (low := filters.get("min_price")) is not None:
