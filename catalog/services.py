@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, IntegerField, Model, ProtectedError, Value, When
 from django.utils import timezone
 from django.utils.text import slugify
@@ -51,7 +51,7 @@ def _stock_apply(
             Variant.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
             .order_by("pk")
-            .only("pk", "sku", "stock")
+            .only("pk", "sku", "stock", "product_id")
         )
     else:
         variants = sorted((v for v in locked if v.pk in deltas), key=lambda v: v.pk)
@@ -67,6 +67,7 @@ def _stock_apply(
     if shortages:
         raise InsufficientStock(shortages=shortages)
 
+    _products_lock_where_stock_flips(variants=variants, deltas=deltas)
     Variant.objects.filter(pk__in=ids).update(
         stock=Case(
             *[When(pk=pk, then=F("stock") + Value(deltas[pk])) for pk in ids],
@@ -109,6 +110,36 @@ def _stock_apply(
         ]
     )
     return movements
+
+
+def _products_lock_where_stock_flips(*, variants: list[Variant], deltas: Mapping[int, int]) -> None:
+    """Lock, in primary-key order, the products whose `in_stock` flag this change may flip.
+
+    On PostgreSQL a trigger (migration 0007) updates a product's row when one
+    of its variants' stock crosses zero. Left to the trigger, those product
+    rows would be locked in the order the UPDATE meets the variants, so two
+    transactions selling out variants of the same two products could
+    deadlock. Taken here first, after the variants and in a fixed order, they
+    cannot. Nothing is queried when no stock crosses zero (most changes).
+    """
+    _products_lock(
+        ids={v.product_id for v in variants if (v.stock > 0) != (v.stock + deltas[v.pk] > 0)}
+    )
+
+
+def _products_lock(*, ids: Iterable[int]) -> None:
+    """Lock these product rows in primary-key order (PostgreSQL), before a trigger writes them.
+
+    Every writer that may change a product's trigger-kept `in_stock` takes its
+    variant rows first, then the products through here: one order for all, so
+    no deadlock; and its next statement, whose trigger recomputes the flag,
+    then sees every change committed before it (no two writers both keeping a
+    flag that neither change alone would keep).
+    """
+    wanted = sorted(set(ids))
+    if wanted and connection.vendor == "postgresql":
+        locked = Product.objects.select_for_update().filter(pk__in=wanted).order_by("pk")
+        list(locked.values_list("pk", flat=True))
 
 
 @transaction.atomic
@@ -433,6 +464,9 @@ def variant_update(*, variant: Variant, data: Mapping[str, Any]) -> Variant:
     unknown = set(data) - VARIANT_FIELDS
     if unknown:
         raise TypeError(f"Unknown variant fields: {sorted(unknown)}")
+    if "product" in data:  # the old and the new product's in_stock may change
+        current = Variant.objects.select_for_update(of=("self",)).filter(pk=variant.pk)
+        _products_lock(ids=[*current.values_list("product_id", flat=True), data["product"].pk])
     for field, value in data.items():
         setattr(variant, field, value)
     _save_variant(variant, update_fields=[*data, "updated_at"])
@@ -445,6 +479,8 @@ def variant_delete(*, variant: Variant) -> None:
     """Delete a variant and its ledger; ProtectedObject if it was ever ordered."""
     if _has_order_movements([variant]):
         raise ProtectedObject()
+    current = Variant.objects.select_for_update(of=("self",)).filter(pk=variant.pk)
+    _products_lock(ids=current.values_list("product_id", flat=True))
     _delete(variant)
     catalog_cache.invalidate_on_commit()
 

@@ -90,3 +90,108 @@ def test_multi_line_takes_in_opposite_orders_never_deadlock():
         variant.refresh_from_db()
         assert variant.stock == 1000 - 12 * 3 * 2
         assert variant.stock == sum(variant.movements.values_list("delta", flat=True))
+
+
+def _crossed_products() -> tuple[Any, Any, list[Any]]:
+    """Two products whose variants interleave: variant order differs from product order."""
+    from tests.catalog.factories import ProductFactory
+
+    first, second = ProductFactory(), ProductFactory()
+    assert first.pk < second.pk
+    # Variant ids: a (second), b (first), c (first), d (second).
+    variants = [VariantFactory(product=p, stock=1) for p in (second, first, first, second)]
+    return first, second, variants
+
+
+def test_selling_out_variants_of_the_same_products_never_deadlocks():
+    """The in_stock trigger updates product rows; they are locked in product order first.
+
+    T1 sells out a and b (the UPDATE meets products second, then first), T2
+    sells out c and d (first, then second). A third transaction holds both
+    products so that T1 and T2 queue up together; when it lets go, each must
+    wait for the other in product order instead of deadlocking.
+    """
+    from django.db import connections, transaction
+
+    from catalog.models import Product
+
+    first, second, (a, b, c, d) = _crossed_products()
+    holder_ready, release = threading.Event(), threading.Event()
+
+    def hold() -> str:
+        with transaction.atomic():
+            locked = Product.objects.select_for_update().filter(pk__in=[first.pk, second.pk])
+            list(locked.order_by("pk").values_list("pk", flat=True))
+            holder_ready.set()
+            release.wait(timeout=30)
+        return "held"
+
+    def sell(*variants: Any) -> Callable[[], str]:
+        def work() -> str:
+            holder_ready.wait(timeout=30)
+            stock_take(quantities={v.pk: 1 for v in variants}, order_number="SR-FLIP")
+            return "sold"
+
+        return work
+
+    def let_go() -> str:
+        holder_ready.wait(timeout=30)
+        # Give both sellers time to block on the held rows.
+        threading.Event().wait(1.0)
+        release.set()
+        return "released"
+
+    outcomes = run_threads([hold, sell(a, b), sell(c, d), let_go])
+    connections.close_all()
+
+    assert outcomes == Counter(held=1, sold=2, released=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bool_or(in_stock) FROM catalog_product WHERE id IN (%s, %s)",
+            [first.pk, second.pk],
+        )
+        assert cursor.fetchone() == (False,)  # both sold out, both flags follow
+
+
+def test_deleting_a_variant_while_the_last_unit_of_another_sells_keeps_the_flag_right():
+    """Both writers recompute the product's in_stock; they take the product in turn."""
+    from django.db import connections, transaction
+
+    from catalog.models import Product
+    from catalog.services import variant_delete
+    from tests.catalog.factories import ProductFactory
+
+    product = ProductFactory()
+    spare, last = VariantFactory(product=product, stock=5), VariantFactory(product=product, stock=1)
+    holder_ready, release = threading.Event(), threading.Event()
+
+    def hold() -> str:
+        with transaction.atomic():
+            list(Product.objects.select_for_update().filter(pk=product.pk).values_list("pk"))
+            holder_ready.set()
+            release.wait(timeout=30)
+        return "held"
+
+    def sell() -> str:
+        holder_ready.wait(timeout=30)
+        stock_take(quantities={last.pk: 1}, order_number="SR-LAST")
+        return "sold"
+
+    def delete() -> str:
+        holder_ready.wait(timeout=30)
+        variant_delete(variant=spare)
+        return "deleted"
+
+    def let_go() -> str:
+        holder_ready.wait(timeout=30)
+        threading.Event().wait(1.0)
+        release.set()
+        return "released"
+
+    outcomes = run_threads([hold, sell, delete, let_go])
+    connections.close_all()
+
+    assert outcomes == Counter(held=1, sold=1, deleted=1, released=1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT in_stock FROM catalog_product WHERE id = %s", [product.pk])
+        assert cursor.fetchone() == (False,)
