@@ -242,7 +242,8 @@ class ProductListing:
     def _count(self) -> int:
         if connection.vendor != "postgresql":
             return product_list_queryset(filters=self.filters, staff=self.staff).count()
-        if self._by_price_only() and catalog_cache.building_generation() is not None:
+        gen = catalog_cache.building_generation()
+        if self._by_price_only() and gen is not None and _histogram_pays(gen):
             # A price range (a slider: any bounds) counts up to the whole catalog;
             # the histogram of lowest prices, kept per generation, answers them all.
             histogram = catalog_cache.memoised(
@@ -434,3 +435,21 @@ def stock_movement_dict(movement: StockMovement) -> dict[str, Any]:
         "created_by": movement.created_by.email if movement.created_by else None,
         "created_at": movement.created_at,
     }
+
+
+# The price histogram costs a scan of the published catalog (about 40 ms at
+# 100,000 products) per generation and process. While writes bump the
+# generation more often than price ranges are listed (a rush of orders takes
+# stock all the time), counting each range directly is cheaper: the histogram
+# is built only at the HISTOGRAM_AFTER-th price-range count of a generation.
+HISTOGRAM_AFTER = 4
+_price_counts: dict[str, int | None] = {"generation": None, "seen": 0}
+
+
+def _histogram_pays(gen: int) -> bool:
+    """Whether this price-range count should use (and maybe build) the histogram."""
+    if _price_counts["generation"] != gen:  # a new generation: start counting again
+        _price_counts["generation"], _price_counts["seen"] = gen, 0
+    seen = (_price_counts["seen"] or 0) + 1
+    _price_counts["seen"] = seen
+    return seen >= HISTOGRAM_AFTER

@@ -146,7 +146,7 @@ def test_price_range_counts_follow_prices_stock_and_publishing(
             response = api_client.get(URL, {**params, "page_size": 1})
             assert response.json()["count"] == expected, params
 
-    check()
+    check()  # more than HISTOGRAM_AFTER ranges: the histogram is built
     # Every price range of this generation is counted without a query of its own.
     with django_assert_num_queries(1):
         assert api_client.get(URL, {"min_price": "1", "page_size": 1}).json()["count"] == 5
@@ -159,3 +159,24 @@ def test_price_range_counts_follow_prices_stock_and_publishing(
     with django_capture_on_commit_callbacks(execute=True):
         services.products_publish(product_ids=[variants[3].product_id], is_published=False)
     check()
+
+
+def test_the_price_histogram_is_built_only_once_a_generation_has_lasted(api_client, five):
+    """While writes bump the generation often, each range is counted directly."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ranges = iter(range(100))
+
+    def kinds() -> list[str]:  # a new range each time (a count is kept per range, too)
+        with CaptureQueriesContext(connection) as captured:
+            api_client.get(URL, {"min_price": f"0.{next(ranges):02d}", "page_size": 1})
+        sqls = [q["sql"] for q in captured.captured_queries]
+        return ["histogram" if "GROUP BY" in q else "count" for q in sqls if "count(" in q]
+
+    first = [kinds() for _ in range(selectors.HISTOGRAM_AFTER + 2)]
+    direct = [["count"]] * (selectors.HISTOGRAM_AFTER - 1)
+    assert first == [*direct, ["histogram"], [], []]
+    catalog_cache.invalidate()  # as any write does
+    again = [kinds() for _ in range(selectors.HISTOGRAM_AFTER)]
+    assert again == [*direct, ["histogram"]]
