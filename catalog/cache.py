@@ -19,6 +19,12 @@ Design
   *old* generation it read first, which never matches after the bump: a stale
   entry can never be served under the new generation. (At worst such a late
   store overwrites a fresh entry, costing one more rebuild, never a stale read.)
+* A product's page (its detail) also shows its variants' stock. A stock
+  change that crosses zero for no variant changes no list (a list shows only
+  whether a product is in stock), so it bumps only the products' own
+  counters (`invalidate_products_on_commit`); a detail entry carries both
+  versions it was built at, and is served only while both are current. An
+  order therefore no longer empties the whole catalog cache.
 * If the counter is lost (eviction, flush), it restarts from a fresh
   nanosecond timestamp, never from a value an older entry may still carry.
 * Redis down: django-redis is configured with IGNORE_EXCEPTIONS, reads return
@@ -40,6 +46,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, cast
 
 from django.conf import settings
@@ -52,7 +59,9 @@ logger = logging.getLogger("stockroom.catalog.cache")
 
 GENERATION_KEY = "catalog:generation"
 # Bumped when the shape of cached bodies changes, so a deploy never serves old shapes.
-FORMAT = "2"
+FORMAT = "3"
+# Per product: a counter that stock changes bump, for that product's page only.
+PRODUCT_GENERATION_PREFIX = "catalog:product-generation:"
 
 
 # The generation read at the start of the response being built (json_response),
@@ -88,6 +97,39 @@ def invalidate_on_commit() -> None:
     transaction.on_commit(invalidate, robust=True)
 
 
+def _product_key(slug: str) -> str:
+    return f"{PRODUCT_GENERATION_PREFIX}{slug}"
+
+
+def _counter(key: str) -> int | None:
+    """A counter's value, creating it at a fresh value when missing; None when the cache is down."""
+    value = cache.get(key)
+    if value is None:
+        cache.add(key, _fresh_generation(), timeout=None)
+        value = cache.get(key)
+    return int(value) if value is not None else None
+
+
+def invalidate_products(*, slugs: Iterable[str]) -> None:
+    """Make the cached pages of these products unreachable, now; lists stay as they are."""
+    for slug in set(slugs):
+        try:
+            bumped = cache.incr(_product_key(slug))
+        except ValueError:  # never read, or evicted: restart where no entry can be
+            bumped = None
+        if bumped is None:
+            cache.set(_product_key(slug), _fresh_generation(), timeout=None)
+
+
+def invalidate_products_on_commit(*, slugs: Iterable[str]) -> None:
+    """`invalidate_products` once the current transaction commits.
+
+    For changes that show on the products' own pages but in no list: stock
+    that does not cross zero (a list shows only whether a product is in stock).
+    """
+    transaction.on_commit(partial(invalidate_products, slugs=tuple(slugs)), robust=True)
+
+
 def _normalised_query(request: HttpRequest, params: Iterable[str]) -> str:
     pairs = sorted(
         (name, value.strip())
@@ -105,23 +147,45 @@ def cache_key(*, scope: str, request: HttpRequest, params: Iterable[str]) -> str
     return f"catalog:{FORMAT}:{scope}:{digest}"
 
 
-def lookup_keys(key: str) -> list[str]:
-    """The cache keys a lookup of the entry `key` reads, in the order `cached_response` takes."""
-    return [GENERATION_KEY, key]
+# The version an entry was built at: (catalog generation, its product's counter or None).
+Version = tuple[int, int | None]
 
 
-def _lookup(key: str, values: Sequence[Any] | None = None) -> tuple[int | None, Any]:
-    """The current generation and the entry under `key`, in one round trip.
+def lookup_keys(key: str, *, product: str | None = None) -> list[str]:
+    """The cache keys a lookup of the entry `key` reads, in the order `cached_response` takes.
 
-    `values` are those of `lookup_keys(key)` when the caller has read them already.
+    `product`: the slug of the product a detail entry shows (its own counter).
     """
+    if product is None:
+        return [GENERATION_KEY, key]
+    return [GENERATION_KEY, _product_key(product), key]
+
+
+def _lookup(
+    key: str, *, product: str | None = None, values: Sequence[Any] | None = None
+) -> tuple[Version | None, Any]:
+    """The current version and the entry under `key`, in one round trip.
+
+    `values` are those of `lookup_keys(key, product=product)` when the caller
+    has read them already. A missing counter (fresh, evicted) is created at a
+    fresh value, so no entry stored before can match it. None: cache down.
+    """
+    keys = lookup_keys(key, product=product)
     if values is None:
-        found = cache.get_many(lookup_keys(key))
-        values = [found.get(k) for k in lookup_keys(key)]
-    value, entry = values
-    if value is None:  # counter missing (fresh, evicted) or cache down
-        return generation(), None
-    return int(value), entry
+        found = cache.get_many(keys)
+        values = [found.get(k) for k in keys]
+    gen, *rest = values
+    entry = rest[-1]
+    product_gen = rest[0] if product is not None else None
+    if gen is None:
+        gen, entry = generation(), None
+    if product is not None and product_gen is None:
+        product_gen, entry = _counter(_product_key(product)), None
+        if product_gen is None:
+            return None, None
+    if gen is None:
+        return None, None
+    return (int(gen), None if product_gen is None else int(product_gen)), entry
 
 
 def _etag(body: bytes) -> str:
@@ -149,17 +213,21 @@ def _response(request: HttpRequest, *, body: bytes, etag: str, cache_status: str
 
 
 def cached_response(
-    request: HttpRequest, *, key: str, values: Sequence[Any] | None = None
+    request: HttpRequest,
+    *,
+    key: str,
+    product: str | None = None,
+    values: Sequence[Any] | None = None,
 ) -> HttpResponse | None:
     """The stored response under `key` (from `cache_key`) if current (or its 304), else None.
 
-    One cache round trip, none if `values` (of `lookup_keys(key)`) are given.
-    What it found is remembered on the request, so a miss that goes on to
-    `json_response` does not ask the cache again.
+    One cache round trip, none if `values` (of `lookup_keys(key, product=)`)
+    are given. What it found is remembered on the request, so a miss that goes
+    on to `json_response` does not ask the cache again.
     """
-    gen, hit = _lookup(key, values)
-    request.catalog_cache_lookup = (key, gen)  # type: ignore[attr-defined]
-    if gen is not None and hit is not None and hit[0] == gen:
+    version, hit = _lookup(key, product=product, values=values)
+    request.catalog_cache_lookup = (key, version)  # type: ignore[attr-defined]
+    if version is not None and hit is not None and hit[0] == version:
         _, etag, body = hit
         return _response(request, body=body, etag=etag, cache_status="HIT")
     return None
@@ -172,35 +240,38 @@ def json_response(
     scope: str,
     params: Iterable[str],
     cacheable: bool,
+    product: str | None = None,
 ) -> HttpResponse:
     """Render `build()` as JSON with an ETag, through the cache when `cacheable`.
 
     `build` runs only on a miss; exceptions it raises (validation, 404) pass
     through and nothing is stored. Only public responses may be cacheable:
-    the key does not contain the caller.
+    the key does not contain the caller. `product`: the slug of the product
+    the response shows alone (a detail), which then also follows that
+    product's own counter (invalidate_products).
     """
-    gen, key = None, None
+    version, key = None, None
     if cacheable:
         key = cache_key(scope=scope, request=request, params=params)
         # The fast path (catalog.fastpath) already looked this key up and missed.
         looked_up = getattr(request, "catalog_cache_lookup", None)
         if looked_up is not None and looked_up[0] == key:
-            gen = looked_up[1]
+            version = looked_up[1]
         else:
-            gen, hit = _lookup(key)
-            if gen is not None and hit is not None and hit[0] == gen:
+            version, hit = _lookup(key, product=product)
+            if version is not None and hit is not None and hit[0] == version:
                 _, etag, body = hit
                 return _response(request, body=body, etag=etag, cache_status="HIT")
-        if gen is None:
+        if version is None:
             key = None  # cache down: build, serve, store nothing
-    token = _building.set(gen)
+    token = _building.set(None if version is None else version[0])
     try:
         body = JSONRenderer().render(build())
     finally:
         _building.reset(token)
     etag = _etag(body)
     if key is not None:
-        cache.set(key, (gen, etag, body), timeout=settings.CATALOG_CACHE_TTL)
+        cache.set(key, (version, etag, body), timeout=settings.CATALOG_CACHE_TTL)
     status = "MISS" if key is not None else "BYPASS"
     return _response(request, body=body, etag=etag, cache_status=status)
 
@@ -251,6 +322,8 @@ __all__ = [
     "generation",
     "invalidate",
     "invalidate_on_commit",
+    "invalidate_products",
+    "invalidate_products_on_commit",
     "json_response",
     "lookup_keys",
     "memoised",

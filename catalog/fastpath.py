@@ -51,6 +51,7 @@ class Route:
     vary: tuple[str, ...]
     throttle_classes: tuple[type, ...]
     view: Any
+    product_page: bool
 
 
 def _route_for(path: str) -> Route:
@@ -67,7 +68,15 @@ def _route_for(path: str) -> Route:
     scope, params = instance.cache_scopes[instance.action]
     headers = dict(instance.default_response_headers)
     vary = tuple(v.strip() for v in headers.pop("Vary", "").split(",") if v.strip())
-    return Route(scope, tuple(params), headers, vary, tuple(instance.throttle_classes), instance)
+    return Route(
+        scope,
+        tuple(params),
+        headers,
+        vary,
+        tuple(instance.throttle_classes),
+        instance,
+        product_page=instance.action == "retrieve",
+    )
 
 
 def _accepts_only_json(header: str) -> bool:
@@ -132,11 +141,13 @@ class CatalogCacheMiddleware:
         if route is None:
             return self.get_response(request)
         key = catalog_cache.cache_key(scope=route.scope, request=request, params=route.params)
+        # A detail also follows its product's own counter: the slug is the path's last part.
+        product = request.path_info.rsplit("/", 2)[1] if route.product_page else None
         values = None
         if route.throttle_classes == (ClientRateThrottle,):
             # The throttle's windows and the cache entry: one round trip.
             allowed, values = ClientRateThrottle().check(
-                request, read=catalog_cache.lookup_keys(key)
+                request, read=catalog_cache.lookup_keys(key, product=product)
             )
             if not allowed:  # DRF checks again and answers its 429 (a refusal counts nothing)
                 return self.get_response(request)
@@ -145,7 +156,7 @@ class CatalogCacheMiddleware:
                 if not throttle_class().allow_request(request, route.view):
                     return self.get_response(request)
         setattr(request, THROTTLED_ATTR, True)
-        response = catalog_cache.cached_response(request, key=key, values=values)
+        response = catalog_cache.cached_response(request, key=key, product=product, values=values)
         if response is None:
             return self.get_response(request)
         for name, value in route.headers.items():

@@ -2,7 +2,8 @@
 
 Each service invalidates the public catalog cache once its transaction
 commits (catalog.cache.invalidate_on_commit), so no committed change is ever
-hidden by a cached response.
+hidden by a cached response; a stock change that crosses zero for no variant
+invalidates only its products' pages (invalidate_products_on_commit).
 """
 
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,9 @@ from config.errors import ProtectedObject
 from webhooks.services import events_record
 
 SLUG_ATTEMPTS = 5
+# A stock change touching more products than this (an import) invalidates the
+# whole catalog cache at once rather than product by product.
+PRODUCT_INVALIDATIONS_MAX = 50
 
 
 def _stock_apply(
@@ -50,8 +54,9 @@ def _stock_apply(
         variants = list(
             Variant.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
+            .select_related("product")
             .order_by("pk")
-            .only("pk", "sku", "stock", "product_id")
+            .only("pk", "sku", "stock", "product__slug")
         )
     else:
         variants = sorted((v for v in locked if v.pk in deltas), key=lambda v: v.pk)
@@ -67,7 +72,7 @@ def _stock_apply(
     if shortages:
         raise InsufficientStock(shortages=shortages)
 
-    _products_lock_where_stock_flips(variants=variants, deltas=deltas)
+    flips = _products_lock_where_stock_flips(variants=variants, deltas=deltas)
     Variant.objects.filter(pk__in=ids).update(
         stock=Case(
             *[When(pk=pk, then=F("stock") + Value(deltas[pk])) for pk in ids],
@@ -91,9 +96,14 @@ def _stock_apply(
     for variant, movement in zip(variants, movements, strict=True):
         variant.stock += deltas[variant.pk]
         movement.variant = variant
-    # Orders change stock through here too: their takes and returns must
-    # also make cached lists and details (in_stock, stock) unreachable.
-    catalog_cache.invalidate_on_commit()
+    # Orders change stock through here too. A list shows only whether a
+    # product is in stock: unless some stock crosses zero, only the products'
+    # own pages (which show stock) change, and cached lists stay valid.
+    slugs = {v.product.slug for v in variants}
+    if flips or len(slugs) > PRODUCT_INVALIDATIONS_MAX:
+        catalog_cache.invalidate_on_commit()
+    else:
+        catalog_cache.invalidate_products_on_commit(slugs=slugs)
     events_record(
         events=[
             (
@@ -112,7 +122,9 @@ def _stock_apply(
     return movements
 
 
-def _products_lock_where_stock_flips(*, variants: list[Variant], deltas: Mapping[int, int]) -> None:
+def _products_lock_where_stock_flips(
+    *, variants: list[Variant], deltas: Mapping[int, int]
+) -> set[int]:
     """Lock, in primary-key order, the products whose `in_stock` flag this change may flip.
 
     On PostgreSQL a trigger (migration 0007) updates a product's row when one
@@ -121,10 +133,11 @@ def _products_lock_where_stock_flips(*, variants: list[Variant], deltas: Mapping
     transactions selling out variants of the same two products could
     deadlock. Taken here first, after the variants and in a fixed order, they
     cannot. Nothing is queried when no stock crosses zero (most changes).
+    Returns the ids of those products.
     """
-    _products_lock(
-        ids={v.product_id for v in variants if (v.stock > 0) != (v.stock + deltas[v.pk] > 0)}
-    )
+    flips = {v.product_id for v in variants if (v.stock > 0) != (v.stock + deltas[v.pk] > 0)}
+    _products_lock(ids=flips)
+    return flips
 
 
 def _products_lock(*, ids: Iterable[int]) -> None:
@@ -170,7 +183,7 @@ def variants_lock(*, skus: Iterable[str]) -> list[Variant]:
         Variant.objects.select_for_update(of=("self",))
         .filter(sku__in=list(skus), product__is_published=True)
         .select_related("product")
-        .only("pk", "sku", "name", "price", "stock", "product__name")
+        .only("pk", "sku", "name", "price", "stock", "product__name", "product__slug")
         .order_by("pk")
     )
 

@@ -186,12 +186,19 @@ class ProductViewSet(CatalogViewSet):
         if not fastpath.throttled_here(request):  # else counted once already
             super().check_throttles(request)
 
-    def _respond(self, request: Request, build: Any, scope: str, params: Any) -> Any:
+    def _respond(
+        self, request: Request, build: Any, scope: str, params: Any, product: str | None = None
+    ) -> Any:
         staff = sees_unpublished(request.user)
         if request.accepted_renderer.format != "json":  # the browsable API in development
             return Response(build(staff))
         return catalog_cache.json_response(
-            request, build=lambda: build(staff), scope=scope, params=params, cacheable=not staff
+            request,
+            build=lambda: build(staff),
+            scope=scope,
+            params=params,
+            cacheable=not staff,
+            product=product,
         )
 
     def list(self, request: Request) -> HttpResponseBase:
@@ -214,7 +221,7 @@ class ProductViewSet(CatalogViewSet):
                 raise NotFound()
             return item
 
-        return self._respond(request, build, *self.cache_scopes["retrieve"])
+        return self._respond(request, build, *self.cache_scopes["retrieve"], product=slug)
 
     def _render(self, product: Product) -> dict[str, Any] | None:
         return selectors.product_detail(slug=product.slug, staff=True)

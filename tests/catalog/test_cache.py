@@ -207,7 +207,8 @@ def test_every_committed_write_invalidates_list_and_detail(
 
     after_list = api_client.get(LIST)
     after_detail = api_client.get(DETAIL)
-    assert after_list["X-Cache"] == "MISS"
+    # Stock that crosses zero for no variant shows on the product's page, in no list.
+    assert after_list["X-Cache"] == ("HIT" if write is _order_returns_stock else "MISS")
     if after_detail.status_code == 200:  # unpublished or deleted: 404
         assert after_detail["X-Cache"] == "MISS"
     # What was served is what the database says now (built again without the cache)...
@@ -217,6 +218,70 @@ def test_every_committed_write_invalidates_list_and_detail(
     # ...and (for writes that show in these two responses) differs from before.
     if write not in (_new_category, _delete_category):
         assert (after_list.content, after_detail.content) != (before_list, before_detail)
+
+
+@pytest.fixture
+def mug(tee):
+    product = ProductFactory(slug="mug", name="Mug", category=tee.category)
+    VariantFactory(product=product, sku="MUG-1", price=Decimal("4.00"), stock=2)
+    catalog_cache.invalidate()
+    return product
+
+
+@pytest.mark.parametrize(
+    ("delta", "lists_change"),
+    [(+3, False), (-2, False), (-5, True)],  # tee has 5: only selling out crosses zero
+)
+def test_a_stock_change_invalidates_lists_only_when_it_crosses_zero(
+    api_client, mug, delta, lists_change, django_capture_on_commit_callbacks
+):
+    views = [LIST, f"{LIST}?in_stock=true", DETAIL, "/api/v1/products/mug/"]
+    for url in views:
+        api_client.get(url)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stock_adjust(variant=Variant.objects.get(sku="TEE-M"), delta=delta, reason="x")
+
+    listing, in_stock, tee_page, mug_page = (api_client.get(url) for url in views)
+    assert tee_page["X-Cache"] == "MISS"
+    assert tee_page.json()["variants"][0]["stock"] == 5 + delta
+    assert mug_page["X-Cache"] == ("MISS" if lists_change else "HIT")
+    expected = "MISS" if lists_change else "HIT"
+    assert (listing["X-Cache"], in_stock["X-Cache"]) == (expected, expected)
+    # Whatever was served is what the database says now.
+    clear_catalog_cache()
+    assert listing.content == api_client.get(LIST).content
+    assert in_stock.content == api_client.get(f"{LIST}?in_stock=true").content
+
+
+def test_an_order_taking_stock_keeps_the_catalog_lists_cached(
+    api_client, mug, django_capture_on_commit_callbacks
+):
+    api_client.get(LIST)
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_take(quantities={Variant.objects.get(sku="MUG-1").pk: 1}, order_number="SR-9")
+    assert api_client.get(LIST)["X-Cache"] == "HIT"
+    assert api_client.get("/api/v1/products/mug/").json()["variants"][0]["stock"] == 1
+
+
+def test_a_lost_product_counter_never_serves_an_older_page(api_client, tee):
+    first = api_client.get(DETAIL)
+    assert api_client.get(DETAIL)["X-Cache"] == "HIT"
+    cache.delete(f"{catalog_cache.PRODUCT_GENERATION_PREFIX}tee")  # evicted
+    again = api_client.get(DETAIL)
+    assert again["X-Cache"] == "MISS"
+    assert again.content == first.content
+    assert api_client.get(DETAIL)["X-Cache"] == "HIT"
+
+
+def test_a_large_stock_import_invalidates_everything_at_once(
+    api_client, tee, django_capture_on_commit_callbacks
+):
+    variants = [VariantFactory(stock=5) for _ in range(services.PRODUCT_INVALIDATIONS_MAX + 1)]
+    api_client.get(LIST)
+    generation = catalog_cache.generation()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stock_import(deltas={v.pk: 1 for v in variants}, reason="import")
+    assert catalog_cache.generation() != generation
 
 
 def test_invalidation_waits_for_commit_and_skips_rollbacks(

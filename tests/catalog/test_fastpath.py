@@ -150,9 +150,9 @@ def test_a_miss_is_looked_up_once(api_client, tee, monkeypatch):
     reads: list[object] = []
     lookup = catalog_cache._lookup
 
-    def counting(key, values=None):
+    def counting(key, *, product=None, values=None):
         reads.append(values is None)
-        return lookup(key, values)
+        return lookup(key, product=product, values=values)
 
     monkeypatch.setattr(catalog_cache, "_lookup", counting)
     assert api_client.get(DETAIL)["X-Cache"] == "MISS"
