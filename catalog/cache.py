@@ -101,12 +101,12 @@ def _product_key(slug: str) -> str:
     return f"{PRODUCT_GENERATION_PREFIX}{slug}"
 
 
-def _counter(key: str) -> int | None:
-    """A counter's value, creating it at a fresh value when missing; None when the cache is down."""
-    value = cache.get(key)
-    if value is None:
-        cache.add(key, _fresh_generation(), timeout=None)
-        value = cache.get(key)
+def _counter_create(key: str) -> int | None:
+    """Create a missing counter at a fresh value (one round trip); None when the cache is down."""
+    fresh = _fresh_generation()
+    if cache.add(key, fresh, timeout=None):
+        return fresh
+    value = cache.get(key)  # created meanwhile by someone else, or the cache is down
     return int(value) if value is not None else None
 
 
@@ -180,7 +180,7 @@ def _lookup(
     if gen is None:
         gen, entry = generation(), None
     if product is not None and product_gen is None:
-        product_gen, entry = _counter(_product_key(product)), None
+        product_gen, entry = _counter_create(_product_key(product)), None
         if product_gen is None:
             return None, None
     if gen is None:
