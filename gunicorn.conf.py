@@ -6,6 +6,14 @@ Threaded workers (gthread): Django views mostly wait on PostgreSQL and Redis,
 so a few processes with several threads each use two cores well while the
 psycopg pool keeps one small set of connections per process. Size the
 database pool (DB_POOL_MAX_SIZE) at least as large as GUNICORN_THREADS.
+
+Measured with `make bench --server-env` on 2 cores (2026-11-29, 10,000
+products, one 4 s run each, twice; this machine's noise is about 20%):
+3 workers x 4 threads (the default), 4x2, 2x6, 5x2 and 5x1. One thread per
+process (5x1) served the CPU-bound paths (cached list, plain view) about 10%
+faster, but halved search, whose requests wait tens of milliseconds on
+PostgreSQL and then hold a whole process; no other count was better on every
+path. On more cores, start from WEB_CONCURRENCY = cores + 1.
 """
 
 import os
