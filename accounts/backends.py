@@ -30,7 +30,7 @@ def _permissions_sql() -> str:
 
     # Only quoted identifiers from the models are formatted in; the user id is a parameter.
     return (
-        f"SELECT ct.{qn('app_label')}, p.{qn('codename')} "  # noqa: S608
+        f"SELECT ct.{qn('app_label')}, p.{qn('codename')} "  # noqa: S608  # nosec B608
         f"FROM {qn(Permission._meta.db_table)} p "
         f"JOIN {qn(ContentType._meta.db_table)} ct ON ct.{qn('id')} = p.{qn('content_type_id')} "
         f"WHERE p.{qn('id')} IN ("

