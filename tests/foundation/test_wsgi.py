@@ -37,6 +37,7 @@ def _gunicorn_conf(monkeypatch, **env: str) -> dict:
         "GUNICORN_MAX_REQUESTS",
         "GUNICORN_MAX_REQUESTS_JITTER",
         "GUNICORN_MAX_WORKER_MEMORY_MB",
+        "GUNICORN_REUSE_PORT",
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -52,6 +53,12 @@ def test_workers_are_recycled_rarely_with_proportional_jitter(monkeypatch):
     assert conf["max_requests_jitter"] == conf["max_requests"] // 10
     conf = _gunicorn_conf(monkeypatch, GUNICORN_MAX_REQUESTS="5000")
     assert conf["max_requests_jitter"] == 500
+
+
+def test_per_worker_sockets_are_opt_in(monkeypatch):
+    assert _gunicorn_conf(monkeypatch)["reuse_port"] is False
+    assert _gunicorn_conf(monkeypatch, GUNICORN_REUSE_PORT="1")["reuse_port"] is True
+    assert _gunicorn_conf(monkeypatch, GUNICORN_REUSE_PORT="true")["reuse_port"] is True
 
 
 class _Log:
