@@ -19,6 +19,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=config.settings.base \
+    DJANGO_DEBUG=false \
     PORT=8000
 
 RUN groupadd --system --gid 10001 stockroom \

@@ -1,12 +1,38 @@
 #!/usr/bin/env python
-"""Django's command-line utility for administrative tasks."""
+"""Django's command-line utility for administrative tasks.
+
+On a development checkout (neither DJANGO_DEBUG nor DJANGO_SECRET_KEY set, in
+the environment or in .env) commands run with development settings, as
+`make run` does, so `python manage.py makemigrations --check` works on a fresh
+clone. Anything that sets either variable (compose.yaml, the Docker image, a
+deployment's .env) gets production's rules: no secret key, no start.
+"""
 
 import os
+import re
 import sys
+from pathlib import Path
+
+_CONFIGURED = ("DJANGO_DEBUG", "DJANGO_SECRET_KEY")
+_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?(DJANGO_DEBUG|DJANGO_SECRET_KEY)\s*=", re.MULTILINE)
+
+
+def development_checkout(environ: dict[str, str] | os._Environ[str], dotenv: Path) -> bool:
+    """True when nothing chose the settings' mode: then development settings apply."""
+    if any(name in environ for name in _CONFIGURED):
+        return False
+    return not (dotenv.is_file() and _DOTENV_LINE.search(dotenv.read_text()))
 
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    if development_checkout(os.environ, Path(__file__).resolve().parent / ".env"):
+        os.environ["DJANGO_DEBUG"] = "true"
+        print(
+            "manage.py: neither DJANGO_DEBUG nor DJANGO_SECRET_KEY is set: development "
+            "settings (DJANGO_DEBUG=true). Set them for production.",
+            file=sys.stderr,
+        )
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -45,6 +45,33 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     assert "DJANGO_DEBUG=true .venv/bin/python manage.py" in result.stderr
 
 
+def test_manage_py_on_a_bare_checkout_uses_development_settings(project_copy):
+    """Nothing set (a fresh clone): commands run as under `make run`, and say so."""
+    env = child_env()
+    for name in ("DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    result = manage("makemigrations", "--check", "--dry-run", env=env, cwd=project_copy)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+    assert "development settings (DJANGO_DEBUG=true)" in result.stderr
+
+
+def test_a_dotenv_that_configures_the_mode_keeps_production_rules(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("stockroom_manage", ROOT / "manage.py")
+    assert spec is not None and spec.loader is not None
+    manage_py = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(manage_py)
+    dotenv = tmp_path / ".env"
+    assert manage_py.development_checkout({}, dotenv)  # no .env at all
+    dotenv.write_text("# DJANGO_SECRET_KEY=\nDATABASE_URL=postgres://x/y\n")
+    assert manage_py.development_checkout({}, dotenv)  # commented out
+    dotenv.write_text("export DJANGO_SECRET_KEY=abc\n")
+    assert not manage_py.development_checkout({}, dotenv)
+    assert not manage_py.development_checkout({"DJANGO_DEBUG": "false"}, tmp_path / "none")
+
+
 def test_openapi_schema_validates_without_warnings():
     result = manage(
         "spectacular", "--validate", "--fail-on-warn", "--file", os.devnull, env=production_env()
