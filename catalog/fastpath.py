@@ -15,8 +15,9 @@ served exactly that stored response:
   cache key (catalog.cache.cache_key) is then exactly the parameters DRF
   validates, and only valid requests are ever stored, so a hit implies that
   the parameters are valid;
-* the view's throttles allow it (they are counted here, and the view does not
-  count the request again when it goes on to DRF).
+* the view's throttle is the project's ClientRateThrottle and allows it (it is
+  counted here, and the view does not count the request again when it goes on
+  to DRF).
 
 Anything else, a miss or a throttled caller included, goes on to DRF, which
 answers as it always does. The response carries the headers DRF adds to the
@@ -50,7 +51,6 @@ class Route:
     headers: dict[str, str]
     vary: tuple[str, ...]
     throttle_classes: tuple[type, ...]
-    view: Any
     product_page: bool
 
 
@@ -74,7 +74,6 @@ def _route_for(path: str) -> Route:
         headers,
         vary,
         tuple(instance.throttle_classes),
-        instance,
         product_page=instance.action == "retrieve",
     )
 
@@ -134,6 +133,10 @@ class CatalogCacheMiddleware:
         route = self.routes.get(kind)
         if route is None:
             route = self.routes[kind] = _route_for(path)
+        # The fast path counts the request with the project's throttle only: a view
+        # with other throttles is left to DRF.
+        if route.throttle_classes != (ClientRateThrottle,):
+            return None
         return route if _canonical_query(request, route.params) else None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -143,18 +146,12 @@ class CatalogCacheMiddleware:
         key = catalog_cache.cache_key(scope=route.scope, request=request, params=route.params)
         # A detail also follows its product's own counter: the slug is the path's last part.
         product = request.path_info.rsplit("/", 2)[1] if route.product_page else None
-        values = None
-        if route.throttle_classes == (ClientRateThrottle,):
-            # The throttle's windows and the cache entry: one round trip.
-            allowed, values = ClientRateThrottle().check(
-                request, read=catalog_cache.lookup_keys(key, product=product)
-            )
-            if not allowed:  # DRF checks again and answers its 429 (a refusal counts nothing)
-                return self.get_response(request)
-        else:
-            for throttle_class in route.throttle_classes:
-                if not throttle_class().allow_request(request, route.view):
-                    return self.get_response(request)
+        # The throttle's windows and the cache entry: one round trip.
+        allowed, values = ClientRateThrottle().check(
+            request, read=catalog_cache.lookup_keys(key, product=product)
+        )
+        if not allowed:  # DRF checks again and answers its 429 (a refusal counts nothing)
+            return self.get_response(request)
         setattr(request, THROTTLED_ATTR, True)
         response = catalog_cache.cached_response(request, key=key, product=product, values=values)
         if response is None:

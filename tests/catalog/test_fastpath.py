@@ -168,3 +168,14 @@ def test_fast_path_reads_count_against_the_rate_once(api_client, tee, monkeypatc
     assert refused.status_code == 429
     assert refused.json()["code"] == "throttled"
     assert 0 < int(refused["Retry-After"]) <= 60
+
+
+def test_a_view_with_other_throttles_is_left_to_drf(api_client, tee, drf_entries, monkeypatch):
+    """The fast path counts requests with the project's throttle only."""
+    from rest_framework.throttling import AnonRateThrottle
+
+    monkeypatch.setattr(ProductViewSet, "throttle_classes", [AnonRateThrottle])
+    api_client.get(DETAIL)
+    hit = api_client.get(DETAIL)
+    assert hit["X-Cache"] == "HIT"  # served from the cache, by the view
+    assert len(drf_entries) == 2
