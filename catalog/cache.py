@@ -73,23 +73,34 @@ def _fresh_generation() -> int:
     return time.time_ns()
 
 
+def _counter_create(key: str) -> int | None:
+    """Create a missing counter at a fresh value (one round trip); None when the cache is down."""
+    fresh = _fresh_generation()
+    if cache.add(key, fresh, timeout=None):
+        return fresh
+    value = cache.get(key)  # created meanwhile by someone else, or the cache is down
+    return int(value) if value is not None else None
+
+
+def _counter_bump(key: str) -> None:
+    """Move a counter on; a lost one restarts at a fresh value, which no entry can carry."""
+    try:
+        bumped = cache.incr(key)
+    except ValueError:  # evicted, or never set
+        bumped = None
+    if bumped is None:
+        cache.set(key, _fresh_generation(), timeout=None)
+
+
 def generation() -> int | None:
     """The current generation, creating it when missing; None when the cache is down."""
     value = cache.get(GENERATION_KEY)
-    if value is None:
-        cache.add(GENERATION_KEY, _fresh_generation(), timeout=None)
-        value = cache.get(GENERATION_KEY)
-    return int(value) if value is not None else None
+    return int(value) if value is not None else _counter_create(GENERATION_KEY)
 
 
 def invalidate() -> None:
     """Make every cached catalog response unreachable, now."""
-    try:
-        bumped = cache.incr(GENERATION_KEY)
-    except ValueError:  # the counter was evicted or never set
-        bumped = None
-    if bumped is None:
-        cache.set(GENERATION_KEY, _fresh_generation(), timeout=None)
+    _counter_bump(GENERATION_KEY)
 
 
 def invalidate_on_commit() -> None:
@@ -101,24 +112,10 @@ def _product_key(slug: str) -> str:
     return f"{PRODUCT_GENERATION_PREFIX}{slug}"
 
 
-def _counter_create(key: str) -> int | None:
-    """Create a missing counter at a fresh value (one round trip); None when the cache is down."""
-    fresh = _fresh_generation()
-    if cache.add(key, fresh, timeout=None):
-        return fresh
-    value = cache.get(key)  # created meanwhile by someone else, or the cache is down
-    return int(value) if value is not None else None
-
-
 def invalidate_products(*, slugs: Iterable[str]) -> None:
     """Make the cached pages of these products unreachable, now; lists stay as they are."""
     for slug in set(slugs):
-        try:
-            bumped = cache.incr(_product_key(slug))
-        except ValueError:  # never read, or evicted: restart where no entry can be
-            bumped = None
-        if bumped is None:
-            cache.set(_product_key(slug), _fresh_generation(), timeout=None)
+        _counter_bump(_product_key(slug))
 
 
 def invalidate_products_on_commit(*, slugs: Iterable[str]) -> None:
