@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from config import health
+from config import health, landing
 from config.schema_view import DocsView, SchemaView
 
 handler400 = "config.errors.json_400"
@@ -18,6 +18,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
+    path("favicon.ico", landing.favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
