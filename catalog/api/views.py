@@ -104,6 +104,8 @@ class CategoryViewSet(CatalogViewSet):
     """Categories: a tree (`parent` is the parent's slug). Public reads, staff writes."""
 
     queryset = Category.objects.all()
+    # What the browsable API builds its form from (the views pick their serializers).
+    serializer_class = s.CategoryInputSerializer
 
     def _render(self, category: Category) -> dict[str, Any]:
         row = selectors.category_queryset().get(pk=category.pk)
@@ -177,6 +179,8 @@ class CategoryViewSet(CatalogViewSet):
 )
 class ProductViewSet(CatalogViewSet):
     """Products. Public reads of published products (cached), staff writes."""
+
+    serializer_class = s.ProductInputSerializer
 
     queryset = Product.objects.all()
     # The response cache's scope and key parameters per action (catalog.fastpath reads them).
@@ -273,6 +277,7 @@ class ProductViewSet(CatalogViewSet):
 class VariantViewSet(CatalogViewSet):
     """Variants by SKU, and their stock ledger. Staff only, Django model permissions."""
 
+    serializer_class = s.VariantInputSerializer
     queryset = Variant.objects.select_related("product")
     permission_classes = [ModelPermissions]
 
