@@ -26,6 +26,8 @@ def development_checkout(environ: dict[str, str] | os._Environ[str], dotenv: Pat
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    # Log lines go to stderr: a command's stdout is its output, kept parseable.
+    os.environ.setdefault("LOG_STREAM", "stderr")
     if development_checkout(os.environ, Path(__file__).resolve().parent / ".env"):
         os.environ["DJANGO_DEBUG"] = "true"
         print(

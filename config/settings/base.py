@@ -336,6 +336,11 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 # --- Logging: JSON lines on stdout, each with the request id ----------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
+# Servers (gunicorn, Celery) log to stdout; manage.py sets stderr so that a
+# command's stdout stays its own output (CSV, JSON lines, reports).
+LOG_STREAM = env("LOG_STREAM", default="stdout")
+if LOG_STREAM not in {"stdout", "stderr"}:
+    raise ImproperlyConfigured("LOG_STREAM must be stdout or stderr.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -344,7 +349,7 @@ LOGGING = {
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
+            "stream": f"ext://sys.{LOG_STREAM}",
             "formatter": "json",
             "filters": ["request_id"],
         }

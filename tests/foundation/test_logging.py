@@ -3,9 +3,13 @@
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 
 from config.logging import JsonFormatter, RequestIdFilter
 
@@ -66,3 +70,41 @@ def test_log_lines_outside_a_request_have_a_placeholder_id():
     assert line["message"] == "hi x"
     assert line["request_id"] == "-"
     assert line["level"] == "WARNING"
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def test_a_command_logs_to_stderr_and_keeps_stdout_its_own_output():
+    env = {k: v for k, v in os.environ.items() if k not in {"LOG_STREAM", "DJANGO_SETTINGS_MODULE"}}
+    code = "import logging; logging.getLogger('stockroom.x').warning('a log line'); print('OUTPUT')"
+    done = _manage("shell", "--no-imports", "-c", code, env=env)
+    assert done.stdout == "OUTPUT\n"
+    [line] = [json.loads(text) for text in done.stderr.splitlines() if text.startswith("{")]
+    assert line["message"] == "a log line"
+
+
+def test_servers_log_to_stdout_unless_told_otherwise():
+    env = {k: v for k, v in os.environ.items() if k != "LOG_STREAM"}
+    code = (
+        "from django.conf import settings; print(settings.LOGGING['handlers']['stdout']['stream'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=settings.BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "ext://sys.stdout"
