@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Exists, JSONField, Max, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -125,6 +125,8 @@ class VariantInline(admin.TabularInline):
     fields = ["sku", "name", "attributes", "price", "stock", "adjust_stock"]
     readonly_fields = ["stock", "adjust_stock"]
     show_change_link = True
+    # One line per variant: the attributes box grows when staff type into it.
+    formfield_overrides = {JSONField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 30})}}
 
     @admin.display(description="")
     def adjust_stock(self, obj: Variant) -> str:
@@ -273,16 +275,16 @@ class VariantAdmin(InvalidatesCatalogCache):
     sortable_by = ["sku", "stock"]
     search_fields = ["sku", "product__name"]
     autocomplete_fields = ["product"]
-    readonly_fields = ["stock", "adjust_stock"]
-    fields = ["product", "sku", "name", "attributes", "price", "stock", "adjust_stock"]
+    readonly_fields = ["stock_level"]
+    fields = ["product", "sku", "name", "attributes", "price", "stock_level"]
     show_full_result_count = False
 
-    @admin.display(description="")
-    def adjust_stock(self, obj: Variant) -> str:
+    @admin.display(description="Stock")
+    def stock_level(self, obj: Variant) -> str:
         if obj.pk is None:
-            return "Save the variant first."
+            return "0 (save the variant first, then adjust its stock)"
         url = reverse("admin:catalog_variant_adjust_stock", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Adjust stock</a>', url)
+        return format_html('{} <a class="button" href="{}">Adjust stock</a>', obj.stock, url)
 
     def get_urls(self) -> list[URLPattern]:
         return [

@@ -68,6 +68,9 @@ def chart_geometry(series: Sequence[Any]) -> dict[str, Any]:
 class StockroomAdminSite(admin.AdminSite):
     site_header = "Stockroom back office"
     site_title = "Stockroom back office"
+    # Lists of orders, variants and movements need the page's width; the dashboard
+    # and the breadcrumbs lead everywhere the sidebar would.
+    enable_nav_sidebar = False
     index_title = "Dashboard"
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
