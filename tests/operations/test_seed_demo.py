@@ -3,9 +3,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from accounts.models import Address, User
 from catalog.models import Category, Product, StockMovement, Variant
+from orders.dashboard import orders_summary
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 
 
@@ -90,6 +92,15 @@ def test_seed_builds_a_consistent_dataset_with_every_order_status():
     assert OrderEvent.objects.filter(order__status="delivered", type="delivered").exists()
     cancelled_paid = Order.objects.filter(status="cancelled", refund_due=True)
     assert all(o.events.filter(type="paid").exists() for o in cancelled_paid)
+    # History ends before now, and the dashboard's last 7 days have revenue to show.
+    assert not OrderEvent.objects.filter(created_at__gt=timezone.now()).exists()
+    assert orders_summary()["revenue_7d"] > 0
+
+
+@pytest.mark.django_db
+def test_the_demo_of_make_run_shows_revenue_in_the_last_7_days():
+    _seed(products=50, customers=10, orders=30, seed=1)
+    assert orders_summary()["revenue_7d"] > 0
 
 
 @pytest.mark.django_db

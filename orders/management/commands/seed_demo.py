@@ -41,6 +41,7 @@ CHUNK = 2000
 POOL_MAX = 20_000  # variants orders are drawn from: enough variety, bounded memory
 DEMO_PASSWORD = "stockroom-demo"  # noqa: S105 - every demo customer's password, printed
 CENT = Decimal("0.01")
+RECENT_SHARE = 0.3  # of the orders past payment, placed in the last 7 days
 COUNTRIES = ["DE", "FR", "NL", "BE", "AT", "IE", "ES", "IT", "DK", "SE"]
 DEPARTMENTS: dict[str, tuple[list[str], list[str]]] = {
     # department: (sub-categories, product nouns)
@@ -327,6 +328,9 @@ class Seeder:
             # Younger than the payment timeout, or the expiry task would cancel it at once.
             limit = settings.ORDER_PAYMENT_TIMEOUT.total_seconds() / 2
             created = self.now - timedelta(seconds=self.rng.uniform(0, limit))
+        elif self.rng.random() < RECENT_SHARE:
+            # The dashboard's last 7 days have orders and revenue to show.
+            created = self.ago(days=7)
         else:
             created = self.ago(days=180) - timedelta(days=2)
         lines = []
@@ -374,9 +378,12 @@ class Seeder:
             for line in lines
         ]
         moment, current = created, OrderStatus.PENDING_PAYMENT
+        # Each later step within a day, and the last one before now.
+        room = (self.now - created).total_seconds() // 60 // (len(path) + 1)
+        step_max = int(max(1, min(60 * 24, room)))
         restock = status == OrderStatus.REFUNDED and self.rng.random() < 0.5
         for step in path:
-            moment += timedelta(minutes=self.rng.randint(5, 60 * 24))
+            moment += timedelta(minutes=self.rng.randint(min(5, step_max), step_max))
             events.append(
                 OrderEvent(
                     type=step,
