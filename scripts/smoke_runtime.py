@@ -37,6 +37,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -691,8 +692,14 @@ def main() -> int:
         database_recreate(args.database_url)
         redis_flush(args.redis_url)
         redis_flush(args.broker_url)
-        run(recipe.collectstatic, env=env, timeout=120)
-        run(commands["migrate"], env=env, timeout=180)
+        # Independent steps (the image runs collectstatic at build time): side by side.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            steps = [
+                pool.submit(run, recipe.collectstatic, env=env, timeout=180),
+                pool.submit(run, commands["migrate"], env=env, timeout=180),
+            ]
+            for step in steps:
+                step.result()
         log(f"{shlex.join(recipe.collectstatic)}; {shlex.join(commands['migrate'])}: done")
         staff = (f"staff-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16))
         run(
