@@ -104,7 +104,7 @@ bench-smoke: $(STAMP)
 # compose.yaml's commands with production settings, driven over HTTP from outside.
 smoke-runtime: $(STAMP)
 	SMOKE_DATABASE_URL=$(SMOKE_DATABASE_URL) SMOKE_REDIS_URL=$(SMOKE_REDIS_URL) SMOKE_BROKER_URL=$(SMOKE_BROKER_URL) \
-		$(PY) scripts/smoke_runtime.py $(if $(PYTHON_BIN),--python $(PYTHON_BIN))
+		$(PY) -m scripts.smoke_runtime $(if $(PYTHON_BIN),--python $(PYTHON_BIN))
 
 # Not in CI: minutes of mixed traffic against gunicorn, then the loss checks (README: Reliability).
 soak: $(STAMP)

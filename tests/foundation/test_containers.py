@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from scripts.smoke_runtime import compose_commands, compose_interpolate, image_recipe
+from scripts.image_recipe import compose_commands, compose_interpolate, image_recipe
 from tests.foundation.procs import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -225,4 +225,5 @@ def test_ci_runs_the_runtime_smoke_after_the_tests():
     steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert steps.index("make smoke-runtime") > steps.index("make test")
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^smoke-runtime:.*\n(\t.*\\\n)*\t.*scripts/smoke_runtime\.py", makefile, re.M)
+    recipe = r"^smoke-runtime:.*\n(\t.*\\\n)*\t.* -m scripts\.smoke_runtime"
+    assert re.search(recipe, makefile, re.MULTILINE)
