@@ -22,8 +22,13 @@ SOAK_ARGS ?=
 # make fuzz: examples per operation (CI runs 8), and where its summary is written.
 FUZZ_EXAMPLES ?= 100
 FUZZ_REPORT ?= test-artifacts/fuzz-report.txt
+# The runtime smoke's own database (dropped and re-created each run) and Redis
+# databases for the cache and the Celery broker (flushed each run).
+SMOKE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom_smoke_rt
+SMOKE_REDIS_URL ?= redis://127.0.0.1:6379/12
+SMOKE_BROKER_URL ?= redis://127.0.0.1:6379/3
 
-.PHONY: help venv run test lint fmt up check-services bench bench-smoke soak audit fuzz
+.PHONY: help venv run test lint fmt up check-services bench bench-smoke soak audit fuzz smoke-runtime
 
 help:
 	@echo "make run    - serve Stockroom on http://127.0.0.1:8000 (SQLite, in-process cache)"
@@ -34,6 +39,7 @@ help:
 	@echo "make up     - the full stack with docker compose"
 	@echo "make bench  - load-test a production-configured server (README: Benchmarks)"
 	@echo "make bench-smoke - the same on tiny data, a few seconds per endpoint (CI)"
+	@echo "make smoke-runtime - requirements.txt alone, run as compose runs it, one journey over HTTP (CI)"
 	@echo "make soak   - 5 minutes of mixed traffic, then checks nothing was lost (SOAK_ARGS=--duration 60)"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -93,6 +99,12 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m bench.run --smoke $(BENCH_ARGS)
+
+# The image's install (requirements.txt alone, the Dockerfile's pip line) running
+# compose.yaml's commands with production settings, driven over HTTP from outside.
+smoke-runtime: $(STAMP)
+	SMOKE_DATABASE_URL=$(SMOKE_DATABASE_URL) SMOKE_REDIS_URL=$(SMOKE_REDIS_URL) SMOKE_BROKER_URL=$(SMOKE_BROKER_URL) \
+		$(PY) -m scripts.smoke_runtime $(if $(PYTHON_BIN),--python $(PYTHON_BIN))
 
 # Not in CI: minutes of mixed traffic against gunicorn, then the loss checks (README: Reliability).
 soak: $(STAMP)

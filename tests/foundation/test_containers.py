@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from scripts.image_recipe import compose_commands, compose_interpolate, image_recipe
 from tests.foundation.procs import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -159,3 +160,70 @@ def test_compose_worker_and_beat_wait_for_the_migration_and_have_health_checks()
     assert services["beat"]["healthcheck"]["test"][-2:] == ["manage.py", "check_services"]
     # Warm shutdown: running tasks get time to finish when the container stops.
     assert services["worker"]["stop_grace_period"] == "30s"
+
+
+def test_runtime_smoke_installs_with_the_dockerfiles_pip_line():
+    runs = [args for instruction, args in dockerfile_instructions() if instruction == "RUN"]
+    assert "python -m venv /opt/venv" in runs
+    assert "/opt/venv/bin/pip install --requirement /tmp/requirements.txt" in runs
+    assert ("COPY", "requirements.txt /tmp/requirements.txt") in dockerfile_instructions()
+
+    recipe = image_recipe(venv=Path("/smoke/venv"), python="/usr/bin/python3.13")
+
+    assert recipe.venv_create == ["/usr/bin/python3.13", "-m", "venv", "/smoke/venv"]
+    assert recipe.pip_install == [
+        "/smoke/venv/bin/pip",
+        "install",
+        "--requirement",
+        str(ROOT / "requirements.txt"),
+    ]
+
+
+def test_runtime_smoke_runs_with_the_images_environment_and_collectstatic():
+    recipe = image_recipe(venv=Path("/smoke/venv"), python="python3.13")
+
+    assert recipe.runtime_env["PATH"] == "/smoke/venv/bin:$PATH"
+    assert recipe.runtime_env["DJANGO_SETTINGS_MODULE"] == "config.settings.base"
+    assert recipe.runtime_env["DJANGO_DEBUG"] == "false"
+    assert recipe.collectstatic == [
+        "python",
+        "manage.py",
+        "collectstatic",
+        "--noinput",
+        "--verbosity",
+        "0",
+    ]
+    assert recipe.cmd == dockerfile_cmd()
+
+
+def test_runtime_smoke_runs_exactly_the_compose_commands():
+    services = compose_services()
+
+    commands = compose_commands({"WORKER_CONCURRENCY": "2"})
+
+    assert commands["migrate"] == services["migrate"]["command"]
+    assert commands["migrate"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert commands["web"] == services["web"]["command"] == dockerfile_cmd()
+    assert commands["beat"] == services["beat"]["command"]
+    worker = services["worker"]["command"]
+    assert "--concurrency=${WORKER_CONCURRENCY:-2}" in worker
+    assert commands["worker"] == [
+        "--concurrency=2" if token.startswith("--concurrency=") else token for token in worker
+    ]
+
+
+def test_runtime_smoke_interpolates_compose_variables_as_compose_does():
+    template = "--concurrency=${WORKER_CONCURRENCY:-2} ${MISSING-x} ${EMPTY:-y} $$HOSTNAME"
+
+    assert compose_interpolate(template, {"WORKER_CONCURRENCY": "5", "EMPTY": ""}) == (
+        "--concurrency=5 x y $HOSTNAME"
+    )
+    assert compose_interpolate(template, {"EMPTY": ""}) == "--concurrency=2 x y $HOSTNAME"
+
+
+def test_ci_runs_the_runtime_smoke_after_the_tests():
+    steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert steps.index("make smoke-runtime") > steps.index("make test")
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = r"^smoke-runtime:.*\n(\t.*\\\n)*\t.* -m scripts\.smoke_runtime"
+    assert re.search(recipe, makefile, re.MULTILINE)
