@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.http import StreamingHttpResponse
 from django.test import Client
 
 from config.csv_export import FORMULA_PREFIXES, CsvWriter, csv_cell, csv_lines
@@ -90,6 +91,7 @@ def admin_client(superuser) -> Client:
 
 def _download(client: Client, url: str, pk: int) -> str:
     response = client.post(url, {"action": "export_csv", "_selected_action": [pk]})
+    assert isinstance(response, StreamingHttpResponse)
     return b"".join(response.streaming_content).decode()
 
 
