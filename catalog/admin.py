@@ -23,7 +23,7 @@ from django.utils.html import format_html
 
 from catalog import cache as catalog_cache
 from catalog import services
-from catalog.exceptions import InsufficientStock
+from catalog.exceptions import CatalogInvalid, InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
 from config.admin_paginator import EstimatedCountPaginator
 from config.csv_export import csv_lines
@@ -73,8 +73,19 @@ class CategoryTreeChangeList(ChangeList):
         return ["tree_path", "id"]
 
 
+class CategoryAdminForm(forms.ModelForm):
+    def clean_parent(self) -> Category | None:
+        parent: Category | None = self.cleaned_data["parent"]
+        try:
+            services.category_parent_check(category=self.instance, parent=parent)
+        except CatalogInvalid as error:
+            raise forms.ValidationError(error.extra["errors"]["parent"]) from None
+        return parent
+
+
 @admin.register(Category)
 class CategoryAdmin(InvalidatesCatalogCache):
+    form = CategoryAdminForm
     list_display = ["tree_name", "slug", "position"]
     # Columns the change lists sort by are those an index serves (tests/admin/test_indexes.py).
     sortable_by = ["tree_name", "slug"]
