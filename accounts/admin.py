@@ -75,8 +75,31 @@ class UserAdmin(BaseUserAdmin):
     inlines = [AddressInline, AuthTokenInline]
     actions = ["revoke_tokens", "erase_personal_data"]
 
+    # Whoever may change these may make anyone, themselves included, all-powerful.
+    superuser_only_fields = ("is_superuser", "groups", "user_permissions")
+
     def get_inlines(self, request: HttpRequest, obj: User | None) -> Any:
         return [] if obj is None else super().get_inlines(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Rights are granted by superusers only: for other staff the fields are shown, and
+        left out of the form, so a posted value is ignored."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += self.superuser_only_fields
+        return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """A superuser's account (email, password, status) is changed by superusers only:
+        whoever takes it over has every right."""
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
 
     @admin.action(description="Revoke all API tokens of the selected users", permissions=["change"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

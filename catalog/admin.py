@@ -5,8 +5,7 @@ Stock is never edited in a form: the "adjust stock" page calls
 invalidates the public catalog cache once it commits.
 """
 
-import csv
-from collections.abc import Iterator
+import itertools
 from typing import Any
 
 from django import forms
@@ -24,9 +23,10 @@ from django.utils.html import format_html
 
 from catalog import cache as catalog_cache
 from catalog import services
-from catalog.exceptions import InsufficientStock
+from catalog.exceptions import CatalogInvalid, InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
 from config.admin_paginator import EstimatedCountPaginator
+from config.csv_export import csv_lines
 
 # The path of names from the root ("Clothing / Shirts / Tees") and the depth of
 # each category, walked up with a recursive CTE inside the row's own query.
@@ -73,8 +73,19 @@ class CategoryTreeChangeList(ChangeList):
         return ["tree_path", "id"]
 
 
+class CategoryAdminForm(forms.ModelForm):
+    def clean_parent(self) -> Category | None:
+        parent: Category | None = self.cleaned_data["parent"]
+        try:
+            services.category_parent_check(category=self.instance, parent=parent)
+        except CatalogInvalid as error:
+            raise forms.ValidationError(error.extra["errors"]["parent"]) from None
+        return parent
+
+
 @admin.register(Category)
 class CategoryAdmin(InvalidatesCatalogCache):
+    form = CategoryAdminForm
     list_display = ["tree_name", "slug", "position"]
     # Columns the change lists sort by are those an index serves (tests/admin/test_indexes.py).
     sortable_by = ["tree_name", "slug"]
@@ -144,18 +155,6 @@ def _variant_stat(aggregate: Any) -> Subquery:
         .annotate(value=aggregate)
         .values("value")
     )
-
-
-def _csv_safe(value: Any) -> Any:
-    # Spreadsheets run cells that start like a formula: neutralise them.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 @admin.register(Product)
@@ -240,14 +239,9 @@ class ProductAdmin(InvalidatesCatalogCache):
             )
             .iterator(chunk_size=2000)
         )
-        writer = csv.writer(_Echo())
-
-        def lines() -> Iterator[str]:
-            yield writer.writerow(header)
-            for row in rows:
-                yield writer.writerow([_csv_safe(value) for value in row])
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            csv_lines(itertools.chain([header], rows)), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = 'attachment; filename="products.csv"'
         return response  # type: ignore[return-value]
 

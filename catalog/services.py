@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog import cache as catalog_cache
-from catalog.db import category_subtree_ids
+from catalog.db import CATEGORY_TREE_LOCK_SQL, category_subtree_ids
 from catalog.exceptions import CatalogInvalid, InsufficientStock
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
 from config.errors import ProtectedObject
@@ -302,7 +302,12 @@ def _delete(obj: Model) -> None:
 # --- Categories --------------------------------------------------------------
 
 
-def _check_parent(*, category: Category, parent: Category | None) -> None:
+def category_parent_check(*, category: Category, parent: Category | None) -> None:
+    """CatalogInvalid (400 on `parent`) if `parent` is `category` or one of its descendants.
+
+    Without the tree lock this only reads the tree as it is now: a move that must not
+    close a loop goes through `category_update`, which checks again under the lock.
+    """
     if parent is None or category.pk is None:
         return
     if (
@@ -314,6 +319,21 @@ def _check_parent(*, category: Category, parent: Category | None) -> None:
         raise CatalogInvalid(
             field="parent", message="A category cannot be moved under itself or its descendants."
         )
+
+
+def _category_tree_lock(*, category: Category) -> None:
+    """Lock the category's row, then the whole tree, for the rest of the transaction.
+
+    Two moves that are each fine alone (A under B, B under A) close a loop together, so
+    moves run one at a time, and the check that follows sees every move committed before.
+    The order (row, then tree) is the one an UPDATE takes through the tree's trigger.
+    """
+    # NO KEY UPDATE: the foreign-key check of another move under this category takes
+    # KEY SHARE on it, which a plain FOR UPDATE would block (a deadlock with the tree lock).
+    rows = Category.objects.select_for_update(no_key=True).filter(pk=category.pk)
+    list(rows.values_list("pk"))
+    with connection.cursor() as cursor:
+        cursor.execute(CATEGORY_TREE_LOCK_SQL)
 
 
 @transaction.atomic
@@ -339,12 +359,17 @@ CATEGORY_FIELDS = frozenset({"name", "slug", "parent", "description", "position"
 
 @transaction.atomic
 def category_update(*, category: Category, data: Mapping[str, Any]) -> Category:
-    """Change the given fields of a category. Refuses a parent inside its own subtree."""
+    """Change the given fields of a category. Refuses a parent inside its own subtree.
+
+    A change of parent locks the category's row and the tree (see `_category_tree_lock`)
+    until the caller's transaction ends.
+    """
     unknown = set(data) - CATEGORY_FIELDS
     if unknown:
         raise TypeError(f"Unknown category fields: {sorted(unknown)}")
     if "parent" in data:
-        _check_parent(category=category, parent=data["parent"])
+        _category_tree_lock(category=category)
+        category_parent_check(category=category, parent=data["parent"])
     for field, value in data.items():
         setattr(category, field, value)
     fields = list(data)

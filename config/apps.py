@@ -8,6 +8,7 @@ class ConfigConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self) -> None:
+        import config.checks  # noqa: F401  (registers the system checks)
         from config.strict_input import strict_input_install
 
         strict_input_install()

@@ -1,7 +1,6 @@
 """The order back office. Status is never edited here: actions call order_transition."""
 
-import csv
-from collections.abc import Iterator
+import itertools
 from typing import Any
 
 from django import forms
@@ -14,6 +13,7 @@ from django.template.response import TemplateResponse
 
 from accounts.models import User
 from config.admin_paginator import EstimatedCountPaginator
+from config.csv_export import csv_lines
 from config.errors import DomainError
 from orders.management.commands.export_orders import COLUMNS, rows
 from orders.models import NUMBER_PREFIX, Order, OrderEvent, OrderLine, PaymentEvent
@@ -73,18 +73,6 @@ def _log_message(action: str, arguments: dict[str, Any]) -> str:
         if value not in ("", None)
     )
     return f"Action {action}" + (f" ({details})" if details else "")
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value: Any) -> Any:
-    # Spreadsheets run a cell that starts like a formula: neutralise it.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 class ShipForm(forms.Form):
@@ -268,14 +256,8 @@ class OrderAdmin(admin.ModelAdmin):
         lines = OrderLine.objects.filter(order__in=queryset.order_by().values("pk")).order_by(
             "order__created_at", "order_id", "id"
         )
-        writer = csv.writer(_Echo())
-
-        def csv_lines() -> Iterator[str]:
-            yield writer.writerow(COLUMNS)
-            for row in rows(lines):
-                yield writer.writerow([_csv_cell(value) for value in row.values()])
-
-        response = StreamingHttpResponse(csv_lines(), content_type="text/csv; charset=utf-8")
+        table = itertools.chain([list(COLUMNS)], (row.values() for row in rows(lines)))
+        response = StreamingHttpResponse(csv_lines(table), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="orders.csv"'
         return response  # type: ignore[return-value]
 

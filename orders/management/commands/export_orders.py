@@ -1,6 +1,5 @@
 """Export order lines (one row per line, with its order's fields) as CSV or JSON lines."""
 
-import csv
 import json
 import os
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from config.csv_export import CsvWriter
 from config.progress import Progress, Stream
 from orders.models import OrderLine, OrderStatus
 
@@ -62,11 +62,16 @@ def _moment(value: str, *, end_of_day: bool) -> datetime:
 
 
 def _text(value: Any) -> Any:
+    # Amounts stay Decimal: the CSV writer leaves numbers alone and neutralises only text.
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def _json_default(value: Any) -> str:
     if isinstance(value, Decimal):
         return str(value)
-    return value
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def lines_select(
@@ -161,13 +166,13 @@ class Command(BaseCommand):
         last_order = None
         writer = None
         if options["format"] == "csv":
-            writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
-            writer.writeheader()
+            writer = CsvWriter(handle, lineterminator="\n")
+            writer.writerow(COLUMNS)
         for row in rows(lines):
             if writer is not None:
-                writer.writerow(row)
+                writer.writerow(row.values())
             else:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                handle.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
             written += 1
             if row["order_number"] != last_order:
                 orders, last_order = orders + 1, row["order_number"]
