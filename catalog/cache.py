@@ -4,8 +4,11 @@ Design
 ------
 * One counter, `catalog:generation`, lives in the cache (no expiry). Every
   cached response is stored under a key made of a hash of the absolute URL
-  (scheme, host, path) and the normalised known query parameters (sorted,
-  stripped, unknown ones ignored): `catalog:<FORMAT>:<scope>:<sha256>`, and
+  (scheme, host, path) and the view's canonical query: a string the view
+  builds from the very values it parsed and answers from (for the product
+  list, catalog.api.list_query), never from the raw query string, so two
+  requests the view answers differently never share an entry:
+  `catalog:<FORMAT>:<scope>:<sha256>`, and
   the stored value carries the generation read at the *start* of the request
   that built it. A read fetches the counter and the entry in ONE round trip
   (MGET) and serves the entry only if its generation is the current one.
@@ -59,7 +62,7 @@ logger = logging.getLogger("stockroom.catalog.cache")
 
 GENERATION_KEY = "catalog:generation"
 # Bumped when the shape of cached bodies changes, so a deploy never serves old shapes.
-FORMAT = "3"
+FORMAT = "4"
 # Per product: a counter that stock changes bump, for that product's page only.
 PRODUCT_GENERATION_PREFIX = "catalog:product-generation:"
 
@@ -127,19 +130,14 @@ def invalidate_products_on_commit(*, slugs: Iterable[str]) -> None:
     transaction.on_commit(partial(invalidate_products, slugs=tuple(slugs)), robust=True)
 
 
-def _normalised_query(request: HttpRequest, params: Iterable[str]) -> str:
-    pairs = sorted(
-        (name, value.strip())
-        for name in params
-        for value in request.GET.getlist(name)
-        if value.strip()
-    )
-    return "&".join(f"{name}={value}" for name, value in pairs)
+def cache_key(*, scope: str, request: HttpRequest, query: str) -> str:
+    """The key of the answer to `request` whose parsed query canonicalises to `query`.
 
-
-def cache_key(*, scope: str, request: HttpRequest, params: Iterable[str]) -> str:
+    `query` must determine everything of the query string the answer depends
+    on (and nothing of the raw spelling): build it from the parsed values.
+    """
     # The host and scheme are part of the key: bodies carry absolute page links.
-    raw = f"{request.build_absolute_uri(request.path)}?{_normalised_query(request, params)}"
+    raw = f"{request.build_absolute_uri(request.path)}?{query}"
     digest = hashlib.sha256(raw.encode()).hexdigest()
     return f"catalog:{FORMAT}:{scope}:{digest}"
 
@@ -235,7 +233,7 @@ def json_response(
     *,
     build: Callable[[], Any],
     scope: str,
-    params: Iterable[str],
+    query: str,
     cacheable: bool,
     product: str | None = None,
 ) -> HttpResponse:
@@ -243,13 +241,14 @@ def json_response(
 
     `build` runs only on a miss; exceptions it raises (validation, 404) pass
     through and nothing is stored. Only public responses may be cacheable:
-    the key does not contain the caller. `product`: the slug of the product
+    the key does not contain the caller. `query`: the canonical form of the
+    parsed query `build` answers from (see cache_key). `product`: the slug of the product
     the response shows alone (a detail), which then also follows that
     product's own counter (invalidate_products).
     """
     version, key = None, None
     if cacheable:
-        key = cache_key(scope=scope, request=request, params=params)
+        key = cache_key(scope=scope, request=request, query=query)
         # The fast path (catalog.fastpath) already looked this key up and missed.
         looked_up = getattr(request, "catalog_cache_lookup", None)
         if looked_up is not None and looked_up[0] == key:

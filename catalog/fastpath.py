@@ -11,10 +11,10 @@ served exactly that stored response:
 * GET of the product list or a product's detail, with no Authorization header
   and no session cookie (the caller is anonymous, so the public body applies);
 * an Accept header that only asks for JSON (or none), and no `?format=`;
-* the list's known query parameters given once each, non-empty, unpadded: the
-  cache key (catalog.cache.cache_key) is then exactly the parameters DRF
-  validates, and only valid requests are ever stored, so a hit implies that
-  the parameters are valid;
+* a query string the view's own parser accepts (catalog.api.list_query for
+  the list): the cache key is built from what it parsed, exactly as the view
+  builds it, so a hit is the answer the view would store for this request
+  (anything the parser refuses goes on to DRF, which answers the 400);
 * the view's throttle is the project's ClientRateThrottle and allows it (it is
   counted here, and the view does not count the request again when it goes on
   to DRF).
@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import resolve
 from django.utils.cache import patch_vary_headers
+from rest_framework.exceptions import ValidationError
 
 from catalog import cache as catalog_cache
 from config.throttling import ClientRateThrottle
@@ -47,7 +48,7 @@ THROTTLED_ATTR = "catalog_fastpath_throttled"
 @dataclass(frozen=True)
 class Route:
     scope: str
-    params: tuple[str, ...]
+    parse: Callable[[QueryDict], Any] | None
     headers: dict[str, str]
     vary: tuple[str, ...]
     throttle_classes: tuple[type, ...]
@@ -65,12 +66,12 @@ def _route_for(path: str) -> Route:
     for method, action in actions.items():
         setattr(instance, method, getattr(instance, action))
     instance.action = actions["get"]
-    scope, params = instance.cache_scopes[instance.action]
+    scope, parse = instance.cache_scopes[instance.action]
     headers = dict(instance.default_response_headers)
     vary = tuple(v.strip() for v in headers.pop("Vary", "").split(",") if v.strip())
     return Route(
         scope,
-        tuple(params),
+        parse,
         headers,
         vary,
         tuple(instance.throttle_classes),
@@ -93,15 +94,16 @@ def _accepts_only_json(header: str) -> bool:
     return True
 
 
-def _canonical_query(request: HttpRequest, params: tuple[str, ...]) -> bool:
-    query = request.GET
-    if "format" in query:  # DRF's URL_FORMAT_OVERRIDE
-        return False
-    for name in params:
-        values = query.getlist(name)
-        if len(values) > 1 or (values and (not values[0] or values[0] != values[0].strip())):
-            return False
-    return True
+def _canonical_query(request: HttpRequest, route: Route) -> str | None:
+    """The canonical query the view would cache this request's answer under, or None."""
+    if "format" in request.GET:  # DRF's URL_FORMAT_OVERRIDE
+        return None
+    if route.parse is None:
+        return ""
+    try:
+        return str(route.parse(request.GET).canonical)
+    except ValidationError:
+        return None
 
 
 def throttled_here(request: Any) -> bool:
@@ -137,13 +139,14 @@ class CatalogCacheMiddleware:
         # with other throttles is left to DRF.
         if route.throttle_classes != (ClientRateThrottle,):
             return None
-        return route if _canonical_query(request, route.params) else None
+        return route
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         route = self._route(request)
-        if route is None:
+        query = None if route is None else _canonical_query(request, route)
+        if route is None or query is None:
             return self.get_response(request)
-        key = catalog_cache.cache_key(scope=route.scope, request=request, params=route.params)
+        key = catalog_cache.cache_key(scope=route.scope, request=request, query=query)
         # A detail also follows its product's own counter: the slug is the path's last part.
         product = request.path_info.rsplit("/", 2)[1] if route.product_page else None
         # The throttle's windows and the cache entry: one round trip.

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import InvalidPage, Page
@@ -6,10 +7,29 @@ from django.core.paginator import Paginator as DjangoPaginator
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination as BasePageNumberPagination
 from rest_framework.request import Request
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
 def _positive_int(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
+    return _positive_int_value(name, request.query_params.get(name))
+
+
+LAST_PAGE = "last"
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """`?page=` and `?page_size=` parsed once (`page_request`), for a view that needs them early.
+
+    `number`: a page number, LAST_PAGE, or None (the first page); `size`: the
+    page size as given (before the cap), or None (the default).
+    """
+
+    number: int | str | None
+    size: int | None
+
+
+def _positive_int_value(name: str, raw: str | None) -> int | None:
     if raw is None or not raw.strip():
         return None  # `?page=` means no page, as an empty filter means no filter
     try:
@@ -19,6 +39,12 @@ def _positive_int(request: Request, name: str) -> int | None:
     if value < 1:
         raise ValidationError({name: ["A positive integer is required."]})
     return value
+
+
+def page_request(page: str | None, page_size: str | None) -> PageRequest:
+    """The page a list request asks for, read as PageNumberPagination reads it (400 if invalid)."""
+    number: int | str | None = LAST_PAGE if page == LAST_PAGE else _positive_int_value("page", page)
+    return PageRequest(number=number, size=_positive_int_value("page_size", page_size))
 
 
 class PageNumberPagination(BasePageNumberPagination):
@@ -33,6 +59,34 @@ class PageNumberPagination(BasePageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+    last_page_strings = (LAST_PAGE,)
+    # The query string of the page links (without `page`), when the view gives one
+    # (paginate_rows); else the request's own query string.
+    link_query: str | None = None
+
+    def _link_base(self) -> str:
+        assert self.request is not None
+        if self.link_query is None:
+            return self.request.build_absolute_uri()
+        path = self.request.build_absolute_uri(self.request.path)
+        return f"{path}?{self.link_query}" if self.link_query else path
+
+    def get_next_link(self) -> str | None:
+        assert self.page is not None
+        if not self.page.has_next():
+            return None
+        return replace_query_param(
+            self._link_base(), self.page_query_param, self.page.next_page_number()
+        )
+
+    def get_previous_link(self) -> str | None:
+        assert self.page is not None
+        if not self.page.has_previous():
+            return None
+        number = self.page.previous_page_number()
+        if number == 1:
+            return remove_query_param(self._link_base(), self.page_query_param)
+        return replace_query_param(self._link_base(), self.page_query_param, number)
 
     def get_page_size(self, request: Request) -> int:
         size = _positive_int(request, self.page_size_query_param)
@@ -61,8 +115,14 @@ class PageNumberPagination(BasePageNumberPagination):
         *,
         fetch: Callable[[int, int], list[Any]],
         count: Callable[[], int],
+        page: PageRequest | None = None,
+        link_query: str | None = None,
     ) -> list[Any]:
         """`paginate_queryset` for rows the caller fetches: `fetch(limit, offset)`, `count()`.
+
+        `page`: the page asked for, parsed already (`page_request`), else read
+        from the request. `link_query`: the query string the `next` and
+        `previous` links carry (but `page`), else the request's own.
 
         The same pages, links and errors, but the page is read first and the
         count only when the page is full (or for `?page=last`): a short page
@@ -70,9 +130,12 @@ class PageNumberPagination(BasePageNumberPagination):
         Most filtered lists fit one page, and the count is the costly query.
         """
         self.request = request
-        size = self.get_page_size(request)
-        raw = request.query_params.get(self.page_query_param)
-        number = None if raw in self.last_page_strings else self.get_page_number(request, None)
+        self.link_query = link_query
+        if page is None:
+            raw = request.query_params.get(self.page_query_param)
+            page = page_request(raw, request.query_params.get(self.page_size_query_param))
+        size = self.page_size if page.size is None else min(page.size, self.max_page_size)
+        number = None if page.number == LAST_PAGE else int(page.number or 1)
         total: int | None = None
         rows: list[Any] | None = None
         if number is not None and number <= _FETCH_FIRST_PAGES:

@@ -16,6 +16,7 @@ request runs inside one transaction that holds that row FOR UPDATE and, on a
 import copy
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,14 +40,27 @@ API_PREFIX = "/api/v1/"
 EXEMPT_PREFIXES = ("/api/v1/auth/", "/api/v1/payments/webhook/")
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock conflict
 STORED_FIELDS = ["fingerprint", "created_at", "status_code", "response_body", "content_type"]
+# A key is stored as text: no control characters (PostgreSQL refuses NUL) and no
+# lone surrogates (not encodable).
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def applies_to(*, method: str, path: str) -> bool:
+    """Whether a request of `method` to `path` honours `Idempotency-Key` (the schema asks too)."""
+    return method == "POST" and path.startswith(API_PREFIX) and not path.startswith(EXEMPT_PREFIXES)
 
 
 def _applies(request: HttpRequest) -> bool:
-    return (
-        request.method == "POST"
-        and request.path.startswith(API_PREFIX)
-        and not request.path.startswith(EXEMPT_PREFIXES)
-    )
+    return applies_to(method=request.method or "", path=request.path)
+
+
+def key_error(key: str) -> str | None:
+    """Why `key` is not a usable `Idempotency-Key`, or None when it is."""
+    if not key or len(key) > KEY_MAX_LENGTH:
+        return f"Must be 1 to {KEY_MAX_LENGTH} characters."
+    if _UNSTORABLE.search(key):
+        return "Must not contain control characters."
+    return None
 
 
 def _caller(request: HttpRequest) -> str:
@@ -90,13 +104,8 @@ class IdempotencyMiddleware:
         key = request.headers.get(HEADER)
         if key is None or not _applies(request):
             return self.get_response(request)
-        if not key or len(key) > KEY_MAX_LENGTH:
-            return _error(
-                400,
-                "invalid",
-                "Invalid input.",
-                errors={HEADER: [f"Must be 1 to {KEY_MAX_LENGTH} characters."]},
-            )
+        if (problem := key_error(key)) is not None:
+            return _error(400, "invalid", "Invalid input.", errors={HEADER: [problem]})
         caller = _caller(request)
         if caller.startswith("anon:"):
             # Every POST this covers needs a user: the view answers 401. Keyed by
@@ -216,13 +225,14 @@ def schema_add_idempotency_header(result: dict[str, Any], **kwargs: Any) -> dict
         "in": "header",
         "name": HEADER,
         "required": False,
-        "schema": {"type": "string", "maxLength": KEY_MAX_LENGTH},
+        "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH},
         "description": (
             "Makes the POST safe to retry for 24 hours (per caller and endpoint): the same "
             "key with the same body returns the first response again, with the header "
             "`Idempotent-Replayed: true`. The same key with another body answers 422 "
             "`idempotency_key_reused`; while the first request runs, 409 "
-            "`idempotency_in_progress`. Error responses are not kept."
+            "`idempotency_in_progress`. Error responses are not kept. An empty key, one "
+            "over 255 characters or one with a control character is a 400 `invalid`."
         ),
     }
     error = {
@@ -236,7 +246,7 @@ def schema_add_idempotency_header(result: dict[str, Any], **kwargs: Any) -> dict
     }
     for path, operations in result.get("paths", {}).items():
         post = operations.get("post")
-        if post is None or not path.startswith(API_PREFIX) or path.startswith(EXEMPT_PREFIXES):
+        if post is None or not applies_to(method="POST", path=path):
             continue
         # Copies, so the YAML output spells each one out instead of using anchors.
         post.setdefault("parameters", []).append(copy.deepcopy(parameter))

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import time
 from decimal import Decimal
 from typing import Any
@@ -16,33 +17,37 @@ from orders.services import order_event_note, order_transition
 SIGNATURE_TOLERANCE_SECONDS = 300
 
 
+# Exactly `t=<unix seconds>,v1=<64 lowercase hex>` (also the schema's pattern): ASCII
+# digits only (str.isdigit() takes "²", which int() refuses) and a bounded `t`
+# (int() refuses thousands of digits).
+SIGNATURE_PATTERN = r"^t=([0-9]{1,12}),v1=([0-9a-f]{64})$"
+_SIGNATURE = re.compile(SIGNATURE_PATTERN)
+
+
 def payment_signature_verify(
     *, header: str | None, body: bytes, secret: str, now: float | None = None
 ) -> None:
     """Check `t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`; raise InvalidSignature.
 
-    Every v1 value is compared in constant time; `t` must be within five
-    minutes of now (either way), so a captured request cannot be replayed later.
+    Any header that is not exactly that format (SIGNATURE_PATTERN: no spaces,
+    one `t` of ASCII digits, one `v1` of 64 lowercase hex digits) is refused
+    before anything is computed. The digest is compared in constant time; `t`
+    must be within five minutes of now (either way), so a captured request
+    cannot be replayed later.
     """
     if not header or not secret:
         raise InvalidSignature()
-    timestamp: str | None = None
-    candidates: list[str] = []
-    for part in header.split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "t":
-            timestamp = value
-        elif name == "v1":
-            candidates.append(value)
-    if timestamp is None or not timestamp.isdigit() or not candidates:
+    match = _SIGNATURE.fullmatch(header)
+    if match is None:
         raise InvalidSignature()
+    timestamp, candidate = match.groups()
     current = time.time() if now is None else now
     if abs(current - int(timestamp)) > SIGNATURE_TOLERANCE_SECONDS:
         raise InvalidSignature("The Payment-Signature timestamp is outside the tolerance.")
     expected = hmac.new(
         secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
     ).hexdigest()
-    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+    if not hmac.compare_digest(expected.encode(), candidate.encode()):
         raise InvalidSignature()
 
 

@@ -1,8 +1,9 @@
 """Catalog endpoints: shape in (serializer) -> service -> shape out (selector dicts)."""
 
+from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpResponseBase
+from django.http import HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -22,6 +23,7 @@ from rest_framework.viewsets import GenericViewSet
 from catalog import cache as catalog_cache
 from catalog import fastpath, selectors, services
 from catalog.api import serializers as s
+from catalog.api.list_query import ProductListQuery, product_list_query
 from catalog.api.permissions import (
     ModelPermissions,
     StockPermissions,
@@ -49,7 +51,6 @@ ETAG_HEADER = OpenApiParameter(
     required=False,
     description="An `ETag` from an earlier response: 304 when unchanged.",
 )
-LIST_PARAMS = (*s.ProductListParamsSerializer().fields, "page", "page_size")
 # The ledger is a detail action, so drf-spectacular does not add the paginator's parameters.
 PAGE_PARAMS = [
     OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="A page number."),
@@ -145,10 +146,19 @@ class CategoryViewSet(CatalogViewSet):
         summary="List products",
         description=(
             "Published products (staff with `catalog.view_product` also see unpublished "
-            "ones, with `is_published`). Public responses are cached and carry an `ETag`."
+            "ones, with `is_published`). Public responses are cached and carry an `ETag`. "
+            "Each parameter may be given once: a repeated one is a 400 `invalid` whose "
+            "`errors` names it. Unknown parameters are ignored (and left out of the page links)."
         ),
         parameters=[s.ProductListParamsSerializer, ETAG_HEADER],
-        responses={200: s.ProductListItemSerializer, 304: NOT_MODIFIED, 400: INVALID},
+        responses={
+            200: s.ProductListItemSerializer,
+            304: NOT_MODIFIED,
+            400: _error(
+                "Invalid input: `code` is `invalid`, `errors` names the fields "
+                "(a value that is not valid, or a parameter given more than once)."
+            ),
+        },
     ),
     retrieve=extend_schema(
         summary="A product with its variants",
@@ -183,15 +193,19 @@ class ProductViewSet(CatalogViewSet):
     serializer_class = s.ProductInputSerializer
 
     queryset = Product.objects.all()
-    # The response cache's scope and key parameters per action (catalog.fastpath reads them).
-    cache_scopes = {"list": ("products", LIST_PARAMS), "retrieve": ("product", ())}
+    # The response cache's scope per action, and how the action parses its query
+    # (None: it reads none). catalog.fastpath reads them.
+    cache_scopes: dict[str, tuple[str, Callable[[QueryDict], ProductListQuery] | None]] = {
+        "list": ("products", product_list_query),
+        "retrieve": ("product", None),
+    }
 
     def check_throttles(self, request: Request) -> None:
         if not fastpath.throttled_here(request):  # else counted once already
             super().check_throttles(request)
 
     def _respond(
-        self, request: Request, build: Any, scope: str, params: Any, product: str | None = None
+        self, request: Request, build: Any, scope: str, query: str, product: str | None = None
     ) -> Any:
         staff = sees_unpublished(request.user)
         if request.accepted_renderer.format != "json":  # the browsable API in development
@@ -200,23 +214,30 @@ class ProductViewSet(CatalogViewSet):
             request,
             build=lambda: build(staff),
             scope=scope,
-            params=params,
+            query=query,
             cacheable=not staff,
             product=product,
         )
 
     def list(self, request: Request) -> HttpResponseBase:
-        filters = s.product_list_params(request.query_params.dict())
+        # Parsed once: the answer is built from `query` and cached under `query.canonical`.
+        query = product_list_query(request.query_params)
 
         def build(staff: bool) -> Any:
-            listing = selectors.ProductListing(filters=filters, staff=staff)
+            listing = selectors.ProductListing(filters=query.filters, staff=staff)
             paginator = self.paginator
             assert isinstance(paginator, PageNumberPagination)
-            rows = paginator.paginate_rows(request, fetch=listing.rows, count=listing.count)
+            rows = paginator.paginate_rows(
+                request,
+                fetch=listing.rows,
+                count=listing.count,
+                page=query.page,
+                link_query=query.links,
+            )
             items = [selectors.product_item(row, staff=staff) for row in rows]
             return self.get_paginated_response(items).data
 
-        return self._respond(request, build, *self.cache_scopes["list"])
+        return self._respond(request, build, self.cache_scopes["list"][0], query.canonical)
 
     def retrieve(self, request: Request, slug: str) -> HttpResponseBase:
         def build(staff: bool) -> Any:
@@ -225,7 +246,8 @@ class ProductViewSet(CatalogViewSet):
                 raise NotFound()
             return item
 
-        return self._respond(request, build, *self.cache_scopes["retrieve"], product=slug)
+        # The page of one product reads no query parameter: the path is its whole key.
+        return self._respond(request, build, self.cache_scopes["retrieve"][0], "", product=slug)
 
     def _render(self, product: Product) -> dict[str, Any] | None:
         return selectors.product_detail(slug=product.slug, staff=True)

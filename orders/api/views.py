@@ -30,7 +30,11 @@ from orders.api.serializers import (
     OrderShipSerializer,
 )
 from orders.models import Order
-from orders.payments import payment_event_apply, payment_signature_verify
+from orders.payments import (
+    SIGNATURE_PATTERN,
+    payment_event_apply,
+    payment_signature_verify,
+)
 
 ERROR = inline_serializer(
     "OrderError",
@@ -188,7 +192,7 @@ class PaymentWebhookView(APIView):
         parameters=[
             OpenApiParameter(
                 "Payment-Signature",
-                str,
+                {"type": "string", "pattern": SIGNATURE_PATTERN},
                 OpenApiParameter.HEADER,
                 required=True,
                 description='`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.',

@@ -72,7 +72,7 @@ def test_a_late_store_of_an_old_generation_is_not_served(api_client, tee, rf):
     api_client.get(DETAIL)
     old = catalog_cache.generation()
     request = rf.get(DETAIL)
-    key = catalog_cache.cache_key(scope="product", request=request, params=[])
+    key = catalog_cache.cache_key(scope="product", request=request, query="")
     assert cache.get(key) is not None, "the scope/params of the detail view changed"
     catalog_cache.invalidate()
     cache.set(key, (old, '"stale"', b'{"stale": true}'), timeout=60)

@@ -23,8 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import find
 
+from orders import idempotency, payments
 from tests.foundation.procs import PYTHON, ROOT, child_env
+from tests.fuzz import hooks
 from tests.fuzz.live import LiveServer, call, live_server
 from tests.fuzz.seed import world_build
 
@@ -45,6 +48,8 @@ COVERAGE_ALL = os.environ.get("FUZZ_COVERAGE_ALL") == "1"
 # Operations that end the caller's session: fuzzed in a run of their own, last,
 # so that the other operations are not all answered "401 token revoked".
 SESSION_ENDING = "^/api/v1/auth/logout"
+# Hostile Payment-Signature and Idempotency-Key values, beyond what the schema yields.
+HOOKS = "tests.fuzz.hooks"
 
 
 def schemathesis_run(
@@ -87,7 +92,7 @@ def schemathesis_run(
     result = subprocess.run(
         args,
         cwd=ROOT,
-        env=child_env(),
+        env=child_env(SCHEMATHESIS_HOOKS=HOOKS),
         capture_output=True,
         text=True,
         timeout=900,
@@ -102,6 +107,32 @@ def schemathesis_run(
             counts["operations"] += int(suite.get("tests", 0))
             counts["failures"] += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
     return result.returncode, output, counts
+
+
+def test_the_hooks_know_the_servers_header_rules():
+    """The hooks run outside Django, so they carry copies of these rules: the same ones."""
+    assert (hooks.IDEMPOTENCY_KEY, hooks.KEY_MAX_LENGTH) == (
+        idempotency.HEADER,
+        idempotency.KEY_MAX_LENGTH,
+    )
+    assert hooks.SIGNATURE_PATTERN == payments.SIGNATURE_PATTERN
+
+
+def test_the_hooks_send_hostile_signatures_and_keys_the_schema_calls_valid():
+    valid = {"Payment-Signature": f"t=1700000000,v1={'a' * 64}", "Idempotency-Key": "k"}
+    strategy = hooks.flatmap_headers(None, valid)
+    hostile = find(
+        strategy,
+        lambda headers: (
+            not re.fullmatch(payments.SIGNATURE_PATTERN, headers["Payment-Signature"])
+            and len(headers["Idempotency-Key"]) > idempotency.KEY_MAX_LENGTH
+        ),
+    )
+    assert all(hooks.sendable(value) for value in hostile.values())
+    # A header schemathesis made invalid on purpose is left as it is.
+    assert find(hooks.flatmap_headers(None, {"Idempotency-Key": ""}), lambda _: True) == {
+        "Idempotency-Key": ""
+    }
 
 
 @pytest.mark.slow

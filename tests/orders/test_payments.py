@@ -9,13 +9,19 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from catalog.models import StockMovement
 from catalog.services import stock_adjust
+from orders.exceptions import InvalidSignature
 from orders.models import Order, OrderStatus, PaymentEvent
+from orders.payments import payment_signature_verify
 from orders.services import orders_cancel_expired
 from tests.catalog.factories import VariantFactory
 from tests.orders.factories import order_place
+from tests.security.strategies import signature_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +129,64 @@ def test_bad_signatures_are_rejected_and_change_nothing(api_client, tamper):
     assert response.json()["code"] == "invalid_signature"
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING_PAYMENT
+    assert not PaymentEvent.objects.exists()
+
+
+NOW = 1_700_000_000
+BODY = b'{"id": "evt_h"}'
+VALID = signed(BODY, t=NOW)
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(header=st.one_of(signature_headers(VALID), st.text()))
+def test_a_header_not_exactly_in_the_documented_format_raises_invalid_signature(header):
+    """Never another exception (the view would answer 500), whatever the value."""
+    with pytest.raises(InvalidSignature):
+        payment_signature_verify(header=header, body=BODY, secret=SECRET, now=NOW)
+
+
+def test_the_exact_documented_format_is_accepted():
+    payment_signature_verify(header=VALID, body=BODY, secret=SECRET, now=NOW)
+
+
+HOSTILE = {
+    "arabic_digit": lambda v: v.replace("t=1", "t=\u0661"),  # int() takes it
+    "superscript": lambda v: v.replace("t=1", "t=\u00b9"),  # isdigit(), but int() refuses it
+    "huge_t": lambda v: v.replace("t=", "t=" + "1" * 5000),  # past int()'s digit limit
+    "latin1_v1": lambda v: v[:-1] + "\u00e9",  # compare_digest() refuses non-ASCII str
+    "non_latin1_v1": lambda v: v[:-1] + "\u0100",
+    "upper_hex": lambda v: v.split(",")[0] + "," + v.split(",")[1].upper().replace("V1=", "v1="),
+    "duplicate_v1": lambda v: f"{v},{v.split(',')[1]}",
+    "leading_space": lambda v: f" {v}",
+    "space_after_comma": lambda v: v.replace(",", ", "),
+}
+
+
+@pytest.mark.parametrize("tamper", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_signature_headers_are_400_and_use_up_nothing(api_client, tamper):
+    order = order_place()
+    body = json.dumps(event(order)).encode()
+    response = api_client.post(
+        URL, body, content_type="application/json", HTTP_PAYMENT_SIGNATURE=tamper(signed(body))
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_signature"
+    assert not PaymentEvent.objects.exists()
+    # The event id is still free: the same event, correctly signed, applies.
+    assert post(api_client, event(order)).json()["outcome"] == "paid"
+
+
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_generated_signature_headers_are_400_invalid_signature(api_client, data):
+    body = json.dumps({"id": "evt_g", "type": "payment.failed", "data": {}}).encode()
+    header = data.draw(signature_headers(signed(body)))
+    response = api_client.post(
+        URL, body, content_type="application/json", HTTP_PAYMENT_SIGNATURE=header
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_signature")
     assert not PaymentEvent.objects.exists()
 
 
