@@ -56,7 +56,9 @@ def test_manage_py_on_a_bare_checkout_says_how_to_get_a_database(project_copy):
     assert "DATABASE_URL is not set" in result.stderr
     assert "scripts/devdb.py exec -- .venv/bin/python manage.py" in result.stderr
 
-    result = manage("check", env={**env, "DATABASE_URL": "sqlite:///db.sqlite3"}, cwd=project_copy)
+    result = manage(
+        "check", env={**env, "DATABASE_URL": "mysql://root@localhost/stockroom"}, cwd=project_copy
+    )
     assert result.returncode != 0
     assert "DATABASE_URL is not a PostgreSQL URL" in result.stderr
 
