@@ -31,8 +31,10 @@ COPY --from=build /opt/venv /opt/venv
 # Code and static files stay owned by root: the app user can read, not change them.
 COPY . .
 
-# collectstatic only reads settings; this throwaway key never reaches a running container.
+# collectstatic only reads settings (it connects to no database); this throwaway key
+# and database URL never reach a running container.
 RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-build-only-not-a-secret \
+    DATABASE_URL=postgres://collectstatic@localhost/unused \
     python manage.py collectstatic --noinput --verbosity 0
 
 USER 10001:10001

@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
+# make run: the port runserver listens on (127.0.0.1).
+RUN_PORT ?= 8000
 # The bench's own database (one per catalog size: <name>_p<products>) and Redis
 # database (flushed before each pass: give it one nobody else uses).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom_bench
@@ -31,7 +33,7 @@ SMOKE_BROKER_URL ?= redis://127.0.0.1:6379/3
 .PHONY: help venv run test lint fmt up check-services bench bench-smoke soak audit fuzz smoke-runtime
 
 help:
-	@echo "make run    - serve Stockroom on http://127.0.0.1:8000 (SQLite, in-process cache)"
+	@echo "make run    - serve Stockroom on http://127.0.0.1:$(RUN_PORT) (embedded PostgreSQL, in-process cache)"
 	@echo "make test   - the whole test suite on PostgreSQL and Redis"
 	@echo "make lint   - ruff, mypy, hadolint"
 	@echo "make audit  - bandit (medium and above) and pip-audit on the pinned requirements"
@@ -51,10 +53,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
+# Without DATABASE_URL: an embedded PostgreSQL on .pgdata/, stopped when this stops (scripts/devdb.py).
 run: $(STAMP)
-	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
-	DJANGO_DEBUG=true $(PY) manage.py demo_setup
-	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) scripts/devdb.py --port $(RUN_PORT)
 
 # Fails fast (short pool timeout) and quietly (the command prints its own report).
 check-services: $(STAMP)

@@ -3,9 +3,10 @@
 
 On a development checkout (neither DJANGO_DEBUG nor DJANGO_SECRET_KEY set, in
 the environment or in .env) commands run with development settings, as
-`make run` does, so `python manage.py makemigrations --check` works on a fresh
-clone. Anything that sets either variable (compose.yaml, the Docker image, a
-deployment's .env) gets production's rules: no secret key, no start.
+`make run` does; they still need DATABASE_URL, which `scripts/devdb.py exec`
+sets to `make run`'s embedded PostgreSQL. Anything that sets either variable
+(compose.yaml, the Docker image, a deployment's .env) gets production's
+rules: no secret key, no start.
 """
 
 import os

@@ -70,10 +70,9 @@ def login_lock_remaining(*, email: str, ip_address: str | None, now: datetime) -
 
 def _lock_email(email: str) -> None:
     # Serialises attempts for one email, so N parallel guesses cannot slip past
-    # the limit between the count and the insert. SQLite's write lock suffices.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [email])
+    # the limit between the count and the insert.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [email])
 
 
 def user_login(*, request: Request, email: str, password: str) -> tuple[User, AuthToken, str]:

@@ -1,32 +1,49 @@
-"""Database helpers of the catalog: PostgreSQL-only migration SQL and the category tree."""
+"""Database helpers of the catalog: columns kept by triggers, and the category tree."""
 
-from typing import Any
+from typing import Any, cast
 
-from django.db import migrations
-from django.db.models.expressions import RawSQL
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import F
+from django.db.models.expressions import DatabaseDefault, RawSQL
 
 
-class PostgresOnlyRunSQL(migrations.RunSQL):
-    """RunSQL that is skipped on other databases.
+class TriggerKept:
+    """A column that database triggers keep: Django reads it and never writes it.
 
-    The embedded default runs `migrate` on SQLite, which has no tsvector,
-    triggers in PL/pgSQL or pg_trgm: there the search falls back to substring
-    matching and needs none of this.
+    `save()` inserts a row with the column's database default (`db_default`)
+    and updates a row by setting the column to itself, so a stale instance
+    (the admin saves every field) cannot overwrite what a trigger wrote; either
+    way the stored value is read back into the instance (RETURNING). Not in
+    forms (`editable=False`). `QuerySet.update()` and `bulk_update()` write
+    what they are given: never give them these fields.
     """
 
-    def database_forwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, *args)
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        field = cast("models.Field[Any, Any]", self)
+        if add:
+            default = field.get_default()
+            assert isinstance(default, DatabaseDefault), f"{field} needs a db_default"
+            return default
+        return F(field.attname)
 
-    def database_backwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, *args)
+
+class TriggerKeptBooleanField(TriggerKept, models.BooleanField):
+    pass
+
+
+class TriggerKeptDecimalField(TriggerKept, models.DecimalField):
+    pass
+
+
+class TriggerKeptSearchVectorField(TriggerKept, SearchVectorField):
+    pass
 
 
 # Ids of a category and of all its descendants, in ONE statement however deep
 # the tree: a recursive CTE over parent_id. Chosen over a materialised path
-# because it needs no denormalised column to keep right when a subtree moves,
-# and both PostgreSQL and SQLite run it. UNION (not UNION ALL) stops on a cycle.
+# because it needs no denormalised column to keep right when a subtree moves.
+# UNION (not UNION ALL) stops on a cycle.
 _SUBTREE_BY_SLUG_SQL = """
 WITH RECURSIVE subtree(id) AS (
     SELECT id FROM catalog_category WHERE slug = %s

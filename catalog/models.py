@@ -1,9 +1,14 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
+
+from catalog.db import (
+    TriggerKeptBooleanField,
+    TriggerKeptDecimalField,
+    TriggerKeptSearchVectorField,
+)
 
 
 class Category(models.Model):
@@ -31,21 +36,27 @@ class Product(models.Model):
     is_published = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Maintained by PostgreSQL triggers (migration 0002) from the name (weight A),
-    # the variants' SKUs (C) and the description (B), so every write path (services,
-    # admin, imports, raw SQL) keeps it right. Always NULL on SQLite (unused there).
-    search_vector = SearchVectorField(null=True, editable=False)
-    # The lowest variant price, kept by the same PostgreSQL trigger on variant
-    # writes (price changes are rare; stock updates never fire it), so price
-    # filters and ordering use an index instead of a subquery per product.
-    # NULL when there is no variant, and always NULL on SQLite (unused there).
-    min_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, editable=False)
+    # The columns below are kept by triggers (catalog.db.TriggerKept: saves never
+    # write them), so every write path (services, admin, imports, raw SQL) keeps
+    # them right.
+    # The search document (migration 0002): the name (weight A), the variants'
+    # SKUs (C) and the description (B).
+    search_vector = TriggerKeptSearchVectorField(null=True, editable=False, db_default=None)
+    # The lowest variant price, kept on variant writes (price changes are rare;
+    # stock updates never fire it), so price filters and ordering use an index
+    # instead of a subquery per product. NULL when there is no variant.
+    min_price = TriggerKeptDecimalField(
+        max_digits=12, decimal_places=2, null=True, editable=False, db_default=None
+    )
+    # Whether any variant has stock (migration 0007); it changes only when a
+    # variant's stock crosses zero.
+    in_stock = TriggerKeptBooleanField(editable=False, db_default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["is_published", "min_price", "id"], name="product_pub_price_idx"),
-            # product_pub_price_desc_idx (PostgreSQL only, migration 0006) serves
+            # product_pub_price_desc_idx (raw SQL, migration 0006) serves
             # ordering=-price: DESC NULLS LAST, which this one read backwards cannot.
             models.Index(fields=["is_published", "-created_at"], name="product_pub_created_idx"),
             models.Index(fields=["is_published", "name"], name="product_pub_name_idx"),

@@ -1,11 +1,11 @@
-"""The public product reads on PostgreSQL as SQL written once: list page, count, detail.
+"""The public product reads as SQL written once: list page, count, detail.
 
 Why not the ORM here: building, cloning and compiling the annotated querysets
-of catalog.selectors cost about 3 ms of CPU per list request (count and page)
-and 2 ms per detail, while running the same SQL costs about 0.3 ms. The
-querysets stay the reference and the path on other databases (SQLite for
-`make run`); tests/catalog/test_product_sql.py checks that both give the same
-rows, in the same order, with the same count, for every filter and ordering.
+cost about 3 ms of CPU per list request (count and page) and 2 ms per detail,
+while running the same SQL costs about 0.3 ms. The querysets stay as a test
+oracle (tests/catalog/reference.py): tests/catalog/test_product_sql.py checks
+that both give the same rows, in the same order, with the same count, for
+every filter and ordering.
 
 Every value reaches PostgreSQL as a bound parameter; only fixed fragments of
 this module are put together as text.
@@ -19,7 +19,7 @@ from django.db import connection
 
 from catalog.db import _SUBTREE_BY_SLUG_SQL
 
-# ORDER BY of each `ordering` value, as catalog.selectors.ORDERINGS compiles.
+# ORDER BY of each `ordering` value of the product list.
 ORDER_SQL = {
     "price": "p.min_price ASC NULLS LAST, p.id ASC",
     "-price": "p.min_price DESC NULLS LAST, p.id DESC",
@@ -38,7 +38,7 @@ _TSQUERY = f"websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
 
 
 class Search:
-    """The parts of a `?search=` term, as catalog.selectors._search reads it."""
+    """The parts of a `?search=` term."""
 
     def __init__(self, term: str) -> None:
         words = term.replace('"', " ").split()

@@ -2,12 +2,12 @@
 
 The product list is the count and the page whatever the page size, plus one
 query for the category subtree when filtering by category (a recursive CTE,
-however deep). On PostgreSQL the lowest price is `Product.min_price` (kept
-by triggers, indexed), "in stock" a probe of a partial variant index, the
-category slug a per-row primary-key lookup (so the count has no join), and
-the search a BitmapOr of a SKU InitPlan and two GIN indexes (tsvector,
-trigram). Measured on 100,000 products / 300,000 variants: the default page
-runs in under 1 ms and its count in about 20 ms.
+however deep), all in SQL written once (catalog.product_sql). The lowest
+price and "in stock" are `Product.min_price` and `Product.in_stock` (kept by
+triggers, indexed), the category slug a per-row primary-key lookup (so the
+count has no join), and the search a BitmapOr of a SKU InitPlan and two GIN
+indexes (tsvector, trigram). Measured on 100,000 products / 300,000
+variants: the default page runs in under 1 ms and its count in about 20 ms.
 """
 
 import json
@@ -16,36 +16,14 @@ from decimal import Decimal
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
-from django.db import connection
-from django.db.models import (
-    BooleanField,
-    Exists,
-    F,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+from django.db.models import F, QuerySet
 
 from catalog import cache as catalog_cache
 from catalog import product_sql
-from catalog.db import category_subtree_ids
-from catalog.models import Category, Product, StockMovement, Variant
+from catalog.models import Category, StockMovement, Variant
 
-ORDERINGS: dict[str, tuple[Any, ...]] = {
-    "price": (F("price").asc(nulls_last=True), "id"),
-    "-price": (F("price").desc(nulls_last=True), "-id"),
-    "name": ("name", "id"),
-    "-name": ("-name", "-id"),
-    "created_at": ("created_at", "id"),
-    "-created_at": ("-created_at", "-id"),
-}
-DEFAULT_ORDERING = "-created_at"
-SEARCH_CONFIG = "english"
+# The `ordering` values of the product list.
+ORDERINGS: tuple[str, ...] = tuple(product_sql.ORDER_SQL)
 
 
 class ProductFilters(TypedDict, total=False):
@@ -86,125 +64,12 @@ def category_item(row: Mapping[str, Any]) -> dict[str, Any]:
 # --- Products ----------------------------------------------------------------
 
 
-def _lowest_price() -> Any:
-    if connection.vendor == "postgresql":
-        return F("min_price")  # kept by a trigger (migration 0003), indexed
-    return Subquery(
-        Variant.objects.filter(product=OuterRef("pk")).order_by("price").values("price")[:1]
-    )
-
-
-def _has_stock() -> Exists:
-    """For WHERE: PostgreSQL turns it into a semi-join, good for filtering many rows."""
-    return Exists(Variant.objects.filter(product=OuterRef("pk"), stock__gt=0))
-
-
-def _in_stock() -> Coalesce:
-    """For the select list: a correlated LIMIT 1 probe of the partial index per row.
-
-    Written as a scalar subquery on purpose: PostgreSQL may plan a select-list
-    EXISTS as a hashed subplan over every in-stock variant, which costs the
-    whole table to render 20 rows.
-    """
-    probe = (
-        Variant.objects.filter(product=OuterRef("pk"), stock__gt=0)
-        .order_by()
-        .annotate(flag=Value(True))
-        .values("flag")[:1]
-    )
-    return Coalesce(Subquery(probe), Value(False), output_field=BooleanField())
-
-
-def _category_slug() -> Subquery:
-    return Subquery(
-        Category.objects.filter(pk=OuterRef("category_id")).order_by().values("slug")[:1]
-    )
-
-
-def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[Any, ...]]:
-    """Filter by `term`; return the queryset and the relevance ordering.
-
-    PostgreSQL: exact SKU first, then full-text rank (name A, description B,
-    SKU C, `websearch_to_tsquery` syntax), then trigram word similarity of
-    the name, which also finds typos and partial words. Elsewhere: substring.
-    """
-    if connection.vendor != "postgresql":
-        has_sku = Exists(
-            Variant.objects.filter(product=OuterRef("pk"), sku__in={term, term.upper()})
-        )
-        qs = qs.annotate(sku_match=has_sku).filter(
-            has_sku
-            | Q(name__icontains=term)
-            | Q(description__icontains=term)
-            | Q(pk__in=Variant.objects.filter(sku__icontains=term).values("product_id"))
-        )
-        return qs, (F("sku_match").desc(), "name", "id")
-    # `id = ANY(ARRAY(subquery))` is evaluated once (an InitPlan) and, unlike
-    # EXISTS, can be OR-ed with the two GIN index conditions in a BitmapOr.
-    sku_match = RawSQL(
-        '"catalog_product"."id" = ANY(ARRAY('
-        "SELECT product_id FROM catalog_variant WHERE sku = %s OR sku = %s))",
-        [term, term.upper()],
-        output_field=BooleanField(),
-    )
-    query = SearchQuery(term, search_type="websearch", config=SEARCH_CONFIG)
-    words = term.replace('"', " ").split()
-    wanted = " ".join(w for w in words if not w.startswith("-") and w.lower() != "or")
-    excluded = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
-    fuzzy = Q(name__trigram_word_similar=wanted) if wanted else Q(pk__in=[])
-    if excluded:  # `-word` excludes typo matches as it excludes full-text ones
-        fuzzy &= ~Q(
-            search_vector=SearchQuery(
-                " or ".join(excluded), search_type="websearch", config=SEARCH_CONFIG
-            )
-        )
-    qs = qs.annotate(
-        sku_match=sku_match,
-        rank=SearchRank(F("search_vector"), query),
-        similarity=TrigramWordSimilarity(wanted, "name"),
-    ).filter(Q(sku_match) | Q(search_vector=query) | fuzzy)
-    return qs, (F("sku_match").desc(), F("rank").desc(), F("similarity").desc(), "-id")
-
-
-def product_list_queryset(
-    *, filters: ProductFilters, staff: bool
-) -> QuerySet[Product, dict[str, Any]]:
-    """Products matching `filters` as dicts for `product_item`; staff also see unpublished."""
-    qs = Product.objects.all() if staff else Product.objects.filter(is_published=True)
-    qs = qs.annotate(price=_lowest_price(), in_stock=_in_stock())
-    ordering = ORDERINGS[filters.get("ordering") or DEFAULT_ORDERING]
-    if term := (filters.get("search") or "").strip():
-        qs, relevance = _search(qs, term)
-        if not filters.get("ordering"):
-            ordering = relevance
-    if slug := filters.get("category"):
-        # Resolved first (one query, however deep the tree) so the planner sees
-        # the exact ids and uses the category index rather than guessing at a CTE.
-        ids = list(
-            Category.objects.filter(pk__in=category_subtree_ids(slug=slug)).values_list(
-                "pk", flat=True
-            )
-        )
-        qs = qs.filter(category_id__in=ids)
-    if (low := filters.get("min_price")) is not None:
-        qs = qs.filter(Q(price__gte=low))
-    if (high := filters.get("max_price")) is not None:
-        qs = qs.filter(Q(price__lte=high))
-    if (in_stock := filters.get("in_stock")) is not None:
-        qs = qs.filter(_has_stock() if in_stock else ~_has_stock())
-    fields = ["id", "slug", "name", "price", "in_stock"]
-    if staff:
-        fields.append("is_published")
-    # The category slug as a per-row subquery, not a join: the count query
-    # then drops it, and the page query runs it only for the rows it returns.
-    return qs.order_by(*ordering).values(*fields, category_slug=_category_slug())
-
-
 class ProductListing:
     """The products matching one request's filters: a page of rows, and their count.
 
-    On PostgreSQL, SQL written once (catalog.product_sql); elsewhere the
-    queryset above. The category subtree is resolved once for both queries.
+    SQL written once (catalog.product_sql); tests/catalog/reference.py holds
+    the same listing as querysets, to check it against. The category subtree
+    is resolved once for both queries.
     The count depends on the filters only (not the page, not the ordering), so
     it is kept under the catalog generation of the response being built
     (catalog.cache.memoised): a catalog write makes the next list count again.
@@ -227,9 +92,6 @@ class ProductListing:
         return self._categories
 
     def rows(self, limit: int, offset: int) -> list[dict[str, Any]]:
-        if connection.vendor != "postgresql":
-            qs = product_list_queryset(filters=self.filters, staff=self.staff)
-            return list(qs[offset : offset + limit])
         rows, self._total = product_sql.product_rows(
             filters=self.filters,
             staff=self.staff,
@@ -240,8 +102,6 @@ class ProductListing:
         return rows
 
     def _count(self) -> int:
-        if connection.vendor != "postgresql":
-            return product_list_queryset(filters=self.filters, staff=self.staff).count()
         gen = catalog_cache.building_generation()
         if self._by_price_only() and gen is not None and _histogram_pays(gen):
             # A price range (a slider: any bounds) counts up to the whole catalog;
@@ -305,7 +165,11 @@ def _variant_public(
     }
 
 
-def _product_detail_sql(*, slug: str, staff: bool) -> dict[str, Any] | None:
+def product_detail(*, slug: str, staff: bool) -> dict[str, Any] | None:
+    """The product page as a dict, or None when missing (or unpublished for the public).
+
+    One query: the product joined to its variants.
+    """
     rows = product_sql.product_detail_rows(slug=slug, staff=staff)
     if not rows:
         return None
@@ -331,51 +195,6 @@ def _product_detail_sql(*, slug: str, staff: bool) -> dict[str, Any] | None:
     item["variants"] = variants
     item["created_at"] = created
     item["updated_at"] = updated
-    return item
-
-
-def product_detail(*, slug: str, staff: bool) -> dict[str, Any] | None:
-    """The product page as a dict, or None when missing (or unpublished for the public).
-
-    On PostgreSQL one query (the product joined to its variants); elsewhere
-    two: the product row, then its variants.
-    """
-    if connection.vendor == "postgresql":
-        return _product_detail_sql(slug=slug, staff=staff)
-    qs = Product.objects.filter(slug=slug)
-    if not staff:
-        qs = qs.filter(is_published=True)
-    row = (
-        qs.annotate(price=_lowest_price(), in_stock=_in_stock())
-        .values(
-            "id",
-            "slug",
-            "name",
-            "description",
-            "price",
-            "in_stock",
-            "is_published",
-            "created_at",
-            "updated_at",
-            category_slug=F("category__slug"),
-        )
-        .first()
-    )
-    if row is None:
-        return None
-    variants = (
-        Variant.objects.filter(product_id=row["id"])
-        .order_by("id")
-        .values("sku", "name", "attributes", "price", "stock")
-    )
-    item = product_item(row, staff=staff)
-    item["description"] = row["description"]
-    item["variants"] = [
-        _variant_public(v["sku"], v["name"], v["attributes"], v["price"], v["stock"])
-        for v in variants
-    ]
-    item["created_at"] = row["created_at"]
-    item["updated_at"] = row["updated_at"]
     return item
 
 

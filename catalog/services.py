@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Model, ProtectedError, Value, When
 from django.utils import timezone
 from django.utils.text import slugify
@@ -127,7 +127,7 @@ def _products_lock_where_stock_flips(
 ) -> set[int]:
     """Lock, in primary-key order, the products whose `in_stock` flag this change may flip.
 
-    On PostgreSQL a trigger (migration 0007) updates a product's row when one
+    A trigger (migration 0007) updates a product's row when one
     of its variants' stock crosses zero. Left to the trigger, those product
     rows would be locked in the order the UPDATE meets the variants, so two
     transactions selling out variants of the same two products could
@@ -141,7 +141,7 @@ def _products_lock_where_stock_flips(
 
 
 def _products_lock(*, ids: Iterable[int]) -> None:
-    """Lock these product rows in primary-key order (PostgreSQL), before a trigger writes them.
+    """Lock these product rows in primary-key order, before a trigger writes them.
 
     Every writer that may change a product's trigger-kept `in_stock` takes its
     variant rows first, then the products through here: one order for all, so
@@ -150,7 +150,7 @@ def _products_lock(*, ids: Iterable[int]) -> None:
     flag that neither change alone would keep).
     """
     wanted = sorted(set(ids))
-    if wanted and connection.vendor == "postgresql":
+    if wanted:
         locked = Product.objects.select_for_update().filter(pk__in=wanted).order_by("pk")
         list(locked.values_list("pk", flat=True))
 

@@ -31,10 +31,7 @@ class EstimatedCountPaginator(Paginator):
         query = getattr(queryset, "query", None)
         if query is None or query.where or query.distinct or query.combinator:
             return None
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
-            return None
-        with connection.cursor() as cursor:
+        with connections[queryset.db].cursor() as cursor:
             cursor.execute(
                 "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
                 [queryset.model._meta.db_table],

@@ -47,7 +47,7 @@ def check_database() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
-    return connection.vendor
+    return "postgresql"
 
 
 def check_database_server() -> str:
@@ -55,7 +55,7 @@ def check_database_server() -> str:
     with connection._nodb_cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
-    return f"{connection.vendor} server"
+    return "postgresql server"
 
 
 def check_cache() -> str:

@@ -14,7 +14,7 @@ so a cached read costs one round trip in all.
 Rates and the client's identity are DRF's own (DEFAULT_THROTTLE_RATES "anon"
 and "user", `get_ident` honouring NUM_PROXIES); the keys are
 `throttle:window:<scope>:<ident>`, apart from DRF's pickled lists.
-Without django-redis (the SQLite development setup) the windows are kept as
+Without django-redis (`make run` without REDIS_URL) the windows are kept as
 DRF keeps them, in the cache. If Redis is unreachable the request is allowed,
 as DRF's throttles allow it when the cache fails.
 """

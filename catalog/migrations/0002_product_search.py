@@ -5,7 +5,6 @@ from django.db import migrations, models
 
 from django.contrib.postgres.operations import TrigramExtension
 
-from catalog.db import PostgresOnlyRunSQL
 
 # The document a product is found by: name (A), SKUs of its variants (C),
 # description (B). STABLE, not IMMUTABLE: it reads catalog_variant.
@@ -80,7 +79,7 @@ class Migration(migrations.Migration):
             index=models.Index(condition=models.Q(('stock__gt', 0)), fields=['product'], name='variant_in_stock_idx'),
         ),
         TrigramExtension(),
-        PostgresOnlyRunSQL(
+        migrations.RunSQL(
             sql=[
                 "CREATE INDEX product_search_vector_idx ON catalog_product "
                 "USING gin (search_vector)",

@@ -2,7 +2,6 @@
 
 from django.db import migrations, models
 
-from catalog.db import PostgresOnlyRunSQL
 
 # One trigger keeps both denormalised product columns right on every variant
 # write that can change them: the search document (SKUs) and the lowest price.
@@ -77,7 +76,7 @@ class Migration(migrations.Migration):
             model_name='product',
             index=models.Index(fields=['is_published', 'min_price', 'id'], name='product_pub_price_idx'),
         ),
-        PostgresOnlyRunSQL(
+        migrations.RunSQL(
             sql=[
                 VARIANT_TRIGGER,
                 "UPDATE catalog_product p SET min_price = "

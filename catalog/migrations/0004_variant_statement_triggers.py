@@ -9,7 +9,6 @@ which is what keeps stock updates from firing anything).
 
 from django.db import migrations
 
-from catalog.db import PostgresOnlyRunSQL
 
 REFRESH = """
     UPDATE catalog_product p
@@ -56,4 +55,4 @@ CREATE TRIGGER catalog_variant_product
 class Migration(migrations.Migration):
     dependencies = [("catalog", "0003_product_min_price")]
 
-    operations = [PostgresOnlyRunSQL(sql=[FORWARD], reverse_sql=[BACKWARD])]
+    operations = [migrations.RunSQL(sql=[FORWARD], reverse_sql=[BACKWARD])]

@@ -3,9 +3,8 @@
 The list's `in_stock` filter was a semi-join of every product in range with
 the in-stock variants: counting a price range in stock took 80-400 ms at
 100,000 products. With the flag the count is an index-only scan of a partial
-index. A raw column, not a model field: only catalog.product_sql reads it, and
-no `save()` of a stale instance (the admin saves every field) can overwrite
-it. SQLite (`make run`) has no such column and keeps the subquery.
+index. Added as a raw column; the model declares it (migration
+0009_product_trigger_kept_fields) as a field that saves never write.
 
 It changes only when a variant's stock crosses zero (the WHEN clause: other
 stock updates, the usual case when an order is placed, fire nothing), and
@@ -15,7 +14,6 @@ inserted, deleted or moved to another product.
 
 from django.db import migrations
 
-from catalog.db import PostgresOnlyRunSQL
 
 _HAS_STOCK = (
     "EXISTS (SELECT 1 FROM catalog_variant v WHERE v.product_id = p.id AND v.stock > 0)"
@@ -121,4 +119,4 @@ BACKWARD = [
 class Migration(migrations.Migration):
     dependencies = [("catalog", "0006_product_price_desc_index")]
 
-    operations = [PostgresOnlyRunSQL(sql=FORWARD, reverse_sql=BACKWARD)]
+    operations = [migrations.RunSQL(sql=FORWARD, reverse_sql=BACKWARD)]

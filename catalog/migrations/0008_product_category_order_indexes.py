@@ -1,14 +1,12 @@
 from django.db import migrations
 
-from catalog.db import PostgresOnlyRunSQL
 
 # A category's published products in each list ordering, read in order: the
 # page of `?category=<leaf>&ordering=...` stops after its rows instead of
 # walking the whole catalog's ordering index and filtering out the other
 # categories (12 ms -> 0.5 ms at 100,000 products). catalog.product_sql binds
 # a one-category subtree as `category_id = %s`, which these serve (an ANY()
-# of several ids cannot give the order). Raw SQL, PostgreSQL only, like 0006
-# (NULLS LAST in an index).
+# of several ids cannot give the order). Raw SQL, like 0006.
 
 INDEXES = {
     "product_cat_created_idx": '("category_id", "created_at", "id")',
@@ -22,7 +20,7 @@ class Migration(migrations.Migration):
     dependencies = [("catalog", "0007_product_in_stock")]
 
     operations = [
-        PostgresOnlyRunSQL(
+        migrations.RunSQL(
             sql=[
                 f'CREATE INDEX IF NOT EXISTS "{name}" ON "catalog_product" {columns} '
                 'WHERE "is_published"'

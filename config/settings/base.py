@@ -1,8 +1,9 @@
 """Stockroom settings, read from the environment (django-environ).
 
 Every variable an operator may set is listed in `.env.example` and README.md.
-With no DATABASE_URL a SQLite file is used and with no REDIS_URL the
-in-process cache: the embedded default for trying Stockroom out.
+DATABASE_URL (PostgreSQL) is required: `make run` starts an embedded PostgreSQL
+and sets it (scripts/devdb.py). With no REDIS_URL the in-process cache is used
+and tasks run inline: the embedded default for trying Stockroom out.
 """
 
 import logging
@@ -102,32 +103,36 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
+# PostgreSQL only: the search, the triggers and the locks are PostgreSQL's.
+_database_help = (
+    "Set DATABASE_URL to a PostgreSQL database, e.g. "
+    "postgres://postgres@127.0.0.1:5432/stockroom. To try Stockroom, `make run` starts an "
+    "embedded PostgreSQL and sets it; to run another command on that one: "
+    ".venv/bin/python scripts/devdb.py exec -- .venv/bin/python manage.py <command>"
+)
+if not env("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(f"DATABASE_URL is not set. {_database_help}")
+DATABASES = {"default": env.db("DATABASE_URL")}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(f"DATABASE_URL is not a PostgreSQL URL. {_database_help}")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's psycopg 3 pool: connections are reused across requests of one
-    # process; CONN_MAX_AGE must stay 0 when the pool is on.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
-        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
-    }
-    DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
-    # Product search: how close a word must be to count as a typo of a name word
-    # (pg_trgm's `%>`, served by a trigram GIN index). pg_trgm's default, 0.6,
-    # misses most one-letter typos of short words ("hoddie" is 0.4 from "hoodie").
-    # Set per connection at startup, so it costs no query.
-    DATABASES["default"]["OPTIONS"]["options"] = (
-        f"-c pg_trgm.word_similarity_threshold={env.float('SEARCH_TYPO_THRESHOLD', default=0.35)}"
-    )
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
-    )
+# Django's psycopg 3 pool: connections are reused across requests of one
+# process; CONN_MAX_AGE must stay 0 when the pool is on.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+    "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+    "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+}
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+# Product search: how close a word must be to count as a typo of a name word
+# (pg_trgm's `%>`, served by a trigram GIN index). pg_trgm's default, 0.6,
+# misses most one-letter typos of short words ("hoddie" is 0.4 from "hoodie").
+# Set per connection at startup, so it costs no query.
+DATABASES["default"]["OPTIONS"]["options"] = (
+    f"-c pg_trgm.word_similarity_threshold={env.float('SEARCH_TYPO_THRESHOLD', default=0.35)}"
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

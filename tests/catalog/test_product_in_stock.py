@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 
 from catalog import services
-from catalog.models import StockMovementKind, Variant
-from tests.catalog.factories import ProductFactory, VariantFactory
+from catalog.models import Product, StockMovementKind, Variant
+from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +70,41 @@ def test_variants_inserted_with_stock_in_bulk_set_the_flag():
 
 def test_a_new_product_is_out_of_stock():
     assert flag(ProductFactory()) is False
+
+
+def test_saving_a_stale_product_keeps_what_the_triggers_wrote():
+    """The admin saves every field: the trigger-kept ones are read back, never written."""
+    product = ProductFactory(name="Mug")
+    stale = Product.objects.get(pk=product.pk)
+    assert (stale.in_stock, stale.min_price) == (False, None)
+    VariantFactory(product=product, price=Decimal("7.50"), stock=3)
+
+    stale.name = "Big mug"
+    stale.save()
+
+    fresh = Product.objects.get(pk=product.pk)
+    assert (fresh.name, fresh.in_stock, fresh.min_price) == ("Big mug", True, Decimal("7.50"))
+    assert (stale.in_stock, stale.min_price) == (True, Decimal("7.50"))  # read back
+    assert search_document(product) == stale.search_vector
+    assert "'big':1A" in str(stale.search_vector)
+
+
+def test_a_new_product_starts_from_the_database_defaults_whatever_it_is_given():
+    product = Product(
+        name="Kettle",
+        slug="kettle",
+        category=CategoryFactory(),
+        in_stock=True,
+        min_price=Decimal("1.00"),
+    )
+    product.save()
+
+    assert (product.in_stock, product.min_price) == (False, None)
+    assert flag(product) is False
+    assert "'kettl':1A" in str(product.search_vector)  # computed by the insert trigger
+
+
+def search_document(product) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT search_vector FROM catalog_product WHERE id = %s", [product.pk])
+        return cursor.fetchone()[0]

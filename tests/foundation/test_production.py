@@ -1,4 +1,4 @@
-"""Production settings and processes: deploy check, schema, embedded default, gunicorn.
+"""Production settings and processes: deploy check, schema, bare checkout, gunicorn.
 
 These start real child processes (manage.py, gunicorn) with their own environment,
 because the settings under test are read at import time.
@@ -45,15 +45,22 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     assert "DJANGO_DEBUG=true .venv/bin/python manage.py" in result.stderr
 
 
-def test_manage_py_on_a_bare_checkout_uses_development_settings(project_copy):
-    """Nothing set (a fresh clone): commands run as under `make run`, and say so."""
+def test_manage_py_on_a_bare_checkout_says_how_to_get_a_database(project_copy):
+    """Nothing set (a fresh clone): development settings, and no database but PostgreSQL."""
     env = child_env()
     for name in ("DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"):
         env.pop(name, None)
-    result = manage("makemigrations", "--check", "--dry-run", env=env, cwd=project_copy)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "No changes detected" in result.stdout
+    result = manage("check", env=env, cwd=project_copy)
+    assert result.returncode != 0
     assert "development settings (DJANGO_DEBUG=true)" in result.stderr
+    assert "DATABASE_URL is not set" in result.stderr
+    assert "scripts/devdb.py exec -- .venv/bin/python manage.py" in result.stderr
+
+    result = manage(
+        "check", env={**env, "DATABASE_URL": "mysql://root@localhost/stockroom"}, cwd=project_copy
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL is not a PostgreSQL URL" in result.stderr
 
 
 def test_a_dotenv_that_configures_the_mode_keeps_production_rules(tmp_path):
@@ -81,65 +88,16 @@ def test_openapi_schema_validates_without_warnings():
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project tree without local state, so its default SQLite file is a fresh one."""
+    """The project tree without local state (no .env, no database folder)."""
     target = tmp_path_factory.mktemp("embedded") / "stockroom"
     shutil.copytree(
         ROOT,
         target,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".env", "db.sqlite3*", "staticfiles", "__pycache__", "*_cache", "bench"
+            ".git", ".venv", ".env", ".pgdata", "staticfiles", "__pycache__", "*_cache", "bench"
         ),
     )
     return target
-
-
-def test_embedded_default_runs_on_sqlite_and_the_in_process_cache(project_copy: Path):
-    """`make run` needs no services: no DATABASE_URL, no REDIS_URL."""
-    env = child_env(DJANGO_SETTINGS_MODULE="config.settings.base", DJANGO_DEBUG="true")
-    migrate = manage("migrate", "--noinput", env=env, cwd=project_copy)
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    assert (project_copy / "db.sqlite3").exists()
-
-    script = """
-import json, django
-django.setup()
-from django.conf import settings
-from django.core.management import call_command
-from django.db import connection
-from django.test import Client
-call_command("demo_setup", verbosity=0)
-client = Client(HTTP_HOST="localhost")
-ready = client.get("/readyz")
-login = client.get("/" + settings.ADMIN_URL + "login/")
-print(json.dumps({
-    "vendor": connection.vendor,
-    "cache": settings.CACHES["default"]["BACKEND"],
-    "ready_status": ready.status_code,
-    "ready": ready.json(),
-    "login_status": login.status_code,
-}))
-"""
-    result = subprocess.run(
-        [PYTHON, "-c", script],
-        cwd=project_copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {
-        "vendor": "sqlite",
-        "cache": "django.core.cache.backends.locmem.LocMemCache",
-        "ready_status": 200,
-        "ready": {"status": "ok", "checks": {"database": "ok", "cache": "ok"}},
-        "login_status": 200,
-    }
-
-
-# --- gunicorn with debug off ------------------------------------------------
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:

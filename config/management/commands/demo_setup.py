@@ -1,5 +1,6 @@
 """First-run setup for `make run`: a demo staff account (and demo data once seed_demo exists)."""
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -23,9 +24,10 @@ class Command(BaseCommand):
             if "seed_demo" in get_commands():
                 call_command("seed_demo", products=50, customers=10, orders=30, seed=1)
         if User.objects.filter(email__iexact=DEMO_EMAIL).exists():
+            port = os.environ.get("RUN_PORT", "8000")  # set by `make run` (scripts/devdb.py)
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Back office: http://127.0.0.1:8000/{settings.ADMIN_URL}\n"
+                    f"Back office: http://127.0.0.1:{port}/{settings.ADMIN_URL}\n"
                     f"  email:    {DEMO_EMAIL}\n  password: {DEMO_PASSWORD}"
                 )
             )

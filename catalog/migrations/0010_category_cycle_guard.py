@@ -1,6 +1,5 @@
 from django.db import migrations
 
-from catalog.db import PostgresOnlyRunSQL
 
 # Whatever writes catalog_category (services, admin, raw SQL), a parent change that
 # would make a category its own ancestor is refused. The trigger takes the tree lock
@@ -54,6 +53,6 @@ DROP FUNCTION IF EXISTS catalog_category_no_cycle();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("catalog", "0008_product_category_order_indexes")]
+    dependencies = [("catalog", "0009_product_trigger_kept_fields")]
 
-    operations = [PostgresOnlyRunSQL(sql=FORWARD, reverse_sql=BACKWARD)]
+    operations = [migrations.RunSQL(sql=FORWARD, reverse_sql=BACKWARD)]
