@@ -119,16 +119,19 @@ class LoginFailure(models.Model):
     """One failed log-in, kept in PostgreSQL so the lockout survives a cache outage.
 
     Rows older than the lockout window carry no meaning and are purged
-    (`login_failures_purge`). `email` is stored lower-cased.
+    (`login_failures_purge`). `lockout_key` is what the failure counts against
+    (`user:<pk>` or `email:<email as PostgreSQL upper-cases it>`, see
+    accounts.login); `email` is the spelling that was typed, for the back office.
     """
 
+    lockout_key = models.TextField()
     email = models.CharField(max_length=254)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [
-            models.Index(fields=["email", "-created_at"], name="loginfailure_email_idx"),
+            models.Index(fields=["lockout_key", "-created_at"], name="loginfailure_key_idx"),
             models.Index(fields=["ip_address", "-created_at"], name="loginfailure_ip_idx"),
             models.Index(fields=["created_at"], name="loginfailure_created_idx"),
         ]
