@@ -2,7 +2,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -66,7 +66,16 @@ class User(AbstractBaseUser, PermissionsMixin):
                 Lower("email"),
                 name="accounts_user_email_ci_unique",
                 violation_error_message="A user with this email already exists.",
-            )
+            ),
+            # Log-in finds the account with email__iexact, which PostgreSQL runs as
+            # UPPER(email) = UPPER(input): no two accounts may share that either
+            # (upper() equates letters that lower() keeps apart, and vice versa).
+            # Its index also serves that lookup.
+            models.UniqueConstraint(
+                Upper("email"),
+                name="accounts_user_email_upper_unique",
+                violation_error_message="A user with this email already exists.",
+            ),
         ]
         ordering = ["-date_joined"]
         indexes = [

@@ -16,11 +16,13 @@ from functools import cache
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts.exceptions import EmailTaken
 from accounts.models import LoginFailure, User
+from accounts.services import user_register
 from tests.accounts.factories import DEFAULT_PASSWORD, StaffFactory
 
 WRONG = "wrong-password"
@@ -180,3 +182,59 @@ def test_parallel_guesses_with_different_spellings_and_doors_cannot_pass_the_lim
         thread.join()
     assert sorted(outcomes) == ["invalid"] * LIMIT + ["locked"] * (attempts - LIMIT)
     assert LoginFailure.objects.filter(lockout_key=f"user:{staff.pk}").count() == LIMIT
+
+
+# --- one account per spelling ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_no_second_account_can_take_a_spelling_postgresql_equates(staff):
+    """Two such accounts would make every log-in as either a 500 (the lookup finds both)."""
+    for spelling in look_alikes(staff.email, postgres_spellings(staff.email)):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            User.objects.create(email=spelling)
+    assert api_door(staff.email, DEFAULT_PASSWORD) == "ok"
+
+
+@pytest.mark.django_db
+def test_registering_a_look_alike_spelling_is_email_taken(staff, api_client):
+    for spelling in look_alikes(staff.email, postgres_spellings(staff.email))[:3]:
+        body = {"email": spelling, "password": "a-long-unusual-pass-77"}
+        response = api_client.post("/api/v1/auth/register/", body, REMOTE_ADDR=_address())
+        assert response.status_code == 400, spelling
+        assert response.json()["errors"] == {"email": ["A user with this email already exists."]}
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_registrations_of_look_alike_spellings_make_one_account():
+    email = "miss.iris@example.com"
+    spellings = [email, *look_alikes(email, postgres_spellings(email))[:3]]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(spellings))
+
+    def register(spelling: str) -> None:
+        try:
+            barrier.wait()
+            user_register(email=spelling, password="a-long-unusual-pass-77")
+            outcomes.append("created")
+        except EmailTaken:
+            outcomes.append("taken")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register, args=(s,)) for s in spellings]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created"] + ["taken"] * (len(spellings) - 1)
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_log_in_lookup_can_use_the_upper_email_index():
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = User.objects.filter(email__iexact="someone@example.com").explain()
+    assert "accounts_user_email_upper_unique" in plan
