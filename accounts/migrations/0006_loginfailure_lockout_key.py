@@ -7,7 +7,7 @@ UPDATE accounts_loginfailure AS f
 SET lockout_key = COALESCE(
     'user:' || (
         SELECT u.id FROM accounts_user AS u
-        WHERE upper(u.email::text) = upper(f.email)
+        WHERE upper(u.email) = upper(f.email)
         ORDER BY u.id LIMIT 1
     ),
     'email:' || upper(f.email)

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -378,3 +379,20 @@ def test_a_limit_below_one_is_refused_at_start_up(variable):
     )
     assert result.returncode != 0
     assert f"ImproperlyConfigured: {variable} must be at least 1" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_existing_failures_the_key_a_log_in_would_use_now():
+    before = [("accounts", "0005_user_admin_indexes")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    user = old.get_model("accounts", "User").objects.create(email="miss.iris@example.com")
+    failure = old.get_model("accounts", "LoginFailure").objects
+    failure.create(email="miss.iris@example.com")
+    failure.create(email="m\N{LATIN SMALL LETTER DOTLESS I}ss.iris@example.com")
+    failure.create(email="ghost@example.com")
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    keys = sorted(LoginFailure.objects.values_list("lockout_key", flat=True))
+    assert keys == ["email:GHOST@EXAMPLE.COM", f"user:{user.pk}", f"user:{user.pk}"]
