@@ -165,8 +165,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 class LoginFailureAdmin(admin.ModelAdmin):
     """Read-only view of recent failed log-ins (the lockout counters)."""
 
-    list_display = ["email", "ip_address", "created_at"]
-    search_fields = ["email", "ip_address"]
+    list_display = ["email", "lockout_key", "ip_address", "created_at"]
+    search_fields = ["email", "lockout_key", "ip_address"]
     list_filter = ["created_at"]
     ordering = ["-created_at"]
     show_full_result_count = False

@@ -2,7 +2,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -66,7 +66,16 @@ class User(AbstractBaseUser, PermissionsMixin):
                 Lower("email"),
                 name="accounts_user_email_ci_unique",
                 violation_error_message="A user with this email already exists.",
-            )
+            ),
+            # Log-in finds the account with email__iexact, which PostgreSQL runs as
+            # UPPER(email) = UPPER(input): no two accounts may share that either
+            # (upper() equates letters that lower() keeps apart, and vice versa).
+            # Its index also serves that lookup.
+            models.UniqueConstraint(
+                Upper("email"),
+                name="accounts_user_email_upper_unique",
+                violation_error_message="A user with this email already exists.",
+            ),
         ]
         ordering = ["-date_joined"]
         indexes = [
@@ -119,16 +128,19 @@ class LoginFailure(models.Model):
     """One failed log-in, kept in PostgreSQL so the lockout survives a cache outage.
 
     Rows older than the lockout window carry no meaning and are purged
-    (`login_failures_purge`). `email` is stored lower-cased.
+    (`login_failures_purge`). `lockout_key` is what the failure counts against
+    (`user:<pk>` or `email:<email as PostgreSQL upper-cases it>`, see
+    accounts.login); `email` is the spelling that was typed, for the back office.
     """
 
+    lockout_key = models.TextField()
     email = models.CharField(max_length=254)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [
-            models.Index(fields=["email", "-created_at"], name="loginfailure_email_idx"),
+            models.Index(fields=["lockout_key", "-created_at"], name="loginfailure_key_idx"),
             models.Index(fields=["ip_address", "-created_at"], name="loginfailure_ip_idx"),
             models.Index(fields=["created_at"], name="loginfailure_created_idx"),
         ]

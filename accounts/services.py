@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
@@ -25,6 +26,7 @@ from accounts.exceptions import (
     InvalidResetToken,
     WrongPassword,
 )
+from accounts.login import user_lockout_key
 from accounts.models import Address, LoginFailure, User
 from accounts.personal_data import ERASERS
 
@@ -242,7 +244,9 @@ def user_erase(*, user: User) -> None:
     old_email = locked.email
     Address.objects.filter(user=locked).delete()
     AuthToken.objects.filter(user=locked).delete()
-    LoginFailure.objects.filter(email=old_email.lower()).delete()
+    LoginFailure.objects.filter(
+        Q(lockout_key=user_lockout_key(user=locked)) | Q(email__iexact=old_email)
+    ).delete()
     locked.first_name = ""
     locked.last_name = ""
     locked.phone = ""

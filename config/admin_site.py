@@ -73,6 +73,24 @@ class StockroomAdminSite(admin.AdminSite):
     enable_nav_sidebar = False
     index_title = "Dashboard"
 
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """Django's login page, with the API log-in's lockout and rate limit (AdminLoginForm).
+
+        An attempt refused by either is answered 429 with `Retry-After`,
+        whatever the password.
+        """
+        # Imported here, like the dashboard below: the form module loads models.
+        from accounts.forms import AdminLoginForm
+
+        self.login_form = AdminLoginForm
+        response = super().login(request, extra_context)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        retry_after = getattr(form, "retry_after", None)
+        if retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(retry_after)
+        return response
+
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         # Imported here: the admin app loads this module, which stays free of models.
         from orders.dashboard import dashboard_for

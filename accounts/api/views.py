@@ -2,6 +2,7 @@
 
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth import logout as session_logout
 from django.contrib.auth import update_session_auth_hash
 from drf_spectacular.openapi import AutoSchema
@@ -93,8 +94,11 @@ class RegisterView(AnonymousAPIView):
     },
     parameters=[RETRY_AFTER],
     summary="Log in: a new expiring token",
-    description="After 5 failures for one email within 15 minutes, or 50 from one client "
-    "address, further attempts get 429 `throttled` until the cool-off ends (see Retry-After).",
+    description=f"After {settings.LOGIN_LOCKOUT_EMAIL_FAILURES} failures for one account (any "
+    f"spelling of its email) within {settings.LOGIN_LOCKOUT_WINDOW.total_seconds() / 60:g} "
+    f"minutes, or {settings.LOGIN_LOCKOUT_ADDRESS_FAILURES} from one client address (here or "
+    "at the admin's login page), further attempts get 429 `throttled` until the cool-off ends "
+    "(see Retry-After), even with the right password.",
 )
 class LoginView(AnonymousAPIView):
     throttle_scope = "login"

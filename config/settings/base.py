@@ -186,6 +186,18 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 3)
 PASSWORD_RESET_URL = env(
     "PASSWORD_RESET_URL", default="http://127.0.0.1:8000/reset-password/{uid}/{token}/"
 )
+# Log-in lockout (API and back office, accounts/login.py): failures within the
+# window that lock an account (or an unknown email), and a client address.
+LOGIN_LOCKOUT_EMAIL_FAILURES = env.int("LOGIN_LOCKOUT_EMAIL_FAILURES", default=5)
+LOGIN_LOCKOUT_ADDRESS_FAILURES = env.int("LOGIN_LOCKOUT_ADDRESS_FAILURES", default=50)
+LOGIN_LOCKOUT_WINDOW = timedelta(minutes=env.int("LOGIN_LOCKOUT_WINDOW_MINUTES", default=15))
+for _name in (
+    "LOGIN_LOCKOUT_EMAIL_FAILURES",
+    "LOGIN_LOCKOUT_ADDRESS_FAILURES",
+    "LOGIN_LOCKOUT_WINDOW_MINUTES",
+):
+    if env.int(_name, default=1) < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1 (0 would lock out everyone).")
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en-us"
