@@ -87,12 +87,17 @@ def task_hint(task: Any, *, kwargs: dict[str, Any], what: str) -> bool:
         return False
     try:
         task.apply_async(kwargs=kwargs, connection=hint_connection(), retry=False)
-    except Exception:
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the outbox sweep repairs it
         if not eager:
             _paused_until = time.monotonic() + settings.TASK_HINT_PAUSE
         connection, _hints.connection = _hints.connection, None
         if connection is not None:
             connection.collect()
-        logger.warning("could not queue %s: the sweep sends it later", what, exc_info=True)
+        # No traceback: while the broker is down it would cost every request's hint its time.
+        logger.warning(
+            "could not queue %s: the sweep sends it later",
+            what,
+            extra={"error": f"{type(exc).__name__}: {exc}"},
+        )
         return False
     return True

@@ -345,7 +345,10 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "config.logging.RequestIdFilter"},
+        "exception_summary": {"()": "config.logging.ExceptionSummaryFilter"},
+    },
     "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
     "handlers": {
         "stdout": {
@@ -359,6 +362,8 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # With Redis down every cache call fails and is logged: one line each, no traceback.
+        "stockroom.cache": {"filters": ["exception_summary"]},
         # psycopg pins its own logger at WARNING; a stricter LOG_LEVEL quiets it too.
         "psycopg": {"level": max(logging.getLevelNamesMapping()[LOG_LEVEL], logging.WARNING)},
     },
