@@ -40,6 +40,7 @@ def _run_queued_tasks(client: redis.Redis) -> list[str]:
     """Take every message off the queue and run its task here, as a worker would."""
     ran = []
     while (raw := client.rpop(settings.CELERY_TASK_DEFAULT_QUEUE)) is not None:
+        assert isinstance(raw, bytes)
         message = json.loads(raw)
         args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
         name = message["headers"]["task"]
