@@ -87,6 +87,18 @@ def emails_sweep(*, limit: int = 500) -> int:
     return tried
 
 
+def emails_purge(*, now: datetime | None = None) -> int:
+    """Delete sent and skipped emails older than EMAIL_OUTBOX_KEEP_DAYS; how many went.
+
+    Failed ones stay, for whoever looks into why.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EMAIL_OUTBOX_KEEP_DAYS)
+    deleted, _ = OutgoingEmail.objects.filter(
+        status__in=[EmailStatus.SENT, EmailStatus.SKIPPED], created_at__lt=cutoff
+    ).delete()
+    return deleted
+
+
 def _message_for(email: OutgoingEmail) -> EmailMessage | None:
     """The message to send for this row, rendered now; None if there is no one to send it to."""
     if email.kind == EmailKind.PASSWORD_RESET:

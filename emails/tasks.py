@@ -22,3 +22,9 @@ def email_send_task(email_id: int) -> str | None:
 def emails_sweep_task() -> int:
     """Send every email that is due: those whose hint was lost, and retries."""
     return services.emails_sweep()
+
+
+@shared_task(name="emails.tasks.emails_purge", acks_late=True)
+def emails_purge_task() -> int:
+    """Daily: forget emails sent or skipped long ago."""
+    return services.emails_purge()

@@ -235,6 +235,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_BACKOFF_BASE = env.float("EMAIL_BACKOFF_BASE_SECONDS", default=30.0)
 EMAIL_BACKOFF_MAX = env.float("EMAIL_BACKOFF_MAX_SECONDS", default=3600.0)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=12)
+EMAIL_OUTBOX_KEEP_DAYS = env.int("EMAIL_OUTBOX_KEEP_DAYS", default=30)
 
 # --- Admin ------------------------------------------------------------------
 ADMIN_URL = env("ADMIN_URL", default="admin/")
@@ -430,6 +431,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "emails.tasks.emails_sweep",
         "schedule": 30.0,
         "options": {"expires": 25},
+    },
+    "emails-purge": {
+        "task": "emails.tasks.emails_purge",
+        "schedule": crontab(hour=3, minute=41),
+        "options": {"expires": 3600},
     },
     "webhooks-sweep": {
         "task": "webhooks.tasks.webhooks_sweep",

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.services import user_erase
 from config.celery import app, hint_connection, hint_connection_reset, task_hint
 from emails.models import EmailKind, EmailStatus, OutgoingEmail
-from emails.services import email_queue, email_send, emails_sweep, message_id
+from emails.services import email_queue, email_send, emails_purge, emails_sweep, message_id
 from emails.tasks import email_send_task
 from orders.services import order_transition
 from tests.accounts.factories import UserFactory
@@ -338,4 +338,30 @@ def test_messages_queued_before_the_outbox_are_recorded_in_it():
     assert sorted(m.subject for m in mail.outbox) == [
         f"Order {order.number} is on its way",
         "Reset your Stockroom password",
+    ]
+
+
+def test_purge_forgets_old_sent_and_skipped_emails_but_keeps_failed_ones(settings):
+    settings.EMAIL_OUTBOX_KEEP_DAYS = 30
+    long_ago = timezone.now() - timedelta(days=31)
+    kept = OutgoingEmail.objects.bulk_create(
+        [
+            OutgoingEmail(
+                kind=EmailKind.PASSWORD_RESET,
+                status=status,
+                created_at=created,
+                next_attempt_at=None,
+            )
+            for status, created in [
+                ("sent", long_ago),
+                ("skipped", long_ago),
+                ("failed", long_ago),
+                ("sent", timezone.now() - timedelta(days=29)),
+            ]
+        ]
+    )
+    assert emails_purge() == 2
+    assert sorted(OutgoingEmail.objects.values_list("pk", flat=True)) == [
+        kept[2].pk,
+        kept[3].pk,
     ]
