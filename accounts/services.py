@@ -1,7 +1,6 @@
 """Every write of accounts: registration, profile, passwords, tokens, addresses, erasure."""
 
 import logging
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +16,6 @@ from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from knox.models import AuthToken
-from kombu.exceptions import OperationalError
 
 from accounts.exceptions import (
     AddressLimitReached,
@@ -29,6 +27,8 @@ from accounts.exceptions import (
 from accounts.login import user_lockout_key
 from accounts.models import Address, LoginFailure, User
 from accounts.personal_data import ERASERS
+from emails.models import EmailKind
+from emails.services import email_queue
 
 logger = logging.getLogger("stockroom.accounts")
 
@@ -110,30 +110,13 @@ def user_password_change(
 
 
 def password_reset_request(*, email: str) -> None:
-    """Send a reset link if an active account has this email; silent otherwise.
+    """Record a reset request for `email`, whatever it is (the emails outbox sends it later).
 
-    The email goes out after commit, from a Celery task, so the answer takes
-    the same path and time whether or not the account exists.
+    The request does the same work for every address: one INSERT, no lookup.
+    The account is looked up when the email is sent (`password_reset_message`),
+    so neither the answer nor its timing tells who has an account.
     """
-    user = (
-        User.objects.filter(email__iexact=email.strip(), is_active=True)
-        .only("pk", "password")
-        .first()
-    )
-    if user is None or not user.has_usable_password():
-        return
-    transaction.on_commit(partial(_password_reset_email_queue, user_id=user.pk))
-
-
-def _password_reset_email_queue(*, user_id: int) -> None:
-    from accounts.tasks import password_reset_email_send
-
-    try:
-        password_reset_email_send.delay(user_id=user_id)
-    except (OperationalError, OSError):
-        # A broker outage must not turn into a 500, which only existing accounts
-        # would get: that would tell who has an account. The user can ask again.
-        logger.exception("password reset email not queued", extra={"user_id": user_id})
+    email_queue(kind=EmailKind.PASSWORD_RESET, address=email.strip())
 
 
 def password_reset_link(*, user: User) -> str:
@@ -142,11 +125,15 @@ def password_reset_link(*, user: User) -> str:
     return settings.PASSWORD_RESET_URL.format(uid=uid, token=token)
 
 
-def password_reset_email_send(*, user_id: int) -> None:
-    """Render the reset email from templates/email/ and send it with Django's mail API."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+def password_reset_message(*, email: str) -> EmailMultiAlternatives | None:
+    """The reset email for the active account with this address; None if there is none.
+
+    Rendered from templates/email/ (text and HTML); an account without a
+    usable password (erased, or one that logs in elsewhere) gets none.
+    """
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
     if user is None or not user.has_usable_password():
-        return
+        return None
     context = {
         "user": user,
         "reset_url": password_reset_link(user=user),
@@ -159,7 +146,7 @@ def password_reset_email_send(*, user_id: int) -> None:
         to=[user.email],
     )
     message.attach_alternative(render_to_string("email/password_reset.html", context), "text/html")
-    message.send()
+    return message
 
 
 def _reset_user(uid: str) -> User | None:

@@ -16,6 +16,23 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class ExceptionSummaryFilter(logging.Filter):
+    """Log an exception as one `error` line ("Type: message") instead of its traceback.
+
+    For loggers that report every failed call to a service that is down (the
+    cache): formatting a traceback costs milliseconds, paid by each request
+    for as long as the outage lasts, and the traceback is the same every time.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.error = f"{type(error).__name__}: {error}"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {

@@ -2,14 +2,13 @@
 
 Each service owns its transaction. Stock moves only through catalog.services
 (variants locked in primary-key order there); an order row is locked before
-its status changes. Emails go out through a task after the commit, and every
-change records its outbox event in the same transaction.
+its status changes. Every change records its outbox event and its customer
+email (emails app) in the same transaction.
 """
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +18,8 @@ from django.utils import timezone
 from accounts.models import Address
 from catalog.models import StockMovementKind
 from catalog.services import stock_return, stock_take, variants_lock
+from emails.models import EmailKind
+from emails.services import email_queue
 from orders.exceptions import InvalidTransition, OrderInputInvalid, TransitionForbidden
 from orders.models import (
     ActorKind,
@@ -28,7 +29,6 @@ from orders.models import (
     OrderStatus,
     order_number_generate,
 )
-from orders.tasks import order_email_send
 from orders.transitions import TRANSITIONS, StockEffect, transition_may_take
 from webhooks.services import event_record
 
@@ -61,12 +61,10 @@ def order_payload(order: Order) -> dict[str, Any]:
     }
 
 
-def _email_after_commit(*, order: Order, kind: str) -> None:
+def _email_record(*, order: Order, kind: str) -> None:
+    """Put the customer's email about `kind` in the outbox, if there is one for it."""
     if kind in EMAIL_KINDS:
-        # robust: a mail outage is logged, never turned into an error after the commit.
-        transaction.on_commit(
-            partial(order_email_send.delay, order_id=order.pk, kind=kind), robust=True
-        )
+        email_queue(kind=EmailKind(f"order_{kind}"), order=order)
 
 
 def shipping_total_for(subtotal: Decimal) -> Decimal:
@@ -231,7 +229,7 @@ def _order_place_attempt(
         actor=user,
     )
     event_record(type="order.placed", data=order_payload(order))
-    _email_after_commit(order=order, kind="placed")
+    _email_record(order=order, kind="placed")
     return order
 
 
@@ -249,7 +247,7 @@ def order_transition(
     Locks the order row, checks the table and who may act (TransitionForbidden:
     never allowed for this caller; InvalidTransition: not from this status),
     writes with update_fields, moves stock as the transition says, records an
-    OrderEvent and an outbox event, and sends the customer email after commit.
+    OrderEvent, an outbox event and the customer email (sent after the commit).
     A `take` transition may raise InsufficientStock (and changes nothing).
     Returns the locked, updated order.
     """
@@ -308,7 +306,7 @@ def order_transition(
             note=note,
         )
         event_record(type=f"order.{transition.event_type}", data=order_payload(locked))
-        _email_after_commit(order=locked, kind=transition.event_type)
+        _email_record(order=locked, kind=transition.event_type)
     return locked
 
 

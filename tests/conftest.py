@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -69,3 +71,27 @@ def staff_client(staff_user) -> APIClient:
 @pytest.fixture
 def superuser_client(superuser) -> APIClient:
     return token_client(superuser)
+
+
+@contextlib.contextmanager
+def celery_publishing_to(broker_url: str):
+    """Tasks are published for real (not run inline) to `broker_url`, inside the block."""
+    from config.celery import app, hint_connection_reset
+
+    saved = {"task_always_eager": app.conf.task_always_eager, "broker_url": app.conf.broker_url}
+    app.conf.update(task_always_eager=False, broker_url=broker_url)
+    hint_connection_reset()
+    try:
+        yield
+    finally:
+        app.conf.update(saved)
+        hint_connection_reset()
+
+
+@pytest.fixture
+def broker_unreachable():
+    """Tasks are published for real, to a port where no broker listens (the broker is down)."""
+    from tests.foundation.procs import free_port
+
+    with celery_publishing_to(f"redis://127.0.0.1:{free_port()}/0"):
+        yield

@@ -25,6 +25,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from config.celery import task_hint
 from webhooks import http
 from webhooks.exceptions import EndpointInactive
 from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
@@ -93,10 +94,11 @@ def _dispatch_on_commit(*, event_ids: list[str]) -> None:
 def _dispatch_enqueue(*, event_ids: list[str]) -> None:
     from webhooks.tasks import events_dispatch_task
 
-    try:
-        events_dispatch_task.delay(event_ids)
-    except Exception:  # the broker is down: the sweep dispatches them later
-        logger.exception("could not queue the dispatch of events", extra={"events": event_ids})
+    task_hint(
+        events_dispatch_task,
+        kwargs={"event_ids": event_ids},
+        what=f"the dispatch of {len(event_ids)} webhook events",
+    )
 
 
 # --- Endpoints ------------------------------------------------------------------------------
@@ -366,7 +368,8 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
 def _delivery_enqueue(*, delivery_id: int) -> None:
     from webhooks.tasks import delivery_attempt_task
 
-    try:
-        delivery_attempt_task.delay(delivery_id)
-    except Exception:  # the broker is down: the sweep sends it later
-        logger.exception("could not queue a delivery", extra={"delivery": delivery_id})
+    task_hint(
+        delivery_attempt_task,
+        kwargs={"delivery_id": delivery_id},
+        what=f"webhook delivery {delivery_id}",
+    )

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "webhooks",
+    "emails",
     "config",
 ]
 
@@ -246,6 +247,12 @@ def _mailer_from_url(url: str) -> dict[str, Any]:
 MAILERS = {"default": _mailer_from_url(env("EMAIL_URL", default="consolemail://"))}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Stockroom <no-reply@stockroom.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Customer emails go through an outbox (emails app): a failed send is tried
+# again after BASE, 2 x BASE, ... (at most MAX) seconds, EMAIL_MAX_ATTEMPTS times.
+EMAIL_BACKOFF_BASE = env.float("EMAIL_BACKOFF_BASE_SECONDS", default=30.0)
+EMAIL_BACKOFF_MAX = env.float("EMAIL_BACKOFF_MAX_SECONDS", default=3600.0)
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=12)
+EMAIL_OUTBOX_KEEP_DAYS = env.int("EMAIL_OUTBOX_KEEP_DAYS", default=30)
 
 # --- Admin ------------------------------------------------------------------
 ADMIN_URL = env("ADMIN_URL", default="admin/")
@@ -361,7 +368,10 @@ if LOG_STREAM not in {"stdout", "stderr"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "config.logging.RequestIdFilter"},
+        "exception_summary": {"()": "config.logging.ExceptionSummaryFilter"},
+    },
     "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
     "handlers": {
         "stdout": {
@@ -375,6 +385,8 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # With Redis down every cache call fails and is logged: one line each, no traceback.
+        "stockroom.cache": {"filters": ["exception_summary"]},
         # psycopg pins its own logger at WARNING; a stricter LOG_LEVEL quiets it too.
         "psycopg": {"level": max(logging.getLevelNamesMapping()[LOG_LEVEL], logging.WARNING)},
     },
@@ -415,9 +427,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Without it a publish on a half-open connection (failover, NAT) waits forever.
     "socket_timeout": 10,
 }
-# Publishing happens in on_commit hooks of web requests: a broker outage must
-# cost a request at most a couple of seconds (the outbox sweep catches up).
+# Publishes from workers and beat retry a little. Requests publish only hints
+# (config.celery.task_hint): no retry, one connection attempt of
+# TASK_HINT_TIMEOUT seconds, then no hint for TASK_HINT_PAUSE seconds; the
+# outbox sweeps send what a lost hint would have.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
+TASK_HINT_TIMEOUT = env.float("TASK_HINT_TIMEOUT", default=0.05)
+TASK_HINT_PAUSE = env.float("TASK_HINT_PAUSE", default=5.0)
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="stockroom")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
@@ -431,6 +447,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "orders-purge-idempotency-keys": {
         "task": "orders.tasks.purge_idempotency_keys",
         "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 3600},
+    },
+    "emails-sweep": {
+        "task": "emails.tasks.emails_sweep",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "emails-purge": {
+        "task": "emails.tasks.emails_purge",
+        "schedule": crontab(hour=3, minute=41),
         "options": {"expires": 3600},
     },
     "webhooks-sweep": {

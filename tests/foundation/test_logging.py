@@ -108,3 +108,30 @@ def test_servers_log_to_stdout_unless_told_otherwise():
         check=True,
     )
     assert done.stdout.strip() == "ext://sys.stdout"
+
+
+def test_cache_failures_are_logged_in_one_line_without_a_traceback(settings):
+    """With Redis down each cache call logs; a formatted traceback would cost each request."""
+    from django.core.cache import caches
+
+    from tests.foundation.procs import free_port
+
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("stockroom.cache")
+    logger.addHandler(handler)
+    try:
+        assert caches["default"].get("anything") is None
+    finally:
+        logger.removeHandler(handler)
+    (line,) = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert line["message"] == "Exception ignored"
+    assert line["error"].startswith("ConnectionInterrupted: Redis ConnectionError: ")
+    assert "exc_info" not in line

@@ -28,9 +28,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/api/v1/orders/"
 # knox (token, the user's other tokens), the key row, BEGIN, its lock, the
 # placement's savepoint, variants (read and locked at once), order, stock,
-# ledger, stock events, lines, order event, order.placed event, RELEASE, the
-# caller's permissions (allowed_transitions), the stored response, COMMIT.
-PLACEMENT_STATEMENTS = 18
+# ledger, stock events, lines, order event, order.placed event, the customer
+# email (outbox), RELEASE, the caller's permissions (allowed_transitions), the
+# stored response, COMMIT.
+PLACEMENT_STATEMENTS = 19
 
 
 def _until_commit(captured: list[dict[str, str]]) -> list[str]:
