@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT / ".pgdata"
+DATA_DIR = Path(os.environ.get("DEVDB_DATA_DIR") or ROOT / ".pgdata")
 DATABASE = "stockroom"
 SUPERUSER = "postgres"
 
@@ -45,6 +45,8 @@ class EmbeddedServer:
     data_dir: Path
     socket_dir: Path
     system_user: str | None
+    # False when it was already running (say, under `make run`): leave it running.
+    started_here: bool = True
 
     def url(self, database: str = DATABASE) -> str:
         """A DATABASE_URL for `database` (libpq's form for a socket directory)."""
@@ -79,6 +81,7 @@ def start(data_dir: Path = DATA_DIR, database: str = DATABASE) -> EmbeddedServer
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(exist_ok=True)
+    was_running = (data_dir / "postmaster.pid").exists()
     # The handle's constructor runs initdb when needed and starts the server, or
     # finds it running. This module stops the server itself: the wheel's exit
     # hook would not after a previous run was killed (it counts live handles in
@@ -89,7 +92,10 @@ def start(data_dir: Path = DATA_DIR, database: str = DATABASE) -> EmbeddedServer
     info = handle.get_postmaster_info()
     assert info.socket_dir is not None, "the embedded server listens on a Unix socket"
     server = EmbeddedServer(
-        data_dir=Path(handle.pgdata), socket_dir=info.socket_dir, system_user=handle.system_user
+        data_dir=Path(handle.pgdata),
+        socket_dir=info.socket_dir,
+        system_user=handle.system_user,
+        started_here=not was_running,
     )
     with psycopg.connect(
         host=str(server.socket_dir), user=SUPERUSER, dbname="postgres", autocommit=True
@@ -151,24 +157,40 @@ def run(*, port: str, data_dir: Path = DATA_DIR) -> int:
     )
 
 
-def _with_database(env: dict[str, str], data_dir: Path, commands: list[list[str]]) -> int:
+def _with_database(
+    env: dict[str, str], data_dir: Path, commands: list[list[str]], *, quiet: bool = False
+) -> int:
+    """Run `commands` in turn with DATABASE_URL set, starting the embedded server if needed.
+
+    Stops the server afterwards only if it started it here. Says what it does on
+    stderr (stdout belongs to the commands), unless `quiet`.
+    """
     server = None
     if not env.get("DATABASE_URL"):
         server = start(data_dir)
         env = {**env, "DATABASE_URL": server.url()}
-        print(
-            f"Embedded PostgreSQL on {server.data_dir} (DATABASE_URL={env['DATABASE_URL']})",
-            flush=True,
-        )
+        if not quiet:
+            print(
+                f"Embedded PostgreSQL on {server.data_dir} (DATABASE_URL={env['DATABASE_URL']})",
+                file=sys.stderr,
+                flush=True,
+            )
     try:
         for command in commands:
             if status := run_child(command, env):
                 return status
         return 0
     finally:
-        if server is not None:
+        if server is not None and server.started_here:
             server.stop()
-            print("Embedded PostgreSQL stopped.", flush=True)
+            if not quiet:
+                print("Embedded PostgreSQL stopped.", file=sys.stderr, flush=True)
+
+
+def manage(argv: list[str]) -> int:
+    """`manage.py` on a development checkout without DATABASE_URL: the same command on
+    the embedded database of `make run` (started for it, unless it is running)."""
+    return _with_database(dict(os.environ), DATA_DIR, [[sys.executable, *argv]], quiet=True)
 
 
 def main(argv: list[str]) -> int:

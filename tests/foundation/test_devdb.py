@@ -161,3 +161,52 @@ def test_a_signal_to_the_launcher_stops_its_command_and_the_server(data_dir: Pat
     assert launcher.returncode == 128 + signum
     assert not _running(pid)
     assert _postmaster_pid(data_dir) is None
+
+
+def _bare_checkout_env(data_dir: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in child_env().items()
+        if key
+        not in {"DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    return {**env, "DEVDB_DATA_DIR": str(data_dir)}
+
+
+HOST_OF_THE_DATABASE = (
+    "from django.db import connection; cursor = connection.cursor(); "
+    "cursor.execute('SHOW data_directory'); print(cursor.fetchone()[0])"
+)
+
+
+def test_manage_py_on_a_bare_checkout_runs_on_the_embedded_database_and_stops_it(data_dir: Path):
+    done = subprocess.run(
+        [PYTHON, "manage.py", "shell", "--no-imports", "-c", HOST_OF_THE_DATABASE],
+        cwd=ROOT,
+        env=_bare_checkout_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    # stdout is the command's own output only; the server it started is stopped.
+    assert done.stdout.strip() == str(data_dir.resolve())
+    assert _postmaster_pid(data_dir) is None
+
+
+def test_manage_py_leaves_a_running_embedded_server_running(data_dir: Path):
+    server = devdb.start(data_dir)
+    try:
+        pid = _postmaster_pid(data_dir)
+        subprocess.run(
+            [PYTHON, "manage.py", "shell", "--no-imports", "-c", HOST_OF_THE_DATABASE],
+            cwd=ROOT,
+            env=_bare_checkout_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert pid is not None and _running(pid)
+    finally:
+        server.stop()
