@@ -11,8 +11,10 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -147,6 +149,87 @@ class Gunicorn:
                 os.kill(pid, signal.SIGKILL)
 
 
+PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1:]
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of the test's own (initdb in a temp dir, a free port), to stop at will.
+
+    The server runs as the `postgres` system user when the test runs as root
+    (PostgreSQL refuses root). `copy_from` fills its database with a dump of
+    another database (the test database, seeded with the ORM).
+    """
+
+    def __init__(self, *, log_dir: Path) -> None:
+        assert PG_BIN, "no PostgreSQL binaries in /usr/lib/postgresql/*/bin"
+        self.bin = PG_BIN[0]
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="stockroom-pg-"))
+        self.data = self.root / "data"
+        self.log_path = log_dir / f"postgres-{self.port}.log"
+        self.dbname = "stockroom"
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{self.dbname}"
+
+    def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        result = subprocess.run(
+            [*prefix, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+        assert result.returncode == 0, f"{args[0]}: {result.stdout}{result.stderr}"
+        return result
+
+    def init(self) -> "PostgresServer":
+        if os.geteuid() == 0:
+            shutil.chown(self.root, user="postgres")
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+            "--auth=trust", "--no-sync", "-E", "UTF8",
+        )  # fmt: skip
+        return self.start()
+
+    def start(self) -> "PostgresServer":
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
+            "-l", str(self.root / "server.log"), "-w", "-t", "30", "start",
+        )  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def copy_from(self, source_url: str) -> None:
+        """Create the database from a dump of `source_url` (schema and rows)."""
+        env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
+        subprocess.run(
+            [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+             "-U", "postgres", self.dbname],
+            check=True, env=env, timeout=30,
+        )  # fmt: skip
+        dump = subprocess.run(
+            [str(self.bin / "pg_dump"), "--no-owner", "--no-privileges", source_url],
+            capture_output=True, check=True, env=env, timeout=60,
+        )  # fmt: skip
+        subprocess.run(
+            [str(self.bin / "psql"), "-q", "-v", "ON_ERROR_STOP=1", self.url],
+            input=dump.stdout, capture_output=True, check=True, env=env, timeout=60,
+        )  # fmt: skip
+
+    def destroy(self) -> None:
+        with contextlib.suppress(AssertionError, subprocess.SubprocessError):
+            self.stop()
+        with self.log_path.open("ab") as log, contextlib.suppress(OSError):
+            log.write((self.root / "server.log").read_bytes())
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class RedisServer:
     """A redis-server of the test's own on a free port, with no persistence."""
 
@@ -256,7 +339,8 @@ class Load:
     """Client threads that each call `step(n)` in a loop until stopped; every call recorded.
 
     `step` makes one request and returns its HTTP status; an OSError it
-    raises is recorded as a connection failure (status None).
+    raises is recorded as a connection failure (status None). Any other
+    exception stops the load and is raised again by `wait_for` and on exit.
     """
 
     steps: list[tuple[str, Callable[[int], int]]]
@@ -264,6 +348,7 @@ class Load:
     stop_event: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     threads: list[threading.Thread] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
 
     def _run(self, kind: str, step: Callable[[int], int]) -> None:
         n = 0
@@ -274,6 +359,12 @@ class Load:
                 error = ""
             except OSError as exc:
                 status, error = None, f"{type(exc).__name__}: {exc}"
+            except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+                # Kept and raised again by the test (a thread's exception alone only warns).
+                with self.lock:
+                    self.errors.append(exc)
+                self.stop_event.set()
+                return
             with self.lock:
                 self.outcomes.append(Outcome(kind, started, time.monotonic(), status, error))
             n += 1
@@ -289,6 +380,14 @@ class Load:
         self.stop_event.set()
         for thread in self.threads:
             thread.join(timeout=60)
+        self.raise_errors()
+
+    def raise_errors(self) -> None:
+        """Raise the first exception a client step raised (other than a connection failure)."""
+        with self.lock:
+            errors = list(self.errors)
+        if errors:
+            raise errors[0]
 
     def snapshot(self) -> list[Outcome]:
         with self.lock:
@@ -297,8 +396,13 @@ class Load:
     def wait_for(self, count: int, *, kind: str, timeout: float = 60) -> None:
         """Until `count` more `kind` requests than now have completed."""
         target = sum(o.kind == kind for o in self.snapshot()) + count
+
+        def reached() -> bool:
+            self.raise_errors()
+            return sum(o.kind == kind for o in self.snapshot()) >= target
+
         _wait(
-            lambda: sum(o.kind == kind for o in self.snapshot()) >= target,
+            reached,
             timeout=timeout,
             what=f"{count} more {kind} requests",
         )
