@@ -233,15 +233,23 @@ def test_production_hasher_is_argon2id():
 def test_reset_request_survives_a_broker_outage(
     api_client, user, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from kombu.exceptions import OperationalError
+    """The publish goes to a broker port where nothing listens: still 202, no mail."""
+    from config.celery import app
+    from tests.foundation.procs import free_port
 
-    from accounts import tasks
-
-    def broker_down(**kwargs):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr(tasks.password_reset_email_send, "delay", broker_down)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = api_client.post(RESET, {"email": user.email})
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
+    app.conf.update(task_always_eager=False, broker_url=f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setattr(app, "_pool", None)  # connections to the real broker: not these
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            response = api_client.post(RESET, {"email": user.email})
+        dead_pool = app._pool
+    finally:
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app.conf.update(saved)
     assert response.status_code == 202
+    assert len(callbacks) == 1, "the reset email was never queued"
+    assert dead_pool is not None, "nothing tried the dead broker"
     assert mail.outbox == []
