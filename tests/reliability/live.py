@@ -69,13 +69,22 @@ class Gunicorn:
     """`gunicorn -c gunicorn.conf.py config.wsgi` with production settings."""
 
     def __init__(
-        self, *, log_dir: Path, workers: int = 2, threads: int = 4, **overrides: str
+        self,
+        *,
+        log_dir: Path,
+        workers: int = 2,
+        threads: int = 4,
+        static_root: Path | None = None,
+        **overrides: str,
     ) -> None:
+        """`static_root`: collected static files (tests.fuzz.live.collect_static), for pages
+        that render them (the admin); without, only the API answers."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"gunicorn-{self.port}.log"
-        static_root = log_dir / "static"
-        static_root.mkdir(exist_ok=True)
+        if static_root is None:
+            static_root = log_dir / "static"
+            static_root.mkdir(exist_ok=True)
         database_url = overrides.pop("DATABASE_URL", "") or current_database_url()
         # Named, so a fault test can cut this server's connections and no one else's.
         self.application_name = f"stockroom-live-{self.port}"
