@@ -176,3 +176,32 @@ def test_only_connection_failures_count_as_unavailable():
     assert not database_unavailable(wrapped(psycopg.errors.DeadlockDetected("deadlock")))
     assert not database_unavailable(wrapped(psycopg.errors.QueryCanceled("statement timeout")))
     assert not database_unavailable(ValueError("not a database error"))
+
+
+def test_a_task_whose_connection_breaks_runs_again_and_has_its_effect_once(customer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.models import OrderEvent
+    from orders.tasks import cancel_expired_orders
+    from tests.orders.factories import order_place
+
+    variant = VariantFactory(stock=5)
+    order = order_place(user=customer, variant=variant, quantity=2)
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    def cancel_update(sql: str) -> bool:
+        return sql.startswith("UPDATE") and "orders_order" in sql
+
+    with cut_before(cancel_update) as cut:
+        # As a worker runs it, in this process: a retry runs the task again at once.
+        result = cancel_expired_orders.apply(throw=False)
+    assert cut, "the fault never struck"
+    assert result.state == "SUCCESS", result.traceback
+    assert result.get() == 1
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert OrderEvent.objects.filter(order=order, type="cancelled").count() == 1
+    assert Variant.objects.get(pk=variant.pk).stock == 5
+    assert_stock_equals_ledger()
