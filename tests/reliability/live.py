@@ -1,4 +1,7 @@
-"""Processes the fault tests start and kill: gunicorn, redis-server, and client load.
+"""Processes the live tests start and kill: gunicorn, PostgreSQL, redis-server, client load.
+
+`Gunicorn` is the one server starter of the suite (the fuzzer's and the
+security tests' `tests.fuzz.live.live_server` runs it too).
 
 Each helper owns the processes it started (it keeps their handles) and stops
 only those. gunicorn runs the project's gunicorn.conf.py with production
@@ -75,13 +78,17 @@ class Gunicorn:
         workers: int = 2,
         threads: int = 4,
         static_root: Path | None = None,
+        log_path: Path | None = None,
+        throttled: bool = False,
         **overrides: str,
     ) -> None:
         """`static_root`: collected static files (tests.fuzz.live.collect_static), for pages
-        that render them (the admin); without, only the API answers."""
+        that render them (the admin); without, only the API answers. `throttled`: the
+        production throttle rates (else far above what a test sends). `overrides`:
+        environment variables of the server."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"gunicorn-{self.port}.log"
+        self.log_path = log_path or log_dir / f"gunicorn-{self.port}.log"
         if static_root is None:
             static_root = log_dir / "static"
             static_root.mkdir(exist_ok=True)
@@ -96,7 +103,8 @@ class Gunicorn:
             DJANGO_STATIC_ROOT=str(static_root),
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             DJANGO_SECURE_SSL_REDIRECT="false",
-            CACHE_KEY_PREFIX=f"fault-{secrets.token_hex(4)}",
+            CACHE_KEY_PREFIX=f"live-{secrets.token_hex(4)}",
+            PORT=str(self.port),
             GUNICORN_BIND=f"127.0.0.1:{self.port}",
             WEB_CONCURRENCY=str(workers),
             GUNICORN_THREADS=str(threads),
@@ -107,7 +115,7 @@ class Gunicorn:
             # Tasks (emails, webhook fan-out) run inline after the commit, so
             # no message lands on a broker queue someone else's worker reads.
             CELERY_TASK_ALWAYS_EAGER="true",
-            **GENEROUS_RATES,
+            **({} if throttled else GENEROUS_RATES),
         )
         self.env.update(overrides)
         self.process: subprocess.Popen[bytes] | None = None
