@@ -199,7 +199,7 @@ def test_a_task_whose_connection_breaks_runs_again_and_has_its_effect_once(custo
         result = cancel_expired_orders.apply(throw=False)
     assert cut, "the fault never struck"
     assert result.state == "SUCCESS", result.traceback
-    assert result.get() == 1
+    assert result.result == 1
     order.refresh_from_db()
     assert order.status == "cancelled"
     assert OrderEvent.objects.filter(order=order, type="cancelled").count() == 1
