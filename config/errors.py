@@ -6,6 +6,7 @@ to HTTP here, so no view decides a status code for a business rule.
 
 import logging
 import math
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -14,6 +15,14 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.database import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_DETAIL,
+    database_failure_record,
+    database_unavailable,
+    unavailable_response,
+)
 
 logger = logging.getLogger("stockroom.api")
 
@@ -73,6 +82,14 @@ def _first_code(detail: Any) -> str | None:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if database_unavailable(exc):
+        request = context["request"]._request
+        database_failure_record(request, exc)
+        return Response(
+            {"code": "unavailable", "detail": UNAVAILABLE_DETAIL},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DomainError):
         return Response(
             {"code": exc.code, "detail": exc.detail, **exc.extra}, status=exc.status_code
@@ -128,6 +145,11 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> Any:
 
 
 def json_500(request: HttpRequest) -> Any:
+    if database_unavailable(sys.exception()):
+        # Not a bug: config.database logs it (once, without the traceback) and may retry.
+        response = unavailable_response(request)
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
     if _is_api(request):
         return JsonResponse(
             {"code": "server_error", "detail": "A server error occurred."}, status=500

@@ -29,6 +29,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.throttling import BaseThrottle
 
 from accounts.authentication import TokenAuthentication
+from config.database import repeatable
 from config.middleware import request_too_large_response
 from orders.models import IdempotencyKey
 
@@ -125,10 +126,12 @@ class IdempotencyMiddleware:
         }
         fingerprint = hashlib.sha256(body).hexdigest()
         # The row must exist (committed) before anyone can lock it; a concurrent
-        # request may have inserted it first, which is fine.
-        IdempotencyKey.objects.bulk_create(
-            [IdempotencyKey(**identity, fingerprint=fingerprint)], ignore_conflicts=True
-        )
+        # request may have inserted it first, which is fine. Inserting it twice
+        # is a no-op, so it does not stop a rerun of the request.
+        with repeatable():
+            IdempotencyKey.objects.bulk_create(
+                [IdempotencyKey(**identity, fingerprint=fingerprint)], ignore_conflicts=True
+            )
         stored = False
         answer: HttpResponse | None = None
         with transaction.atomic():
@@ -157,7 +160,8 @@ class IdempotencyMiddleware:
         if answer is not None:
             return answer
         if not stored:
-            IdempotencyKey.objects.filter(**identity, status_code__isnull=True).delete()
+            with repeatable():  # freeing the key again is a no-op
+                IdempotencyKey.objects.filter(**identity, status_code__isnull=True).delete()
         return response
 
     @staticmethod

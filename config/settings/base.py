@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
+    # Outside everything that uses the database: a broken connection reruns the request.
+    "config.database.DatabaseRetryMiddleware",
     "config.middleware.CommonMiddleware",  # Django's, but no redirect of API writes
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -121,6 +123,8 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Django's psycopg 3 pool: connections are reused across requests of one
 # process; CONN_MAX_AGE must stay 0 when the pool is on.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Django's backend, counting commit attempts (config.database retries requests on it).
+DATABASES["default"]["ENGINE"] = "config.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
     "max_size": env.int("DB_POOL_MAX_SIZE", default=10),

@@ -16,6 +16,24 @@ from tests.catalog.factories import VariantFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def wait_until_blocked(count: int) -> None:
+    """Until `count` other backends of this database wait for a lock (pg_locks), 30 s at most."""
+    import time
+
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                # Row locks are waited for as transactionid locks, which name no database.
+                "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a "
+                "ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()"
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+            assert time.monotonic() < deadline, f"{count} backends never blocked"
+            time.sleep(0.02)
+
+
 def run_threads(workers: list[Callable[[], str]]) -> Counter[str]:
     """Start all workers at once (a barrier); return how many ended with each outcome."""
     barrier = threading.Barrier(len(workers))
@@ -136,8 +154,7 @@ def test_selling_out_variants_of_the_same_products_never_deadlocks():
 
     def let_go() -> str:
         holder_ready.wait(timeout=30)
-        # Give both sellers time to block on the held rows.
-        threading.Event().wait(1.0)
+        wait_until_blocked(2)  # both sellers queue up on the held rows
         release.set()
         return "released"
 
@@ -184,7 +201,7 @@ def test_deleting_a_variant_while_the_last_unit_of_another_sells_keeps_the_flag_
 
     def let_go() -> str:
         holder_ready.wait(timeout=30)
-        threading.Event().wait(1.0)
+        wait_until_blocked(2)  # the seller and the deleter queue up on the product
         release.set()
         return "released"
 

@@ -11,9 +11,6 @@ prefix of its own.
 import json
 import os
 import secrets
-import signal
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,20 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
-
-from tests.foundation.procs import PYTHON, ROOT, free_port, manage, production_env
-
-# Throttles stay on (the code paths run) but far above what a test sends, so
-# the fuzzer exercises the endpoints instead of the 429 page. The login
-# lockout (per email, per address) is not a throttle and stays as in production.
-_GENEROUS_RATES = {
-    "THROTTLE_ANON": "100000/min",
-    "THROTTLE_USER": "100000/min",
-    "THROTTLE_LOGIN": "100000/min",
-    "THROTTLE_REGISTER": "100000/min",
-    "THROTTLE_PASSWORD_RESET": "100000/min",
-}
+from tests.foundation.procs import manage, production_env
+from tests.reliability.live import Gunicorn
 
 
 @dataclass(frozen=True)
@@ -45,16 +30,6 @@ class LiveServer:
 
     def url(self, path: str) -> str:
         return self.base + path
-
-
-def database_url() -> str:
-    """The URL of the database this test process uses (pytest-django's test database)."""
-    settings = connection.settings_dict
-    host = settings.get("HOST") or "127.0.0.1"
-    port = settings.get("PORT") or "5432"
-    user = settings.get("USER") or "postgres"
-    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
 def collect_static(target: Path) -> None:
@@ -73,58 +48,29 @@ def live_server(
     throttled: bool = False,
     **overrides: str,
 ) -> Iterator[LiveServer]:
-    """gunicorn (the Dockerfile's config) on a free port; stopped (SIGTERM) on exit."""
-    port = free_port()
-    env = production_env(
-        DATABASE_URL=database_url(),
-        DJANGO_STATIC_ROOT=str(static_root),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        CACHE_KEY_PREFIX=f"live-{secrets.token_hex(4)}",
-        # Tasks queue up in the test run's own Redis database, on a queue no
-        # worker reads: nothing is delivered to a webhook URL, no mail is sent.
+    """gunicorn (the Dockerfile's config) on a free port; stopped (SIGTERM) on exit.
+
+    Started by the suite's one starter, tests.reliability.live.Gunicorn. Tasks
+    queue up in the test run's own Redis database, on a queue no worker reads:
+    nothing is delivered to a webhook URL, no mail is sent.
+    """
+    server = Gunicorn(
+        log_dir=log_path.parent,
+        log_path=log_path,
+        workers=workers,
+        threads=threads,
+        static_root=static_root,
+        throttled=throttled,
+        CELERY_TASK_ALWAYS_EAGER="false",
         CELERY_BROKER_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),
         CELERY_QUEUE=f"live-{secrets.token_hex(4)}",
-        EMAIL_URL="dummymail://",
-        PORT=str(port),
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY=str(workers),
-        GUNICORN_THREADS=str(threads),
-        DB_POOL_MAX_SIZE=str(threads + 1),
-        GUNICORN_ACCESS_LOG="",
-        LOG_LEVEL="WARNING",
-        **({} if throttled else _GENEROUS_RATES),
         **overrides,
     )
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py", "config.wsgi"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = LiveServer(base=f"http://127.0.0.1:{port}", log_path=log_path)
     try:
-        deadline = time.monotonic() + 40
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if request(server.url("/healthz"))[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not answer within 40 s"
-            time.sleep(0.2)
-        yield server
+        server.start()
+        yield LiveServer(base=server.base, log_path=server.log_path)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
 @dataclass

@@ -242,10 +242,13 @@ def test_deleting_a_product_in_orders_is_protected(user_client):
 
 
 class FailingMailBackend:
+    attempts: list[str] = []  # the subjects it was asked to send
+
     def __init__(self, *args, **kwargs):
         pass
 
     def send_messages(self, messages):
+        FailingMailBackend.attempts += [message.subject for message in messages]
         raise ConnectionRefusedError("smtp is down")
 
 
@@ -253,11 +256,14 @@ def test_a_mail_outage_does_not_fail_the_committed_order(
     user_client, settings, django_capture_on_commit_callbacks
 ):
     settings.MAILERS = {"default": {"BACKEND": "tests.orders.test_place.FailingMailBackend"}}
+    FailingMailBackend.attempts = []
     variant = VariantFactory(stock=5)
     with django_capture_on_commit_callbacks(execute=True):
         response = user_client.post(URL, body((variant.sku, 1)), format="json")
     assert response.status_code == 201
-    assert Order.objects.filter(number=response.json()["number"]).exists()
+    number = response.json()["number"]
+    assert Order.objects.filter(number=number).exists()
+    assert FailingMailBackend.attempts == [f"Order {number} received"], "the mail was never tried"
 
 
 def test_a_clashing_random_order_number_is_drawn_again(user, monkeypatch):

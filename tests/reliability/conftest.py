@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fuzz.conftest import live_static_root  # noqa: F401  (collected static files, once)
 from tests.reliability.shop import Shop, make_shop
 
 

@@ -1,4 +1,7 @@
-"""Processes the fault tests start and kill: gunicorn, redis-server, and client load.
+"""Processes the live tests start and kill: gunicorn, PostgreSQL, redis-server, client load.
+
+`Gunicorn` is the one server starter of the suite (the fuzzer's and the
+security tests' `tests.fuzz.live.live_server` runs it too).
 
 Each helper owns the processes it started (it keeps their handles) and stops
 only those. gunicorn runs the project's gunicorn.conf.py with production
@@ -11,8 +14,10 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -67,13 +72,26 @@ class Gunicorn:
     """`gunicorn -c gunicorn.conf.py config.wsgi` with production settings."""
 
     def __init__(
-        self, *, log_dir: Path, workers: int = 2, threads: int = 4, **overrides: str
+        self,
+        *,
+        log_dir: Path,
+        workers: int = 2,
+        threads: int = 4,
+        static_root: Path | None = None,
+        log_path: Path | None = None,
+        throttled: bool = False,
+        **overrides: str,
     ) -> None:
+        """`static_root`: collected static files (tests.fuzz.live.collect_static), for pages
+        that render them (the admin); without, only the API answers. `throttled`: the
+        production throttle rates (else far above what a test sends). `overrides`:
+        environment variables of the server."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"gunicorn-{self.port}.log"
-        static_root = log_dir / "static"
-        static_root.mkdir(exist_ok=True)
+        self.log_path = log_path or log_dir / f"gunicorn-{self.port}.log"
+        if static_root is None:
+            static_root = log_dir / "static"
+            static_root.mkdir(exist_ok=True)
         database_url = overrides.pop("DATABASE_URL", "") or current_database_url()
         # Named, so a fault test can cut this server's connections and no one else's.
         self.application_name = f"stockroom-live-{self.port}"
@@ -85,7 +103,8 @@ class Gunicorn:
             DJANGO_STATIC_ROOT=str(static_root),
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             DJANGO_SECURE_SSL_REDIRECT="false",
-            CACHE_KEY_PREFIX=f"fault-{secrets.token_hex(4)}",
+            CACHE_KEY_PREFIX=f"live-{secrets.token_hex(4)}",
+            PORT=str(self.port),
             GUNICORN_BIND=f"127.0.0.1:{self.port}",
             WEB_CONCURRENCY=str(workers),
             GUNICORN_THREADS=str(threads),
@@ -96,7 +115,7 @@ class Gunicorn:
             # Tasks (emails, webhook fan-out) run inline after the commit, so
             # no message lands on a broker queue someone else's worker reads.
             CELERY_TASK_ALWAYS_EAGER="true",
-            **GENEROUS_RATES,
+            **({} if throttled else GENEROUS_RATES),
         )
         self.env.update(overrides)
         self.process: subprocess.Popen[bytes] | None = None
@@ -145,6 +164,87 @@ class Gunicorn:
         for pid in workers:  # only ours: the master's own children
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1:]
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of the test's own (initdb in a temp dir, a free port), to stop at will.
+
+    The server runs as the `postgres` system user when the test runs as root
+    (PostgreSQL refuses root). `copy_from` fills its database with a dump of
+    another database (the test database, seeded with the ORM).
+    """
+
+    def __init__(self, *, log_dir: Path) -> None:
+        assert PG_BIN, "no PostgreSQL binaries in /usr/lib/postgresql/*/bin"
+        self.bin = PG_BIN[0]
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="stockroom-pg-"))
+        self.data = self.root / "data"
+        self.log_path = log_dir / f"postgres-{self.port}.log"
+        self.dbname = "stockroom"
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{self.dbname}"
+
+    def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        result = subprocess.run(
+            [*prefix, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+        assert result.returncode == 0, f"{args[0]}: {result.stdout}{result.stderr}"
+        return result
+
+    def init(self) -> "PostgresServer":
+        if os.geteuid() == 0:
+            shutil.chown(self.root, user="postgres")
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+            "--auth=trust", "--no-sync", "-E", "UTF8",
+        )  # fmt: skip
+        return self.start()
+
+    def start(self) -> "PostgresServer":
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
+            "-l", str(self.root / "server.log"), "-w", "-t", "30", "start",
+        )  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def copy_from(self, source_url: str) -> None:
+        """Create the database from a dump of `source_url` (schema and rows)."""
+        env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
+        subprocess.run(
+            [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+             "-U", "postgres", self.dbname],
+            check=True, env=env, timeout=30,
+        )  # fmt: skip
+        dump = subprocess.run(
+            [str(self.bin / "pg_dump"), "--no-owner", "--no-privileges", source_url],
+            capture_output=True, check=True, env=env, timeout=60,
+        )  # fmt: skip
+        subprocess.run(
+            [str(self.bin / "psql"), "-q", "-v", "ON_ERROR_STOP=1", self.url],
+            input=dump.stdout, capture_output=True, check=True, env=env, timeout=60,
+        )  # fmt: skip
+
+    def destroy(self) -> None:
+        with contextlib.suppress(AssertionError, subprocess.SubprocessError):
+            self.stop()
+        with self.log_path.open("ab") as log, contextlib.suppress(OSError):
+            log.write((self.root / "server.log").read_bytes())
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class RedisServer:
@@ -256,7 +356,8 @@ class Load:
     """Client threads that each call `step(n)` in a loop until stopped; every call recorded.
 
     `step` makes one request and returns its HTTP status; an OSError it
-    raises is recorded as a connection failure (status None).
+    raises is recorded as a connection failure (status None). Any other
+    exception stops the load and is raised again by `wait_for` and on exit.
     """
 
     steps: list[tuple[str, Callable[[int], int]]]
@@ -264,6 +365,7 @@ class Load:
     stop_event: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     threads: list[threading.Thread] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
 
     def _run(self, kind: str, step: Callable[[int], int]) -> None:
         n = 0
@@ -274,6 +376,12 @@ class Load:
                 error = ""
             except OSError as exc:
                 status, error = None, f"{type(exc).__name__}: {exc}"
+            except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+                # Kept and raised again by the test (a thread's exception alone only warns).
+                with self.lock:
+                    self.errors.append(exc)
+                self.stop_event.set()
+                return
             with self.lock:
                 self.outcomes.append(Outcome(kind, started, time.monotonic(), status, error))
             n += 1
@@ -289,6 +397,14 @@ class Load:
         self.stop_event.set()
         for thread in self.threads:
             thread.join(timeout=60)
+        self.raise_errors()
+
+    def raise_errors(self) -> None:
+        """Raise the first exception a client step raised (other than a connection failure)."""
+        with self.lock:
+            errors = list(self.errors)
+        if errors:
+            raise errors[0]
 
     def snapshot(self) -> list[Outcome]:
         with self.lock:
@@ -297,8 +413,13 @@ class Load:
     def wait_for(self, count: int, *, kind: str, timeout: float = 60) -> None:
         """Until `count` more `kind` requests than now have completed."""
         target = sum(o.kind == kind for o in self.snapshot()) + count
+
+        def reached() -> bool:
+            self.raise_errors()
+            return sum(o.kind == kind for o in self.snapshot()) >= target
+
         _wait(
-            lambda: sum(o.kind == kind for o in self.snapshot()) >= target,
+            reached,
             timeout=timeout,
             what=f"{count} more {kind} requests",
         )

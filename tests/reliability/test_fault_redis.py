@@ -19,7 +19,12 @@ from accounts.models import User
 from orders.models import Order
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 from tests.reliability.live import Gunicorn, Load, RedisServer, call
-from tests.reliability.shop import Shop, assert_every_order_has_lines, assert_stock_equals_ledger
+from tests.reliability.shop import (
+    Shop,
+    assert_every_order_has_lines,
+    assert_stock_conserved,
+    assert_stock_equals_ledger,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -129,7 +134,6 @@ def test_redis_killed_under_load_costs_no_5xx_and_no_lockout(shop: Shop, log_dir
             while call(server, "GET", "/readyz").status != 200:
                 assert time.monotonic() < deadline, "readyz did not recover with Redis"
                 time.sleep(0.2)
-            recovered_in = time.monotonic() - restarted_at
 
             for kind in ("read", "login", "order"):
                 load.wait_for(2, kind=kind)
@@ -152,4 +156,4 @@ def test_redis_killed_under_load_costs_no_5xx_and_no_lockout(shop: Shop, log_dir
     assert Order.objects.count() == placed
     assert_every_order_has_lines()
     assert_stock_equals_ledger()
-    assert recovered_in < 20
+    assert_stock_conserved(shop)
