@@ -319,6 +319,8 @@ class ProductAdmin(WritesThroughServices):
 
     def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
         if change:
+            # The inline's variant writes come next, in this same transaction.
+            services.products_with_variants_lock(product_ids=[obj.pk])
             services.product_update(product=obj, data=_changed(form))
             return
         data = form.cleaned_data

@@ -446,6 +446,25 @@ def product_delete(*, product: Product) -> None:
     products_delete(product_ids=[product.pk])
 
 
+def products_with_variants_lock(*, product_ids: Iterable[int]) -> list[int]:
+    """Lock these products' variants, then the products, in primary-key order; returns the
+    variants' ids.
+
+    Call it inside a transaction that writes a product and then its variants
+    (the variant triggers write the product again): taken first, in the order
+    stock changes take them, the locks cannot deadlock with those changes.
+    """
+    ids = sorted(set(product_ids))
+    variant_ids = list(
+        Variant.objects.select_for_update(of=("self",))
+        .filter(product_id__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    _products_lock(ids=ids)
+    return variant_ids
+
+
 @transaction.atomic
 def products_delete(*, product_ids: Iterable[int]) -> int:
     """Delete these products with their variants, all or nothing; returns how many were deleted.
@@ -455,15 +474,9 @@ def products_delete(*, product_ids: Iterable[int]) -> int:
     stock changes do, so that neither waits for the other in a cycle.
     """
     ids = sorted(set(product_ids))
-    variant_ids = list(
-        Variant.objects.select_for_update(of=("self",))
-        .filter(product_id__in=ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    variant_ids = products_with_variants_lock(product_ids=ids)
     if _has_order_movements(variant_ids):
         raise ProtectedObject()
-    _products_lock(ids=ids)
     deleted = _delete_all(Product.objects.filter(pk__in=ids))
     catalog_cache.invalidate_on_commit()
     return deleted
