@@ -1,8 +1,8 @@
 """The catalog back office: the category tree, products with variants, stock and its ledger.
 
-Stock is never edited in a form: the "adjust stock" page calls
-`catalog.services.stock_adjust`, which writes the ledger. Every admin write
-invalidates the public catalog cache once it commits.
+Every save and delete goes through `catalog.services` (WritesThroughServices),
+as the API's do. Stock is never edited in a form: the "adjust stock" page
+calls `catalog.services.stock_adjust`, which writes the ledger.
 """
 
 import csv
@@ -87,10 +87,24 @@ class WritesThroughServices(admin.ModelAdmin):
     (only changed fields written, rows locked in order, ordered variants kept,
     unique slugs) and invalidate the public catalog cache on commit.
 
-    Subclasses implement save_model, delete_model and delete_queryset with
-    services. A service's refusal (a DomainError) rolls the whole submission
-    back and is shown as an error on the form, or as a message for deletes.
+    Subclasses implement save_model, delete_model and delete_queryset (and
+    save_formset when they have inlines) with services: ModelAdmin's own
+    would save whole rows, so here they refuse to run. A service's refusal (a
+    DomainError) rolls the whole submission back and is shown as an error on
+    the form, or as a message for deletes.
     """
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must save through catalog.services.")
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must save through catalog.services.")
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must delete through catalog.services.")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must delete through catalog.services.")
 
     def changeform_view(
         self,

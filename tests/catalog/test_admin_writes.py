@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib import admin as django_admin
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.messages import get_messages
 from django.db.models import Sum
@@ -18,7 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog import services
-from catalog.admin import CategoryAdmin, ProductAdmin, VariantAdmin
+from catalog.admin import CategoryAdmin, ProductAdmin, VariantAdmin, WritesThroughServices
 from catalog.models import Category, Product, Variant
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 
@@ -442,3 +443,30 @@ def test_delete_selected_categories_goes_through_the_service(admin_client_, monk
 
     assert calls == [2]
     assert not Category.objects.filter(pk__in=[c.pk for c in categories]).exists()
+
+
+def test_every_catalog_admin_that_writes_does_it_through_the_services(rf, superuser):
+    request = rf.get("/admin/")
+    request.user = superuser
+    writable = [
+        model_admin
+        for model, model_admin in django_admin.site._registry.items()
+        if model._meta.app_label == "catalog"
+        and (
+            model_admin.has_add_permission(request)
+            or model_admin.has_change_permission(request)
+            or model_admin.has_delete_permission(request)
+        )
+    ]
+
+    assert {type(a) for a in writable} == {CategoryAdmin, ProductAdmin, VariantAdmin}
+    for model_admin in writable:
+        assert isinstance(model_admin, WritesThroughServices)
+        methods = ["save_model", "delete_model", "delete_queryset"]
+        methods += ["save_formset"] if model_admin.inlines else []
+        for method in methods:
+            assert getattr(type(model_admin), method) is not getattr(WritesThroughServices, method)
+    with pytest.raises(NotImplementedError):
+        WritesThroughServices(Category, django_admin.site).save_model(
+            request, Category(), None, False
+        )
