@@ -1,19 +1,31 @@
 """The catalog back office: the category tree, products with variants, stock and its ledger.
 
-Stock is never edited in a form: the "adjust stock" page calls
-`catalog.services.stock_adjust`, which writes the ledger. Every admin write
-invalidates the public catalog cache once it commits.
+Every save and delete goes through `catalog.services` (WritesThroughServices),
+as the API's do. Stock is never edited in a form: the "adjust stock" page
+calls `catalog.services.stock_adjust`, which writes the ledger.
 """
 
 import itertools
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, JSONField, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db import transaction
+from django.db.models import (
+    Exists,
+    JSONField,
+    Max,
+    Min,
+    Model,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -21,12 +33,12 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from catalog import cache as catalog_cache
 from catalog import services
 from catalog.exceptions import CatalogInvalid, InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
 from config.admin_paginator import EstimatedCountPaginator
 from config.csv_export import csv_lines
+from config.errors import DomainError, ProtectedObject
 
 # The path of names from the root ("Clothing / Shirts / Tees") and the depth of
 # each category, walked up with a recursive CTE inside the row's own query.
@@ -43,24 +55,125 @@ SELECT {column} FROM up ORDER BY depth DESC LIMIT 1
 """
 
 
-class InvalidatesCatalogCache(admin.ModelAdmin):
-    """Any save or delete from the admin invalidates the public catalog cache on commit."""
+# The refusal a POST met on its first pass, shown as form errors on the second.
+_REFUSALS: WeakKeyDictionary[HttpRequest, DomainError] = WeakKeyDictionary()
+
+
+def _refusal_errors(error: DomainError) -> dict[str | None, list[str]]:
+    """{field, or None for the whole form: messages} of a service's refusal."""
+    errors = error.extra.get("errors")
+    if isinstance(errors, dict):
+        return {field: [str(m) for m in texts] for field, texts in errors.items()}
+    return {None: [str(error.detail)]}
+
+
+def _changed(form: forms.ModelForm) -> dict[str, Any]:
+    """The form's changed model fields with their cleaned values: what a service updates."""
+    editable = set(form._meta.fields or ())
+    return {name: form.cleaned_data[name] for name in form.changed_data if name in editable}
+
+
+def _adopt(obj: Model, created: Model) -> None:
+    """Make the admin's unsaved instance the row a service created (the admin logs and
+    redirects with it, and its inlines attach to it)."""
+    for field in obj._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(created, field.attname))
+    obj._state.adding = False
+    obj._state.db = created._state.db
+
+
+class WritesThroughServices(admin.ModelAdmin):
+    """Every save and delete goes through catalog.services, which keep the rules
+    (only changed fields written, rows locked in order, ordered variants kept,
+    unique slugs) and invalidate the public catalog cache on commit.
+
+    Subclasses implement save_model, delete_model and delete_queryset (and
+    save_formset when they have inlines) with services: ModelAdmin's own
+    would save whole rows, so here they refuse to run. A service's refusal (a
+    DomainError) rolls the whole submission back and is shown as an error on
+    the form, or as a message for deletes.
+    """
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        catalog_cache.invalidate_on_commit()
+        raise NotImplementedError(f"{type(self).__name__} must save through catalog.services.")
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        super().save_formset(request, form, formset, change)
-        catalog_cache.invalidate_on_commit()
+        raise NotImplementedError(f"{type(self).__name__} must save through catalog.services.")
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        super().delete_model(request, obj)
-        catalog_cache.invalidate_on_commit()
+        raise NotImplementedError(f"{type(self).__name__} must delete through catalog.services.")
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        super().delete_queryset(request, queryset)
-        catalog_cache.invalidate_on_commit()
+        raise NotImplementedError(f"{type(self).__name__} must delete through catalog.services.")
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as error:
+            if request.method != "POST" or request in _REFUSALS:
+                raise
+            _REFUSALS[request] = error
+        try:
+            # The same submission again: get_form() makes the refusal a form error.
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        finally:
+            _REFUSALS.pop(request, None)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form_class = super().get_form(request, obj, change, **kwargs)
+        if obj is None and "slug" in form_class.base_fields:
+            slug = form_class.base_fields["slug"]
+            slug.required = False
+            slug.help_text = "Leave empty to make it from the name."
+        refusal = _REFUSALS.get(request)
+        if refusal is None:
+            return form_class
+        errors = _refusal_errors(refusal)
+
+        class RefusedForm(form_class):  # type: ignore[misc, valid-type]
+            def clean(self) -> Any:
+                cleaned = super().clean()
+                for field, texts in errors.items():
+                    self.add_error(field if field in self.fields else None, texts)
+                return cleaned
+
+        return RefusedForm
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as error:
+            self.message_user(request, f"Nothing was deleted: {error.detail}", messages.ERROR)
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(
+                    f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change",
+                    args=[object_id],
+                )
+            )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """A POST (an action such as "delete selected") is all or nothing, its log entries too."""
+        if request.method != "POST":
+            return super().changelist_view(request, extra_context)
+        try:
+            with transaction.atomic():
+                return super().changelist_view(request, extra_context)
+        except DomainError as error:
+            self.message_user(request, f"Nothing was changed: {error.detail}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class CategoryTreeChangeList(ChangeList):
@@ -84,7 +197,7 @@ class CategoryAdminForm(forms.ModelForm):
 
 
 @admin.register(Category)
-class CategoryAdmin(InvalidatesCatalogCache):
+class CategoryAdmin(WritesThroughServices):
     form = CategoryAdminForm
     list_display = ["tree_name", "slug", "position"]
     # Columns the change lists sort by are those an index serves (tests/admin/test_indexes.py).
@@ -112,6 +225,26 @@ class CategoryAdmin(InvalidatesCatalogCache):
     def tree_name(self, obj: Category) -> str:
         depth = getattr(obj, "tree_depth", 0) or 0
         return format_html("{}{}", "\u2014 " * depth, obj.name)
+
+    def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
+        if change:
+            services.category_update(category=obj, data=_changed(form))
+            return
+        data = form.cleaned_data
+        created = services.category_create(
+            name=data["name"],
+            slug=data["slug"] or None,
+            parent=data["parent"],
+            description=data["description"],
+            position=data["position"],
+        )
+        _adopt(obj, created)
+
+    def delete_model(self, request: HttpRequest, obj: Category) -> None:
+        services.category_delete(category=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Category]) -> None:
+        services.categories_delete(category_ids=queryset.order_by().values_list("pk", flat=True))
 
 
 class OutOfStockFilter(admin.SimpleListFilter):
@@ -158,7 +291,7 @@ def _variant_stat(aggregate: Any) -> Subquery:
 
 
 @admin.register(Product)
-class ProductAdmin(InvalidatesCatalogCache):
+class ProductAdmin(WritesThroughServices):
     paginator = EstimatedCountPaginator
     list_display = ["name", "category", "price_range", "total_stock", "is_published"]
     list_filter = ["is_published", OutOfStockFilter, "category"]
@@ -196,6 +329,64 @@ class ProductAdmin(InvalidatesCatalogCache):
     @admin.display(description="total stock", ordering="stock_total")
     def total_stock(self, obj: Product) -> int:
         return getattr(obj, "stock_total", None) or 0
+
+    def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
+        if change:
+            # The inline's variant writes come next, in this same transaction.
+            services.products_with_variants_lock(product_ids=[obj.pk])
+            services.product_update(product=obj, data=_changed(form))
+            return
+        data = form.cleaned_data
+        created = services.product_create(
+            name=data["name"],
+            slug=data["slug"] or None,
+            category=data["category"],
+            description=data["description"],
+            is_published=data["is_published"],
+        )
+        _adopt(obj, created)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The variant inline: deletes, then changes, then additions, each through its service.
+
+        Fills the formset's new/changed/deleted object lists, as formset.save()
+        would, for the admin's change message.
+        """
+        deleting = formset.deleted_forms
+        deleted = [f.instance for f in formset.initial_forms if f in deleting]
+        if deleted:
+            try:
+                services.variants_delete(variant_ids=[v.pk for v in deleted])
+            except ProtectedObject as error:
+                skus = ", ".join(v.sku for v in deleted)
+                raise ProtectedObject(f"Variant(s) {skus} not deleted: {error.detail}") from None
+        formset.deleted_objects = deleted
+        formset.changed_objects = []
+        for variant_form in formset.initial_forms:
+            if variant_form in deleting or not variant_form.has_changed():
+                continue
+            services.variant_update(variant=variant_form.instance, data=_changed(variant_form))
+            formset.changed_objects.append((variant_form.instance, variant_form.changed_data))
+        formset.new_objects = []
+        for variant_form in formset.extra_forms:
+            if variant_form in deleting or not variant_form.has_changed():
+                continue
+            data = variant_form.cleaned_data
+            created = services.variant_create(
+                product=form.instance,
+                sku=data["sku"],
+                price=data["price"],
+                name=data["name"],
+                attributes=data["attributes"],
+            )
+            _adopt(variant_form.instance, created)
+            formset.new_objects.append(variant_form.instance)
+
+    def delete_model(self, request: HttpRequest, obj: Product) -> None:
+        services.product_delete(product=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        services.products_delete(product_ids=queryset.order_by().values_list("pk", flat=True))
 
     @admin.action(description="Publish selected products", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
@@ -262,7 +453,7 @@ class StockAdjustmentForm(forms.Form):
 
 
 @admin.register(Variant)
-class VariantAdmin(InvalidatesCatalogCache):
+class VariantAdmin(WritesThroughServices):
     paginator = EstimatedCountPaginator
     list_display = ["sku", "product", "name", "price", "stock"]
     list_select_related = ["product"]
@@ -272,6 +463,26 @@ class VariantAdmin(InvalidatesCatalogCache):
     readonly_fields = ["stock_level"]
     fields = ["product", "sku", "name", "attributes", "price", "stock_level"]
     show_full_result_count = False
+
+    def save_model(self, request: HttpRequest, obj: Variant, form: Any, change: bool) -> None:
+        if change:
+            services.variant_update(variant=obj, data=_changed(form))
+            return
+        data = form.cleaned_data
+        created = services.variant_create(
+            product=data["product"],
+            sku=data["sku"],
+            price=data["price"],
+            name=data["name"],
+            attributes=data["attributes"],
+        )
+        _adopt(obj, created)
+
+    def delete_model(self, request: HttpRequest, obj: Variant) -> None:
+        services.variant_delete(variant=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Variant]) -> None:
+        services.variants_delete(variant_ids=queryset.order_by().values_list("pk", flat=True))
 
     @admin.display(description="Stock")
     def stock_level(self, obj: Variant) -> str:

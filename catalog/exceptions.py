@@ -23,3 +23,13 @@ class CatalogInvalid(DomainError):
 
     def __init__(self, *, field: str, message: str) -> None:
         super().__init__(errors={field: [message]})
+
+
+class VariantOfAnotherProduct(DomainError):
+    """An upsert names an existing SKU under another product; nothing was written.
+
+    `conflicts=[(sku, slug of the product it belongs to)]`, one per such SKU.
+    """
+
+    code = "variant_of_another_product"
+    detail = "A SKU belongs to another product."

@@ -6,18 +6,19 @@ hidden by a cached response; a stock change that crosses zero for no variant
 invalidates only its products' pages (invalidate_products_on_commit).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, IntegerField, Model, ProtectedError, Value, When
+from django.db.models import Case, F, IntegerField, Model, ProtectedError, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog import cache as catalog_cache
 from catalog.db import CATEGORY_TREE_LOCK_SQL, category_subtree_ids
-from catalog.exceptions import CatalogInvalid, InsufficientStock
+from catalog.exceptions import CatalogInvalid, InsufficientStock, VariantOfAnotherProduct
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
 from config.errors import ProtectedObject
 from webhooks.services import events_record
@@ -291,12 +292,14 @@ def _save_with_slug(
     raise CatalogInvalid(field="slug", message="This slug is already in use.")
 
 
-def _delete(obj: Model) -> None:
+def _delete_all(queryset: QuerySet[Any]) -> int:
+    """Delete the rows (and what cascades) in a savepoint; returns how many of them went."""
     try:
         with transaction.atomic():
-            obj.delete()
+            _, per_model = queryset.delete()
     except ProtectedError:
         raise ProtectedObject() from None
+    return per_model.get(queryset.model._meta.label, 0)
 
 
 # --- Categories --------------------------------------------------------------
@@ -381,11 +384,20 @@ def category_update(*, category: Category, data: Mapping[str, Any]) -> Category:
     return category
 
 
-@transaction.atomic
 def category_delete(*, category: Category) -> None:
     """Delete a category; ProtectedObject (409 `protected`) if it has products or children."""
-    _delete(category)
+    categories_delete(category_ids=[category.pk])
+
+
+@transaction.atomic
+def categories_delete(*, category_ids: Iterable[int]) -> int:
+    """Delete these categories, all or nothing; returns how many were deleted.
+
+    ProtectedObject (409 `protected`) if any has products or children that are not deleted too.
+    """
+    deleted = _delete_all(Category.objects.filter(pk__in=sorted(set(category_ids))))
     catalog_cache.invalidate_on_commit()
+    return deleted
 
 
 # --- Products ----------------------------------------------------------------
@@ -450,17 +462,49 @@ def _has_order_movements(variants: Any) -> bool:
     return StockMovement.objects.filter(variant__in=variants).exclude(order_number="").exists()
 
 
-@transaction.atomic
 def product_delete(*, product: Product) -> None:
     """Delete a product and its variants.
 
     ProtectedObject (409 `protected`) when any variant was ever ordered
     (order lines protect variants; the ledger names orders): unpublish instead.
     """
-    if _has_order_movements(Variant.objects.filter(product=product)):
+    products_delete(product_ids=[product.pk])
+
+
+def products_with_variants_lock(*, product_ids: Iterable[int]) -> list[int]:
+    """Lock these products' variants, then the products, in primary-key order; returns the
+    variants' ids.
+
+    Call it inside a transaction that writes a product and then its variants
+    (the variant triggers write the product again): taken first, in the order
+    stock changes take them, the locks cannot deadlock with those changes.
+    """
+    ids = sorted(set(product_ids))
+    variant_ids = list(
+        Variant.objects.select_for_update(of=("self",))
+        .filter(product_id__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    _products_lock(ids=ids)
+    return variant_ids
+
+
+@transaction.atomic
+def products_delete(*, product_ids: Iterable[int]) -> int:
+    """Delete these products with their variants, all or nothing; returns how many were deleted.
+
+    ProtectedObject (409 `protected`) when any of their variants was ever
+    ordered. Locks the variants, then the products, in primary-key order, as
+    stock changes do, so that neither waits for the other in a cycle.
+    """
+    ids = sorted(set(product_ids))
+    variant_ids = products_with_variants_lock(product_ids=ids)
+    if _has_order_movements(variant_ids):
         raise ProtectedObject()
-    _delete(product)
+    deleted = _delete_all(Product.objects.filter(pk__in=ids))
     catalog_cache.invalidate_on_commit()
+    return deleted
 
 
 # --- Variants ----------------------------------------------------------------
@@ -512,15 +556,32 @@ def variant_update(*, variant: Variant, data: Mapping[str, Any]) -> Variant:
     return variant
 
 
-@transaction.atomic
 def variant_delete(*, variant: Variant) -> None:
     """Delete a variant and its ledger; ProtectedObject if it was ever ordered."""
-    if _has_order_movements([variant]):
+    variants_delete(variant_ids=[variant.pk])
+
+
+@transaction.atomic
+def variants_delete(*, variant_ids: Iterable[int]) -> int:
+    """Delete these variants with their ledgers, all or nothing; returns how many were deleted.
+
+    ProtectedObject (409 `protected`) if any was ever ordered. Locks the
+    variants, then their products (whose trigger-kept columns the delete
+    refreshes), in primary-key order, as stock changes do.
+    """
+    locked = list(
+        Variant.objects.select_for_update(of=("self",))
+        .filter(pk__in=sorted(set(variant_ids)))
+        .order_by("pk")
+        .values_list("pk", "product_id")
+    )
+    ids = [pk for pk, _ in locked]
+    if _has_order_movements(ids):
         raise ProtectedObject()
-    current = Variant.objects.select_for_update(of=("self",)).filter(pk=variant.pk)
-    _products_lock(ids=current.values_list("product_id", flat=True))
-    _delete(variant)
+    _products_lock(ids={product_id for _, product_id in locked})
+    deleted = _delete_all(Variant.objects.filter(pk__in=ids))
     catalog_cache.invalidate_on_commit()
+    return deleted
 
 
 # --- Imports (catalog import command) -------------------------------------------
@@ -535,3 +596,203 @@ def stock_import(
     Ledger rows of kind `import`; InsufficientStock if any would go below zero.
     """
     return _stock_apply(deltas=deltas, kind=StockMovementKind.IMPORT, reason=reason, user=user)
+
+
+# --- Bulk upsert (catalog import command) --------------------------------------
+
+UPSERT_CHUNK = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductUpsert:
+    """A product to create or update, by slug. None keeps the current value (or the default)."""
+
+    slug: str
+    name: str
+    category_id: int
+    description: str | None = None
+    is_published: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VariantUpsert:
+    """A variant to create or update, by SKU. None keeps the current value (or the default).
+
+    `stock` is the stock to reach: the difference goes through the ledger.
+    """
+
+    sku: str
+    product_slug: str
+    price: Decimal
+    name: str | None = None
+    attributes: Mapping[str, Any] | None = None
+    stock: int | None = None
+
+
+@dataclass
+class UpsertSummary:
+    """Counts per variant (a variant whose product changed counts as updated), and per product."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    products_created: int = 0
+    products_updated: int = 0
+
+
+def _chunks[T](items: Sequence[T]) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), UPSERT_CHUNK):
+        yield items[start : start + UPSERT_CHUNK]
+
+
+def _lock_by_key[M: Model](queryset: QuerySet[M], *, field: str, keys: Sequence[str]) -> list[M]:
+    """The rows whose `field` is in `keys`, locked in primary-key order across all chunks."""
+    ids: list[int] = []
+    for names in _chunks(sorted(set(keys))):
+        ids.extend(queryset.filter(**{f"{field}__in": names}).values_list("pk", flat=True))
+    rows: list[M] = []
+    for pks in _chunks(sorted(ids)):
+        rows.extend(queryset.select_for_update(of=("self",)).filter(pk__in=pks).order_by("pk"))
+    return rows
+
+
+def _assign(obj: Model, values: Mapping[str, Any]) -> bool:
+    """Set the values that differ; True when any did."""
+    changed = {key: value for key, value in values.items() if getattr(obj, key) != value}
+    for key, value in changed.items():
+        setattr(obj, key, value)
+    return bool(changed)
+
+
+@transaction.atomic
+def catalog_upsert(
+    *,
+    products: Sequence[ProductUpsert],
+    variants: Sequence[VariantUpsert],
+    reason: str,
+    user: Any = None,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> UpsertSummary:
+    """Create or update products (by slug) and variants (by SKU), all or nothing, in bulk.
+
+    Every product a variant names must be given or exist. Existing variants,
+    then products, are locked in primary-key order (as stock changes lock
+    them), then compared with their current values: only what differs is
+    written, a few statements per thousand rows. Stock is brought to each
+    given level through the ledger (kind `import`, with `reason`).
+    VariantOfAnotherProduct if an existing SKU belongs to another product;
+    CatalogInvalid when a SKU or slug was taken meanwhile. `dry_run`:
+    counts what would change and writes nothing. `progress(n)` is called as
+    variant rows are written.
+    """
+    existing_variants = {
+        v.sku: v
+        for v in _lock_by_key(
+            Variant.objects.select_related("product").only(
+                "pk", "sku", "name", "attributes", "price", "stock", "product__slug"
+            ),
+            field="sku",
+            keys=[row.sku for row in variants],
+        )
+    }
+    conflicts = [
+        (row.sku, current.product.slug)
+        for row in variants
+        if (current := existing_variants.get(row.sku)) is not None
+        and current.product.slug != row.product_slug
+    ]
+    if conflicts:
+        raise VariantOfAnotherProduct(conflicts=conflicts)
+    existing_products = {
+        p.slug: p
+        for p in _lock_by_key(
+            Product.objects.defer("search_vector", "min_price"),
+            field="slug",
+            keys=[row.slug for row in products] + [row.product_slug for row in variants],
+        )
+    }
+
+    summary = UpsertSummary()
+    now = timezone.now()
+    new_products: dict[str, Product] = {}
+    changed_products: dict[str, Product] = {}
+    for product_row in products:
+        values = {
+            "name": product_row.name,
+            "category_id": product_row.category_id,
+            "description": product_row.description,
+            "is_published": product_row.is_published,
+        }
+        values = {k: v for k, v in values.items() if v is not None}
+        product = existing_products.get(product_row.slug)
+        if product is None:
+            new_products.setdefault(product_row.slug, Product(slug=product_row.slug, **values))
+        elif _assign(product, values):
+            product.updated_at = now
+            changed_products[product_row.slug] = product
+    summary.products_created, summary.products_updated = len(new_products), len(changed_products)
+
+    new_variants: list[Variant] = []
+    changed_variants: list[Variant] = []
+    targets: dict[str, int] = {}
+    for row in variants:
+        values = {"price": row.price, "name": row.name, "attributes": row.attributes}
+        values = {k: v for k, v in values.items() if v is not None}
+        if row.stock is not None:
+            targets[row.sku] = row.stock
+        variant = existing_variants.get(row.sku)
+        if variant is None:
+            product = existing_products.get(row.product_slug) or new_products.get(row.product_slug)
+            if product is None:
+                raise ValueError(f"Variant {row.sku!r} names an unknown product.")
+            new_variants.append(Variant(sku=row.sku, product=product, **values))
+            summary.created += 1
+            continue
+        fields_changed = _assign(variant, values)
+        if fields_changed:
+            variant.updated_at = now
+            changed_variants.append(variant)
+        stock_changed = targets.get(row.sku, variant.stock) != variant.stock
+        if fields_changed or stock_changed or row.product_slug in changed_products:
+            summary.updated += 1
+        else:
+            summary.unchanged += 1
+    if dry_run:
+        return summary
+
+    try:
+        with transaction.atomic():
+            Product.objects.bulk_create(new_products.values(), batch_size=UPSERT_CHUNK)
+            for chunk in _chunks(new_variants):
+                Variant.objects.bulk_create(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+    except IntegrityError:
+        raise CatalogInvalid(
+            field="sku", message="A SKU or slug was taken while importing."
+        ) from None
+    Product.objects.bulk_update(
+        changed_products.values(),
+        ["name", "category_id", "description", "is_published", "updated_at"],
+        batch_size=UPSERT_CHUNK,
+    )
+    for chunk in _chunks(changed_variants):
+        Variant.objects.bulk_update(chunk, ["price", "name", "attributes", "updated_at"])
+        if progress is not None:
+            progress(len(chunk))
+
+    locked = [*existing_variants.values(), *new_variants]
+    deltas = sorted(
+        (v.pk, targets[v.sku] - v.stock) for v in locked if targets.get(v.sku, v.stock) != v.stock
+    )
+    for batch in _chunks(deltas):
+        _stock_apply(
+            deltas=dict(batch),
+            kind=StockMovementKind.IMPORT,
+            reason=reason,
+            user=user,
+            locked=locked,
+        )
+    catalog_cache.invalidate_on_commit()
+    return summary

@@ -6,11 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
 
+from catalog.admin import ProductAdmin
 from catalog.exceptions import InsufficientStock
 from catalog.models import StockMovement
-from catalog.services import stock_return, stock_take
+from catalog.services import stock_return, stock_take, variants_lock
+from tests.accounts.factories import StaffFactory
 from tests.catalog.factories import VariantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -212,3 +216,54 @@ def test_deleting_a_variant_while_the_last_unit_of_another_sells_keeps_the_flag_
     with connection.cursor() as cursor:
         cursor.execute("SELECT in_stock FROM catalog_product WHERE id = %s", [product.pk])
         assert cursor.fetchone() == (False,)
+
+
+def test_an_admin_product_save_and_a_sell_out_of_its_variant_never_deadlock(monkeypatch):
+    """The admin writes the product, then its variants (whose triggers write the product):
+    it locks the variants first, as a sale does, so the two cannot wait for each other."""
+    superuser = StaffFactory(is_superuser=True)
+    variant = VariantFactory(stock=1)
+    product = variant.product
+    variant_locked, product_written = threading.Event(), threading.Event()
+    save_formset = ProductAdmin.save_formset
+
+    def after_the_product(self, request, form, formset, change):
+        product_written.set()
+        save_formset(self, request, form, formset, change)
+
+    monkeypatch.setattr(ProductAdmin, "save_formset", after_the_product)
+
+    def sell_out() -> str:
+        with transaction.atomic():
+            locked = variants_lock(skus=[variant.sku])
+            variant_locked.set()
+            product_written.wait(timeout=1)  # the admin writes the product meanwhile, if it can
+            stock_take(quantities={variant.pk: 1}, order_number="SR-1", locked=locked)
+        return "sold"
+
+    def edit() -> str:
+        variant_locked.wait(timeout=10)
+        client = Client()
+        client.force_login(superuser)
+        response = client.post(
+            reverse("admin:catalog_product_change", args=[product.pk]),
+            {
+                "name": "Renamed",
+                "slug": product.slug,
+                "category": product.category_id,
+                "is_published": "on",
+                "variants-TOTAL_FORMS": 1,
+                "variants-INITIAL_FORMS": 1,
+                "variants-0-id": variant.pk,
+                "variants-0-product": product.pk,
+                "variants-0-sku": variant.sku,
+                "variants-0-attributes": "{}",
+                "variants-0-price": "8.00",
+            },
+        )
+        return str(response.status_code)
+
+    assert run_threads([sell_out, edit]) == Counter({"sold": 1, "302": 1})
+    variant.refresh_from_db()
+    product.refresh_from_db()
+    assert (variant.stock, str(variant.price), product.name) == (0, "8.00", "Renamed")

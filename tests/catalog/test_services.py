@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog import services
 from catalog.db import category_subtree_ids
-from catalog.exceptions import CatalogInvalid, InsufficientStock
+from catalog.exceptions import CatalogInvalid, InsufficientStock, VariantOfAnotherProduct
 from catalog.models import Category, Product, StockMovement, Variant
 from config.errors import ProtectedObject
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
@@ -265,3 +265,61 @@ def test_stock_reconcile_lists_differences_and_exits_1(capsys):
     output = capsys.readouterr()
     assert output.out.strip() == "BAD: stock 7, ledger 3 (difference +4)"
     assert "1 variant(s) differ" in output.err
+
+
+def test_upsert_locks_variants_in_key_order_across_chunks(monkeypatch):
+    product = ProductFactory(slug="tee")
+    # SKUs sort the other way round from the primary keys.
+    variants = [VariantFactory(product=product, sku=f"TEE-{9 - i}") for i in range(5)]
+    monkeypatch.setattr(services, "UPSERT_CHUNK", 2)
+
+    with CaptureQueriesContext(connection) as queries:
+        services.catalog_upsert(
+            products=[],
+            variants=[
+                services.VariantUpsert(sku=v.sku, product_slug="tee", price=v.price, stock=3)
+                for v in variants
+            ],
+            reason="import",
+        )
+
+    locks = [
+        q["sql"] for q in queries if "FOR UPDATE" in q["sql"] and "catalog_variant" in q["sql"]
+    ]
+    locked_ids = [
+        int(pk) for sql in locks[:3] for pk in sql.split("IN (")[1].split(")")[0].split(", ")
+    ]
+    assert locked_ids == sorted(v.pk for v in variants)
+    assert set(Variant.objects.values_list("stock", flat=True)) == {3}
+
+
+def test_upsert_refuses_a_sku_of_another_product_and_writes_nothing():
+    VariantFactory(sku="TEE-S", product=ProductFactory(slug="elsewhere"))
+    category = CategoryFactory()
+
+    with pytest.raises(VariantOfAnotherProduct) as error:
+        services.catalog_upsert(
+            products=[services.ProductUpsert(slug="tee", name="Tee", category_id=category.pk)],
+            variants=[
+                services.VariantUpsert(sku="TEE-S", product_slug="tee", price=Decimal("1.00")),
+                services.VariantUpsert(sku="TEE-M", product_slug="tee", price=Decimal("1.00")),
+            ],
+            reason="import",
+        )
+
+    assert error.value.extra == {"conflicts": [("TEE-S", "elsewhere")]}
+    assert not Product.objects.filter(slug="tee").exists()
+
+
+def test_bulk_deletes_are_all_or_nothing():
+    ordered, free = VariantFactory(stock=1), VariantFactory()
+    services.stock_take(quantities={ordered.pk: 1}, order_number="SR-1")
+
+    with pytest.raises(ProtectedObject):
+        services.variants_delete(variant_ids=[free.pk, ordered.pk])
+    with pytest.raises(ProtectedObject):
+        services.products_delete(product_ids=[free.product_id, ordered.product_id])
+
+    assert Variant.objects.filter(pk__in=[ordered.pk, free.pk]).count() == 2
+    assert services.products_delete(product_ids=[free.product_id]) == 1
+    assert not Variant.objects.filter(pk=free.pk).exists()

@@ -225,3 +225,50 @@ def test_a_sku_the_api_could_not_address_is_refused(tmp_path, categories):
     assert err.getvalue().strip() == (
         "line 2: sku 'A/1' is not valid (letters, digits, ._-, up to 64)"
     )
+
+
+def _rows(count: int, *, price: str, stock: int) -> str:
+    return HEADER + "".join(
+        f"BULK-{i:05d},bulk-{i // 4},Bulk {i // 4},shirts,V{i},{price},{stock},true,,\n"
+        for i in range(count)
+    )
+
+
+@pytest.mark.django_db
+def test_an_import_of_2000_rows_writes_in_bulk_statements(
+    tmp_path, categories, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(30):
+        out, _ = _run(_write(tmp_path, _rows(2000, price="5.00", stock=3)))
+    assert out.startswith("2000 created, 0 updated, 0 unchanged variants (500 products created")
+
+    with django_assert_max_num_queries(30):
+        out, _ = _run(_write(tmp_path, _rows(2000, price="6.00", stock=1)))
+    assert out.startswith("0 created, 2000 updated")
+    assert set(Variant.objects.values_list("price", "stock")) == {(Decimal("6.00"), 1)}
+    assert set(Product.objects.values_list("min_price", flat=True)) == {Decimal("6.00")}
+    _assert_stock_matches_ledger()
+
+
+@pytest.mark.django_db
+def test_import_reaches_the_stock_of_the_file_whatever_changed_meanwhile(
+    tmp_path, categories, monkeypatch
+):
+    from catalog import services
+    from catalog.management.commands import import_catalog
+
+    _run(_write(tmp_path, GOOD))
+    read = import_catalog.plan_build
+
+    def sold_meanwhile(path):
+        plan = read(path)
+        services.stock_take(quantities={Variant.objects.get(sku="TEE-S").pk: 4}, order_number="X")
+        return plan
+
+    monkeypatch.setattr(import_catalog, "plan_build", sold_meanwhile)
+    _run(_write(tmp_path, GOOD.replace("Small,19.90,10", "Small,19.90,12")))
+
+    small = Variant.objects.get(sku="TEE-S")
+    assert small.stock == 12
+    assert list(small.movements.order_by("id").values_list("delta", flat=True)) == [10, -4, 6]
+    _assert_stock_matches_ledger()

@@ -9,21 +9,17 @@ from pathlib import Path
 from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
-from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog import cache as catalog_cache
 from catalog import services
-from catalog.models import Category, Product, Variant
+from catalog.exceptions import CatalogInvalid, VariantOfAnotherProduct
+from catalog.models import Category
 from config.progress import Progress, Stream
 
 REQUIRED = ("sku", "product_slug", "product_name", "category_slug", "price")
 OPTIONAL = ("variant_name", "stock", "is_published", "description", "attributes")
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
 TRUE, FALSE = {"true", "1", "yes", "y"}, {"false", "0", "no", "n"}
-PRODUCT_FIELDS = ("name", "category_id", "description", "is_published")
-CHUNK = 1000
 
 
 @dataclass
@@ -45,8 +41,6 @@ class Row:
 class Plan:
     rows: list[Row] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    products: dict[str, Product] = field(default_factory=dict)
-    variants: dict[str, Variant] = field(default_factory=dict)
 
 
 def _decimal_price(raw: str) -> Decimal:
@@ -172,7 +166,6 @@ def plan_build(path: Path) -> Plan:
             plan.errors.append(f"line {reader.line_num}: unreadable CSV ({exc})")
     if not plan.rows and not plan.errors:
         plan.errors.append("line 2: the file has no rows")
-    _plan_load_existing(plan)
     return plan
 
 
@@ -180,111 +173,43 @@ def _product_values(row: Row) -> tuple[Any, ...]:
     return (row.product_name, row.category_id, row.description, row.is_published)
 
 
-def _plan_load_existing(plan: Plan) -> None:
-    skus = [r.sku for r in plan.rows]
-    slugs = list({r.product_slug for r in plan.rows})
-    for start in range(0, len(slugs), CHUNK):
-        for product in Product.objects.filter(slug__in=slugs[start : start + CHUNK]):
-            plan.products[product.slug] = product
-    for start in range(0, len(skus), CHUNK):
-        chunk = Variant.objects.filter(sku__in=skus[start : start + CHUNK]).select_related(
-            "product"
+def plan_apply(
+    plan: Plan, *, reason: str, progress: Progress, write: bool
+) -> services.UpsertSummary:
+    """Write the plan through `catalog_upsert`, all or nothing (nothing when `write` is false).
+
+    VariantOfAnotherProduct when a SKU of the file belongs to another product.
+    """
+    products: dict[str, services.ProductUpsert] = {}
+    for row in plan.rows:
+        products.setdefault(
+            row.product_slug,
+            services.ProductUpsert(
+                slug=row.product_slug,
+                name=row.product_name,
+                category_id=row.category_id,
+                description=row.description,
+                is_published=row.is_published,
+            ),
         )
-        for variant in chunk:
-            plan.variants[variant.sku] = variant
-    for row in plan.rows:
-        existing = plan.variants.get(row.sku)
-        if existing is not None and existing.product.slug != row.product_slug:
-            plan.errors.append(
-                f"line {row.line}: sku {row.sku!r} belongs to product {existing.product.slug!r}"
-            )
-    plan.errors.sort(key=lambda e: int(e.split(":", 1)[0].removeprefix("line ")))
-
-
-@dataclass
-class Summary:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    products_created: int = 0
-    products_updated: int = 0
-
-
-def plan_apply(plan: Plan, *, reason: str, progress: Progress, write: bool) -> Summary:
-    """Write the plan in one transaction (nothing when `write` is false): counts per variant."""
-    summary = Summary()
-    now = timezone.now()
-    new_products: dict[str, Product] = {}
-    changed_products: dict[str, Product] = {}
-    for row in plan.rows:
-        product = plan.products.get(row.product_slug) or new_products.get(row.product_slug)
-        values = {
-            "name": row.product_name,
-            "category_id": row.category_id,
-            "description": row.description,
-            "is_published": row.is_published,
-        }
-        values = {k: v for k, v in values.items() if v is not None}
-        if product is None:
-            new_products[row.product_slug] = Product(slug=row.product_slug, **values)
-        elif product.pk and any(getattr(product, k) != v for k, v in values.items()):
-            for key, value in values.items():
-                setattr(product, key, value)
-            product.updated_at = now
-            changed_products[row.product_slug] = product
-    summary.products_created, summary.products_updated = len(new_products), len(changed_products)
-
-    new_variants: list[tuple[Row, Variant]] = []
-    changed_variants: list[Variant] = []
-    deltas: dict[str, int] = {}
-    for row in plan.rows:
-        variant = plan.variants.get(row.sku)
-        values = {"price": row.price, "name": row.variant_name, "attributes": row.attributes}
-        values = {k: v for k, v in values.items() if v is not None}
-        if variant is None:
-            summary.created += 1
-            new_variants.append((row, Variant(sku=row.sku, **values)))
-            if row.stock:
-                deltas[row.sku] = row.stock
-            continue
-        stock_delta = 0 if row.stock is None else row.stock - variant.stock
-        fields_changed = any(getattr(variant, k) != v for k, v in values.items())
-        if fields_changed:
-            for key, value in values.items():
-                setattr(variant, key, value)
-            variant.updated_at = now
-            changed_variants.append(variant)
-        if stock_delta:
-            deltas[row.sku] = stock_delta
-        product_changed = row.product_slug in changed_products
-        if fields_changed or stock_delta or product_changed:
-            summary.updated += 1
-        else:
-            summary.unchanged += 1
-    if not write:
-        progress.done()
-        return summary
-
-    with transaction.atomic():
-        Product.objects.bulk_create(new_products.values(), batch_size=CHUNK)
-        Product.objects.bulk_update(
-            changed_products.values(), [*PRODUCT_FIELDS, "updated_at"], batch_size=CHUNK
+    variants = [
+        services.VariantUpsert(
+            sku=row.sku,
+            product_slug=row.product_slug,
+            price=row.price,
+            name=row.variant_name,
+            attributes=row.attributes,
+            stock=row.stock,
         )
-        for row, variant in new_variants:
-            variant.product = plan.products.get(row.product_slug) or new_products[row.product_slug]
-        for start in range(0, len(new_variants), CHUNK):
-            Variant.objects.bulk_create([v for _, v in new_variants[start : start + CHUNK]])
-            progress.advance(len(new_variants[start : start + CHUNK]))
-        for start in range(0, len(changed_variants), CHUNK):
-            chunk = changed_variants[start : start + CHUNK]
-            Variant.objects.bulk_update(chunk, ["price", "name", "attributes", "updated_at"])
-            progress.advance(len(chunk))
-        ids = {v.sku: v.pk for _, v in new_variants} | {s: v.pk for s, v in plan.variants.items()}
-        items = sorted(deltas.items())
-        for start in range(0, len(items), CHUNK):
-            batch = items[start : start + CHUNK]
-            services.stock_import(deltas={ids[sku]: d for sku, d in batch}, reason=reason)
-        catalog_cache.invalidate_on_commit()
+        for row in plan.rows
+    ]
+    summary = services.catalog_upsert(
+        products=list(products.values()),
+        variants=variants,
+        reason=reason,
+        dry_run=not write,
+        progress=progress.advance,
+    )
     progress.done()
     return summary
 
@@ -312,9 +237,21 @@ class Command(BaseCommand):
         progress = Progress(
             total=len(plan.rows), label="import", stream=cast(Stream, self.stderr._out)
         )
-        summary = plan_apply(
-            plan, reason=f"import {file.name}", progress=progress, write=not dry_run
-        )
+        try:
+            summary = plan_apply(
+                plan, reason=f"import {file.name}", progress=progress, write=not dry_run
+            )
+        except VariantOfAnotherProduct as exc:
+            lines = {row.sku: row.line for row in plan.rows}
+            conflicts = sorted(exc.extra["conflicts"], key=lambda conflict: lines[conflict[0]])
+            for sku, slug in conflicts:
+                self.stderr.write(f"line {lines[sku]}: sku {sku!r} belongs to product {slug!r}")
+            raise CommandError(
+                f"{len(conflicts)} bad row(s) in {file}: nothing was imported."
+            ) from None
+        except CatalogInvalid as exc:
+            reasons = "; ".join(m for messages in exc.extra["errors"].values() for m in messages)
+            raise CommandError(f"{reasons} Nothing was imported.") from None
         prefix = "Dry run, nothing written: would have " if dry_run else ""
         self.stdout.write(
             f"{prefix}{summary.created} created, {summary.updated} updated, "
