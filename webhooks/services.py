@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from webhooks import http
+from webhooks.destinations import url_check
 from webhooks.exceptions import EndpointInactive
 from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
 
@@ -114,7 +115,11 @@ def endpoint_create(
     description: str = "",
     is_active: bool = True,
 ) -> Endpoint:
-    """Register an endpoint; without a `secret` one is generated (shown to staff once)."""
+    """Register an endpoint; without a `secret` one is generated (shown to staff once).
+
+    Raises EndpointUrlRefused for a URL that deliveries would refuse.
+    """
+    url_check(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES)
     return Endpoint.objects.create(
         url=url,
         event_types=sorted(set(event_types)),
@@ -126,11 +131,16 @@ def endpoint_create(
 
 @transaction.atomic
 def endpoint_update(*, endpoint: Endpoint, **fields: Any) -> Endpoint:
-    """Change an endpoint. Enabling it again forgets why it was disabled and its failures."""
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    """Change an endpoint. Enabling it again forgets why it was disabled and its failures.
+
+    Raises EndpointUrlRefused for a URL that deliveries would refuse.
+    """
     allowed = {"url", "event_types", "secret", "description", "is_active"}
     if unknown := set(fields) - allowed:
         raise TypeError(f"Unknown endpoint fields: {sorted(unknown)}")
+    if "url" in fields:
+        url_check(fields["url"], allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES)
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
     if "event_types" in fields:
         fields["event_types"] = sorted(set(fields["event_types"]))
     if fields.get("is_active") and not endpoint.is_active:
@@ -242,11 +252,17 @@ def backoff_seconds(*, attempt: int) -> float:
 def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     """POST a due pending delivery once and record the outcome; None if there is nothing to do.
 
-    Holds the delivery's row lock while it sends, so two workers (a task run
-    twice, or a task and the sweep) never send the same delivery at once; a
-    worker that dies mid-way releases the lock with its connection and the
-    redelivered task sends the same event (same id) again.
+    Holds no transaction and no row lock while it sends. It first claims the
+    delivery in a short transaction: the attempt is counted and
+    `next_attempt_at` moves past the attempt's deadline (the lease), so two
+    workers (a task run twice, or a task and the sweep) never send the same
+    delivery at once. The outcome is recorded in a second transaction, and
+    changes the delivery only if the claim still stands (no staff redelivery
+    or later claim since). A worker that dies mid-way leaves the claim to
+    expire: the sweep then sends the same event (same id) again.
     """
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=2 * settings.WEBHOOK_TIMEOUT + 30)
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -254,37 +270,55 @@ def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
             .filter(
                 pk=delivery_id,
                 status=DeliveryStatus.PENDING,
-                next_attempt_at__lte=timezone.now(),
+                next_attempt_at__lte=now,
                 endpoint__is_active=True,
             )
             .first()
         )
         if delivery is None:
             return None
-        number = delivery.attempt_count + 1
-        body = event_payload(delivery.event)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Stockroom-Webhooks/1.0",
-            "Stockroom-Event-Id": str(delivery.event_id),
-            "Stockroom-Event-Type": delivery.event.type,
-            "Stockroom-Delivery-Attempt": str(number),
-            SIGNATURE_HEADER: signature_header(
-                secret=delivery.endpoint.secret, body=body, timestamp=int(time.time())
-            ),
-        }
-        response = http.post(
-            url=delivery.endpoint.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT
-        )
+        delivery.attempt_count += 1
+        delivery.next_attempt_at = lease_until
+        delivery.save(update_fields=["attempt_count", "next_attempt_at", "updated_at"])
+    number = delivery.attempt_count
+    body = event_payload(delivery.event)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Stockroom-Webhooks/1.0",
+        "Stockroom-Event-Id": str(delivery.event_id),
+        "Stockroom-Event-Type": delivery.event.type,
+        "Stockroom-Delivery-Attempt": str(number),
+        SIGNATURE_HEADER: signature_header(
+            secret=delivery.endpoint.secret, body=body, timestamp=int(time.time())
+        ),
+    }
+    response = http.post(
+        url=delivery.endpoint.url,
+        body=body,
+        headers=headers,
+        timeout=settings.WEBHOOK_TIMEOUT,
+        allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
+    )
+    with transaction.atomic():
         attempt = DeliveryAttempt.objects.create(
-            delivery=delivery,
+            delivery_id=delivery.pk,
             number=number,
             status_code=response.status_code,
             duration_ms=response.duration_ms,
-            error=response.error[:500],
-            response_body=response.body[:1000],
+            error=response.error,
         )
-        _delivery_outcome_record(delivery=delivery, attempt=attempt)
+        claimed = (
+            Delivery.objects.select_for_update()
+            .filter(
+                pk=delivery.pk,
+                status=DeliveryStatus.PENDING,
+                attempt_count=number,
+                next_attempt_at=lease_until,
+            )
+            .first()
+        )
+        if claimed is not None:
+            _delivery_outcome_record(delivery=claimed, attempt=attempt)
     return attempt
 
 
