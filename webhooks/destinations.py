@@ -46,6 +46,7 @@ EXTRA_BLOCKED_NETWORKS = tuple(
         "fec0::/10",  # deprecated site-local
         "2002::/16",  # 6to4: the IPv4 address inside decides where it goes
         "2001::/32",  # Teredo: likewise
+        "3fff::/20",  # documentation (newer than some Python releases)
     )
 )
 NAT64_NETWORK = ipaddress.IPv6Network("64:ff9b::/96")
