@@ -14,7 +14,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from webhooks import http
-from webhooks.destinations import AddressClass, address_allowed, address_class
+from webhooks.destinations import AddressClass, address_allowed, address_class, url_check
+from webhooks.exceptions import EndpointUrlRefused
 
 INTERNAL = AddressClass.INTERNAL
 BLOCKED = AddressClass.BLOCKED
@@ -147,3 +148,13 @@ def test_a_delivery_to_a_refused_address_never_connects(network, kind, data, mon
     if kind is BLOCKED:
         again = http.post(url=url, body=b"{}", headers={}, timeout=2, allow_private=True)
         assert again.error == "blocked_address", url
+
+
+@pytest.mark.parametrize(
+    "host", ["2130706433", "0x7f000001", "127.1", "0177.0.0.1", "[::ffff:7f00:1]", "[::1]"]
+)
+def test_registration_refuses_any_spelling_of_a_loopback_address(host):
+    with pytest.raises(EndpointUrlRefused) as refused:
+        url_check(f"http://{host}:8080/hook", allow_private=False)
+    assert refused.value.code == "url_blocked_address"
+    url_check(f"http://{host}:8080/hook", allow_private=True)
