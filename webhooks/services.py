@@ -15,6 +15,8 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -22,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from webhooks import http
@@ -249,77 +251,81 @@ def backoff_seconds(*, attempt: int) -> float:
     return delay * random.uniform(0.9, 1.1)
 
 
+@contextmanager
+def _delivery_send_lock(*, delivery_id: int) -> Iterator[bool]:
+    """Try to take this delivery's sending lock; yields whether it was taken.
+
+    A session-level advisory lock: it outlives transactions (so none need stay
+    open while sending), and PostgreSQL releases it when the session ends, so
+    a worker that dies mid-way never leaves it behind.
+    """
+    key = [f"webhooks.delivery:{delivery_id}"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", key)
+        (taken,) = cursor.fetchone()
+    try:
+        yield taken
+    finally:
+        if taken:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", key)
+
+
 def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     """POST a due pending delivery once and record the outcome; None if there is nothing to do.
 
-    Holds no transaction and no row lock while it sends. It first claims the
-    delivery in a short transaction: the attempt is counted and
-    `next_attempt_at` moves past the attempt's deadline (the lease), so two
-    workers (a task run twice, or a task and the sweep) never send the same
-    delivery at once. The outcome is recorded in a second transaction, and
-    changes the delivery only if the claim still stands (no staff redelivery
-    or later claim since). A worker that dies mid-way leaves the claim to
-    expire: the sweep then sends the same event (same id) again.
+    Holds no transaction and no row lock while it sends: only the delivery's
+    advisory sending lock, so two workers (a task run twice, or a task and
+    the sweep) never send the same delivery at once. The outcome is recorded
+    in a short transaction afterwards. A worker that dies mid-way loses the
+    lock with its connection, and the redelivered task sends the same event
+    (same id) again.
     """
-    now = timezone.now()
-    lease_until = now + timedelta(seconds=2 * settings.WEBHOOK_TIMEOUT + 30)
-    with transaction.atomic():
+    with _delivery_send_lock(delivery_id=delivery_id) as taken:
+        if not taken:
+            return None
         delivery = (
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("event", "endpoint")
+            Delivery.objects.select_related("event", "endpoint")
             .filter(
                 pk=delivery_id,
                 status=DeliveryStatus.PENDING,
-                next_attempt_at__lte=now,
+                next_attempt_at__lte=timezone.now(),
                 endpoint__is_active=True,
             )
             .first()
         )
         if delivery is None:
             return None
-        delivery.attempt_count += 1
-        delivery.next_attempt_at = lease_until
-        delivery.save(update_fields=["attempt_count", "next_attempt_at", "updated_at"])
-    number = delivery.attempt_count
-    body = event_payload(delivery.event)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Stockroom-Webhooks/1.0",
-        "Stockroom-Event-Id": str(delivery.event_id),
-        "Stockroom-Event-Type": delivery.event.type,
-        "Stockroom-Delivery-Attempt": str(number),
-        SIGNATURE_HEADER: signature_header(
-            secret=delivery.endpoint.secret, body=body, timestamp=int(time.time())
-        ),
-    }
-    response = http.post(
-        url=delivery.endpoint.url,
-        body=body,
-        headers=headers,
-        timeout=settings.WEBHOOK_TIMEOUT,
-        allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
-    )
-    with transaction.atomic():
-        attempt = DeliveryAttempt.objects.create(
-            delivery_id=delivery.pk,
-            number=number,
-            status_code=response.status_code,
-            duration_ms=response.duration_ms,
-            error=response.error,
+        number = delivery.attempt_count + 1
+        body = event_payload(delivery.event)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Stockroom-Webhooks/1.0",
+            "Stockroom-Event-Id": str(delivery.event_id),
+            "Stockroom-Event-Type": delivery.event.type,
+            "Stockroom-Delivery-Attempt": str(number),
+            SIGNATURE_HEADER: signature_header(
+                secret=delivery.endpoint.secret, body=body, timestamp=int(time.time())
+            ),
+        }
+        response = http.post(
+            url=delivery.endpoint.url,
+            body=body,
+            headers=headers,
+            timeout=settings.WEBHOOK_TIMEOUT,
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
         )
-        claimed = (
-            Delivery.objects.select_for_update()
-            .filter(
-                pk=delivery.pk,
-                status=DeliveryStatus.PENDING,
-                attempt_count=number,
-                next_attempt_at=lease_until,
+        with transaction.atomic():
+            delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
+            attempt = DeliveryAttempt.objects.create(
+                delivery=delivery,
+                number=number,
+                status_code=response.status_code,
+                duration_ms=response.duration_ms,
+                error=response.error,
             )
-            .first()
-        )
-        if claimed is not None:
-            _delivery_outcome_record(delivery=claimed, attempt=attempt)
-    return attempt
+            _delivery_outcome_record(delivery=delivery, attempt=attempt)
+        return attempt
 
 
 def _delivery_outcome_record(*, delivery: Delivery, attempt: DeliveryAttempt) -> None:

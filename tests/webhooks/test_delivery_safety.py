@@ -259,6 +259,11 @@ def test_no_transaction_or_row_lock_is_held_while_the_receiver_is_called(receive
             seen["state"] = other.execute(
                 "SELECT state FROM pg_stat_activity WHERE pid = %s", [sender_pid]
             ).fetchone()
+            # What keeps a second worker from sending it meanwhile: a lock of the session.
+            seen["advisory_locks"] = other.execute(
+                "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'",
+                [sender_pid],
+            ).fetchone()
             locks = {
                 "webhooks_delivery": (
                     "SELECT 1 FROM webhooks_delivery WHERE id = %s FOR UPDATE NOWAIT",
@@ -284,6 +289,7 @@ def test_no_transaction_or_row_lock_is_held_while_the_receiver_is_called(receive
     assert attempt is not None and attempt.status_code == 200
     assert seen == {
         "state": ("idle",),
+        "advisory_locks": (1,),
         "webhooks_delivery": "free",
         "webhooks_endpoint": "free",
     }
