@@ -7,6 +7,8 @@ The receivers listen on 127.0.0.1, so WEBHOOK_ALLOW_PRIVATE_ADDRESSES is on
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import ANY
 
 import psycopg
 import pytest
@@ -62,6 +64,34 @@ def test_a_name_that_resolves_to_loopback_is_refused(receiver, settings, host):
 
     assert delivery.last_error == "blocked_address"
     assert receiver.received == []
+
+
+@pytest.mark.django_db
+def test_ipv6_addresses_follow_the_same_rules(settings):
+    class V6Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = V6Server(("::1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://[::1]:{server.server_address[1]}/hook"
+        assert http.post(url=url, body=b"{}", headers={}, timeout=5, allow_private=True) == (
+            http.Response(status_code=204, error="", duration_ms=ANY)
+        )
+        refused = http.post(url=url, body=b"{}", headers={}, timeout=5, allow_private=False)
+        assert (refused.status_code, refused.error) == (None, "blocked_address")
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.django_db
