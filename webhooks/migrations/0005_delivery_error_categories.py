@@ -9,6 +9,8 @@ after "last: " in the same way.
 
 from django.db import migrations, models
 
+from catalog.db import PostgresOnlyRunSQL
+
 CHOICES = [
     ("timeout", "No complete answer before the deadline"),
     ("connection_refused", "Connection refused"),
@@ -77,15 +79,15 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(
+        PostgresOnlyRunSQL(
             _categorise("webhooks_deliveryattempt", "error", "status_code"),
             reverse_sql=migrations.RunSQL.noop,
         ),
-        migrations.RunSQL(
+        PostgresOnlyRunSQL(
             _categorise("webhooks_delivery", "last_error", "last_status_code"),
             reverse_sql=migrations.RunSQL.noop,
         ),
-        migrations.RunSQL(DISABLED_REASONS_SQL, reverse_sql=migrations.RunSQL.noop),
+        PostgresOnlyRunSQL(DISABLED_REASONS_SQL, reverse_sql=migrations.RunSQL.noop),
         migrations.RemoveField(model_name="deliveryattempt", name="response_body"),
         migrations.AlterField(
             model_name="delivery",
