@@ -47,6 +47,13 @@ ROLES: tuple[Role, ...] = (
         description="Reads everything about customers, the catalog and orders; changes nothing.",
         view_of_apps=("accounts", "catalog", "orders"),
     ),
+    Role(
+        # Endpoints decide where the server sends requests, and their URLs often carry
+        # the receiver's token: a role of their own, and no other role reads them.
+        name="Integration manager",
+        description="Registers and changes webhook endpoints, reads deliveries, redelivers.",
+        all_of_apps=("webhooks",),
+    ),
 )
 
 

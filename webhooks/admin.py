@@ -1,14 +1,18 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from config.admin_paginator import EstimatedCountPaginator
 from webhooks import services
 from webhooks.api.serializers import EVENT_TYPE_RE
-from webhooks.exceptions import EndpointInactive
+from webhooks.destinations import url_check
+from webhooks.exceptions import EndpointInactive, EndpointUrlRefused
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
 
 
@@ -37,8 +41,10 @@ class EndpointForm(forms.ModelForm):
 
     def clean_url(self) -> str:
         url: str = self.cleaned_data["url"]
-        if not url.lower().startswith(("http://", "https://")):
-            raise forms.ValidationError("Only http and https URLs can receive webhooks.")
+        try:
+            url_check(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES)
+        except EndpointUrlRefused as exc:
+            raise forms.ValidationError(exc.extra["errors"]["url"], code=exc.code) from None
         return url
 
     def clean_event_types_text(self) -> list[str]:
@@ -83,17 +89,33 @@ class EndpointAdmin(admin.ModelAdmin):
             return
         endpoint = services.endpoint_create(secret=data["new_secret"], **fields)
         obj.pk = endpoint.pk
-        if not data["new_secret"]:
-            messages.warning(
-                request,
-                f"The endpoint's signing secret is {endpoint.secret} . Copy it now: "
-                "it is not shown again.",
-            )
+        obj.secret = endpoint.secret
+
+    def response_add(
+        self, request: HttpRequest, obj: Endpoint, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """A generated secret is shown once, in this response's page, never stored elsewhere.
+
+        Not in a flash message: Django keeps those in the signed (not encrypted)
+        `messages` cookie, readable by whoever sees the cookie.
+        """
+        if request.POST.get("new_secret"):
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Copy the signing secret",
+            "endpoint": obj,
+            "secret": obj.secret,
+        }
+        response = TemplateResponse(request, "admin/webhooks/endpoint/secret_created.html", context)
+        add_never_cache_headers(response)
+        return response
 
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
-    fields = ("number", "status_code", "duration_ms", "error", "response_body", "created_at")
+    fields = ("number", "status_code", "duration_ms", "error", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -66,6 +66,32 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class DeliveryError(models.TextChoices):
+    """Why an attempt failed, as a fixed category (a 2xx answer has none).
+
+    Only these are ever stored or shown: never the receiver's answer or the
+    text of a socket error, which would turn the log into a port scanner.
+    """
+
+    TIMEOUT = "timeout", "No complete answer before the deadline"
+    CONNECTION_REFUSED = "connection_refused", "Connection refused"
+    CONNECTION_ERROR = "connection_error", "Connection failed or was closed"
+    DNS_ERROR = "dns_error", "The name did not resolve"
+    BLOCKED_ADDRESS = "blocked_address", "The address is not allowed"
+    INVALID_URL = "invalid_url", "The URL cannot be used"
+    TLS_ERROR = "tls_error", "TLS handshake or certificate failed"
+    PROTOCOL_ERROR = "protocol_error", "Not a valid HTTP answer"
+    REDIRECT_NOT_FOLLOWED = "redirect_not_followed", "Redirect (not followed)"
+    HTTP_4XX = "http_4xx", "Client error status"
+    HTTP_5XX = "http_5xx", "Server error status"
+
+
+def _error_is_a_category(field: str, *, name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=models.Q(**{f"{field}__in": ["", *DeliveryError.values]}), name=name
+    )
+
+
 class Delivery(models.Model):
     """One event for one endpoint: at most one row per pair, however often it is sent."""
 
@@ -79,7 +105,7 @@ class Delivery(models.Model):
     # Retries stop after this (creation, or a staff redelivery, plus the retry window).
     retry_until = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
+    last_error = models.CharField(max_length=32, blank=True, choices=DeliveryError.choices)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -88,7 +114,8 @@ class Delivery(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_event_endpoint")
+            models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_event_endpoint"),
+            _error_is_a_category("last_error", name="delivery_last_error_category"),
         ]
         indexes = [
             models.Index(
@@ -106,18 +133,18 @@ class Delivery(models.Model):
 
 
 class DeliveryAttempt(models.Model):
-    """The log of one POST: what came back (or the error) and how long it took."""
+    """The log of one POST: the status code and error category, and how long it took."""
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField()
-    error = models.CharField(max_length=500, blank=True)
-    response_body = models.CharField(max_length=1000, blank=True)
+    error = models.CharField(max_length=32, blank=True, choices=DeliveryError.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["delivery_id", "number"]
+        constraints = [_error_is_a_category("error", name="deliveryattempt_error_category")]
 
     def __str__(self) -> str:
         return f"{self.delivery_id} #{self.number}: {self.status_code or self.error}"

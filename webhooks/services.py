@@ -15,6 +15,8 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -22,11 +24,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.celery import task_hint
 from webhooks import http
+from webhooks.destinations import url_check
 from webhooks.exceptions import EndpointInactive
 from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
 
@@ -116,7 +119,11 @@ def endpoint_create(
     description: str = "",
     is_active: bool = True,
 ) -> Endpoint:
-    """Register an endpoint; without a `secret` one is generated (shown to staff once)."""
+    """Register an endpoint; without a `secret` one is generated (shown to staff once).
+
+    Raises EndpointUrlRefused for a URL that deliveries would refuse.
+    """
+    url_check(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES)
     return Endpoint.objects.create(
         url=url,
         event_types=sorted(set(event_types)),
@@ -128,11 +135,16 @@ def endpoint_create(
 
 @transaction.atomic
 def endpoint_update(*, endpoint: Endpoint, **fields: Any) -> Endpoint:
-    """Change an endpoint. Enabling it again forgets why it was disabled and its failures."""
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    """Change an endpoint. Enabling it again forgets why it was disabled and its failures.
+
+    Raises EndpointUrlRefused for a URL that deliveries would refuse.
+    """
     allowed = {"url", "event_types", "secret", "description", "is_active"}
     if unknown := set(fields) - allowed:
         raise TypeError(f"Unknown endpoint fields: {sorted(unknown)}")
+    if "url" in fields:
+        url_check(fields["url"], allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES)
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
     if "event_types" in fields:
         fields["event_types"] = sorted(set(fields["event_types"]))
     if fields.get("is_active") and not endpoint.is_active:
@@ -241,18 +253,41 @@ def backoff_seconds(*, attempt: int) -> float:
     return delay * random.uniform(0.9, 1.1)
 
 
+@contextmanager
+def _delivery_send_lock(*, delivery_id: int) -> Iterator[bool]:
+    """Try to take this delivery's sending lock; yields whether it was taken.
+
+    A session-level advisory lock: it outlives transactions (so none need stay
+    open while sending), and PostgreSQL releases it when the session ends, so
+    a worker that dies mid-way never leaves it behind.
+    """
+    key = [f"webhooks.delivery:{delivery_id}"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", key)
+        (taken,) = cursor.fetchone()
+    try:
+        yield taken
+    finally:
+        if taken:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", key)
+
+
 def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     """POST a due pending delivery once and record the outcome; None if there is nothing to do.
 
-    Holds the delivery's row lock while it sends, so two workers (a task run
-    twice, or a task and the sweep) never send the same delivery at once; a
-    worker that dies mid-way releases the lock with its connection and the
-    redelivered task sends the same event (same id) again.
+    Holds no transaction and no row lock while it sends: only the delivery's
+    advisory sending lock, so two workers (a task run twice, or a task and
+    the sweep) never send the same delivery at once. The outcome is recorded
+    in a short transaction afterwards. A worker that dies mid-way loses the
+    lock with its connection, and the redelivered task sends the same event
+    (same id) again.
     """
-    with transaction.atomic():
+    with _delivery_send_lock(delivery_id=delivery_id) as taken:
+        if not taken:
+            return None
         delivery = (
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("event", "endpoint")
+            Delivery.objects.select_related("event", "endpoint")
             .filter(
                 pk=delivery_id,
                 status=DeliveryStatus.PENDING,
@@ -276,18 +311,23 @@ def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
             ),
         }
         response = http.post(
-            url=delivery.endpoint.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT
+            url=delivery.endpoint.url,
+            body=body,
+            headers=headers,
+            timeout=settings.WEBHOOK_TIMEOUT,
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
         )
-        attempt = DeliveryAttempt.objects.create(
-            delivery=delivery,
-            number=number,
-            status_code=response.status_code,
-            duration_ms=response.duration_ms,
-            error=response.error[:500],
-            response_body=response.body[:1000],
-        )
-        _delivery_outcome_record(delivery=delivery, attempt=attempt)
-    return attempt
+        with transaction.atomic():
+            delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
+            attempt = DeliveryAttempt.objects.create(
+                delivery=delivery,
+                number=number,
+                status_code=response.status_code,
+                duration_ms=response.duration_ms,
+                error=response.error,
+            )
+            _delivery_outcome_record(delivery=delivery, attempt=attempt)
+        return attempt
 
 
 def _delivery_outcome_record(*, delivery: Delivery, attempt: DeliveryAttempt) -> None:

@@ -343,7 +343,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"DeliveryErrorEnum": "webhooks.models.DeliveryError"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "orders.idempotency.schema_add_idempotency_header",
@@ -482,3 +482,6 @@ WEBHOOK_RETRY_WINDOW = timedelta(hours=env.float("WEBHOOK_RETRY_WINDOW_HOURS", d
 WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE_SECONDS", default=30.0)
 WEBHOOK_BACKOFF_MAX = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=3 * 60 * 60.0)
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=25)
+# Off: deliveries go to public addresses only. On: also to loopback and private networks
+# (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), for receivers on an internal network.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)

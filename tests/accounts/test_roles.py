@@ -16,7 +16,7 @@ from tests.accounts.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
-ROLE_NAMES = {"Catalog manager", "Order manager", "Support", "Analyst"}
+ROLE_NAMES = {"Catalog manager", "Order manager", "Support", "Analyst", "Integration manager"}
 
 
 def perms_of(group_name: str) -> set[str]:
@@ -42,7 +42,7 @@ def setup_roles() -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def test_setup_roles_creates_the_four_groups_with_exactly_their_permissions():
+def test_setup_roles_creates_the_groups_with_exactly_their_permissions():
     out, err = setup_roles()
     assert "Roles are up to date." in out
     assert err == ""
@@ -59,7 +59,18 @@ def test_setup_roles_creates_the_four_groups_with_exactly_their_permissions():
         | all_perms("catalog", "view_")
         | all_perms("orders", "view_")
     )
+    assert perms_of("Integration manager") == all_perms("webhooks")
     assert all(p.split(".")[1].startswith("view_") for p in perms_of("Analyst"))
+
+
+def test_only_the_integration_manager_has_webhook_permissions():
+    setup_roles()
+    webhooks = all_perms("webhooks")
+    assert {"webhooks.add_endpoint", "webhooks.change_endpoint", "webhooks.change_delivery"} <= (
+        webhooks
+    )
+    holders = {name for name in ROLE_NAMES if perms_of(name) & webhooks}
+    assert holders == {"Integration manager"}
 
 
 def test_setup_roles_twice_gives_the_same_groups():

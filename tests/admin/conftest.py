@@ -7,7 +7,7 @@ from django.test import Client
 from accounts.roles import roles_setup
 from tests.accounts.factories import StaffFactory
 
-ROLE_NAMES = ("Catalog manager", "Order manager", "Support", "Analyst")
+ROLE_NAMES = ("Catalog manager", "Order manager", "Support", "Analyst", "Integration manager")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from catalog.models import Category, Product, Variant
 from orders.models import OrderStatus
 from tests.catalog.factories import VariantFactory
 from tests.orders.factories import order_place
+from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +160,26 @@ def test_order_manager_runs_orders_and_only_reads_the_catalog(role_client, varia
     response = manager.post(_url("catalog_variant_change", variant.pk), _variant_post(variant, "1"))
     assert response.status_code == 403
     assert manager.get(_url("catalog_variant_adjust_stock", variant.pk)).status_code == 403
+
+
+def test_integration_manager_registers_endpoints_and_redelivers_and_nobody_else_may(role_client):
+    integrations = role_client("Integration manager")
+    response = integrations.post(
+        _url("webhooks_endpoint_add"),
+        {"url": "https://erp.example.com/in", "event_types_text": "*", "is_active": "on"},
+    )
+    assert response.status_code == 200
+    endpoint = Endpoint.objects.get()
+    assert endpoint.secret in response.content.decode()
+    event = Event.objects.create(type="order.paid", data={})
+    delivery = Delivery.objects.create(event=event, endpoint=endpoint, status=DeliveryStatus.FAILED)
+    assert _actions(integrations, "webhooks_delivery_changelist") == {"redeliver"}
+
+    for role in ("Catalog manager", "Order manager", "Support", "Analyst"):
+        other = role_client(role)
+        for page in (
+            _url("webhooks_endpoint_changelist"),
+            _url("webhooks_endpoint_change", endpoint.pk),
+            _url("webhooks_delivery_change", delivery.pk),
+        ):
+            assert other.get(page).status_code == 403, (role, page)

@@ -51,6 +51,8 @@ class Worker:
             "CELERY_QUEUE": self.queue,
             "TEST_CELERY_KEY_PREFIX": self.prefix,
             "DB_POOL_MIN_SIZE": "0",
+            # The test receivers listen on 127.0.0.1.
+            "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
             **self.extra_env,
         }
 

@@ -2,6 +2,7 @@
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,6 +25,8 @@ class Receiver:
     """Answers each POST with the next scripted status (then `default`).
 
     A scripted `HANG` holds the request open until `release` is set (or 30 s).
+    `on_request`, when set, is called with each request before it is answered
+    (while the sender waits for the answer).
     """
 
     def __init__(self) -> None:
@@ -31,6 +34,7 @@ class Receiver:
         self.script: list[int | str] = []
         self.default: int = 200
         self.delay = 0.0
+        self.on_request: Callable[[Received], None] | None = None
         self.got_request = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -40,9 +44,12 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
+                received = Received(self.path, dict(self.headers), body)
                 with receiver._lock:
-                    receiver.received.append(Received(self.path, dict(self.headers), body))
+                    receiver.received.append(received)
                     answer = receiver.script.pop(0) if receiver.script else receiver.default
+                if receiver.on_request is not None:
+                    receiver.on_request(received)
                 receiver.got_request.set()
                 if answer == HANG:
                     receiver.release.wait(30)

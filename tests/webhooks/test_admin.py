@@ -60,7 +60,7 @@ def test_redeliver_skips_disabled_endpoints_and_deliveries_are_read_only(admin_c
 
 
 @pytest.mark.django_db
-def test_admin_creates_an_endpoint_and_shows_the_generated_secret_once(admin_client_):
+def test_admin_shows_the_generated_secret_once_on_a_page_never_in_a_cookie(admin_client_):
     response = admin_client_.post(
         "/admin/webhooks/endpoint/add/",
         {
@@ -70,14 +70,41 @@ def test_admin_creates_an_endpoint_and_shows_the_generated_secret_once(admin_cli
             "description": "ERP",
             "is_active": "on",
         },
-        follow=True,
     )
 
     endpoint = Endpoint.objects.get()
     assert endpoint.event_types == ["order.paid", "stock.changed"]
+    assert response.status_code == 200
     assert endpoint.secret in response.content.decode()
-    page = admin_client_.get(f"/admin/webhooks/endpoint/{endpoint.pk}/change/")
-    assert endpoint.secret not in page.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    assert all(endpoint.secret not in morsel.value for morsel in response.cookies.values())
+    assert all(endpoint.secret not in morsel.value for morsel in admin_client_.cookies.values())
+    assert endpoint.secret not in str(dict(admin_client_.session))
+    # The next pages (the flash messages included) never show it again.
+    for path in (
+        f"/admin/webhooks/endpoint/{endpoint.pk}/change/",
+        "/admin/webhooks/endpoint/",
+    ):
+        page = admin_client_.get(path)
+        assert page.status_code == 200
+        assert endpoint.secret not in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_admin_does_not_show_a_secret_staff_chose(admin_client_):
+    response = admin_client_.post(
+        "/admin/webhooks/endpoint/add/",
+        {
+            "url": "https://erp.example.com/in",
+            "event_types_text": "*",
+            "new_secret": "chosen-secret-of-twenty",
+            "is_active": "on",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Endpoint.objects.get().secret == "chosen-secret-of-twenty"
+    assert "chosen-secret-of-twenty" not in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -88,4 +115,24 @@ def test_admin_rejects_bad_event_types(admin_client_):
     )
     assert response.status_code == 200
     assert "Not an event type: Order Paid." in response.content.decode()
+    assert Endpoint.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://user:pw@hooks.example.com/", "must not contain a user name or password"),
+        ("http://169.254.169.254/", "cannot be sent to loopback, private, link-local"),
+        ("http://127.0.0.1:6379/", "cannot be sent to loopback, private, link-local"),
+    ],
+)
+def test_admin_refuses_urls_deliveries_would_refuse(admin_client_, settings, url, message):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    response = admin_client_.post(
+        "/admin/webhooks/endpoint/add/",
+        {"url": url, "event_types_text": "*", "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
     assert Endpoint.objects.count() == 0

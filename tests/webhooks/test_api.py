@@ -161,3 +161,55 @@ def test_deliveries_bad_filter_is_a_400(webhook_staff_client):
 def test_a_customer_with_the_permissions_is_still_refused(user, user_client):
     user.user_permissions.add(*Permission.objects.filter(content_type__app_label="webhooks"))
     assert user_client.get(URL).json()["code"] == "permission_denied"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("http://user:pw@127.0.0.1:6379/", "url_credentials"),
+        ("https://token@hooks.example.com/in", "url_credentials"),
+        ("https://user:pw@hooks.example.com/in", "url_credentials"),
+        ("http://169.254.169.254/latest/meta-data/", "url_blocked_address"),
+        ("http://[::1]:8080/", "url_blocked_address"),
+        ("http://[::ffff:127.0.0.1]/", "url_blocked_address"),
+        ("http://127.0.0.1:6379/", "url_blocked_address"),
+        ("http://10.1.2.3/hook", "url_blocked_address"),
+        ("http://localhost:8000/hook", "url_blocked_address"),
+        ("http://api.localhost/hook", "url_blocked_address"),
+    ],
+)
+def test_a_url_deliveries_would_refuse_is_a_400_with_a_stable_code(
+    webhook_staff_client, settings, url, code
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    endpoint = EndpointFactory(url="https://hooks.example.com/in")
+
+    created = webhook_staff_client.post(URL, {"url": url, "event_types": ["*"]}, format="json")
+    changed = webhook_staff_client.patch(f"{URL}{endpoint.pk}/", {"url": url}, format="json")
+
+    for response in (created, changed):
+        assert response.status_code == 400
+        body = response.json()
+        assert body["code"] == code
+        assert list(body["errors"]) == ["url"]
+    assert list(Endpoint.objects.values_list("url", flat=True)) == ["https://hooks.example.com/in"]
+
+
+@pytest.mark.django_db
+def test_internal_addresses_register_only_with_the_setting_and_metadata_never(
+    webhook_staff_client, settings
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    internal = webhook_staff_client.post(
+        URL, {"url": "http://10.1.2.3:8080/hook", "event_types": ["*"]}, format="json"
+    )
+    metadata = webhook_staff_client.post(
+        URL, {"url": "http://169.254.169.254/", "event_types": ["*"]}, format="json"
+    )
+    credentials = webhook_staff_client.post(
+        URL, {"url": "http://a:b@10.1.2.3/", "event_types": ["*"]}, format="json"
+    )
+    assert internal.status_code == 201
+    assert (metadata.status_code, metadata.json()["code"]) == (400, "url_blocked_address")
+    assert (credentials.status_code, credentials.json()["code"]) == (400, "url_credentials")

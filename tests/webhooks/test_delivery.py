@@ -146,7 +146,7 @@ def test_a_timeout_is_retried(receiver, settings, django_capture_on_commit_callb
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.last_status_code is None
-    assert delivery.last_error == "Timed out after 0.3 seconds."
+    assert delivery.last_error == "timeout"
     assert delivery.next_attempt_at is not None
     assert delivery.next_attempt_at > timezone.now()
 
@@ -160,7 +160,7 @@ def test_a_redirect_is_not_followed(receiver, django_capture_on_commit_callbacks
 
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.FAILED, 302)
-    assert "not followed" in delivery.last_error
+    assert delivery.last_error == "redirect_not_followed"
     assert len(receiver.received) == 1
 
 
@@ -246,7 +246,7 @@ def test_unreachable_receiver_is_a_retryable_error(django_capture_on_commit_call
     _adjust(VariantFactory(), 1, django_capture_on_commit_callbacks)
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING
-    assert delivery.last_error.startswith("Connection failed:")
+    assert delivery.last_error == "connection_refused"
 
 
 @pytest.mark.django_db
