@@ -97,7 +97,12 @@ def test_argon2_is_the_first_password_hasher_of_the_real_settings():
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
-        env=child_env(DJANGO_SETTINGS_MODULE="config.settings.base", DJANGO_DEBUG="true"),
+        env=child_env(
+            DJANGO_SETTINGS_MODULE="config.settings.base",
+            DJANGO_DEBUG="true",
+            # Settings need a PostgreSQL URL; this child never connects to it.
+            DATABASE_URL="postgres://unused@127.0.0.1:1/unused",
+        ),
         capture_output=True,
         text=True,
         timeout=60,
