@@ -23,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from hypothesis import find
+import requests
+from hypothesis import example, find, given
+from hypothesis import strategies as st
 
 from orders import idempotency, payments
 from tests.foundation.procs import PYTHON, ROOT, child_env
@@ -201,3 +203,12 @@ def test_schemathesis_finds_no_failure_for_any_caller(server: LiveServer, tmp_pa
     failed = {caller: output for caller, (code, output, _) in outcomes.items() if code != 0}
     assert not failed, "\n\n".join(f"=== {c} ===\n{o[-6000:]}" for c, o in failed.items())
     assert all(counts["operations"] for counts in summary.values()), summary
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=12))
+@example("\x85key")  # NEL: a Unicode space that a fuzz run once sent first
+@example("\xa0key")
+def test_a_sendable_header_is_one_the_http_client_sends(value: str):
+    """What the hooks call sendable, requests (schemathesis's client) accepts as a header."""
+    if hooks.sendable(value) and value:
+        requests.utils.check_header_validity(("Idempotency-Key", value))
