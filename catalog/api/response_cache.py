@@ -30,16 +30,20 @@ from rest_framework.renderers import JSONRenderer
 
 from catalog import cache as catalog_cache
 from catalog.cache import Version
-from catalog.listing import PRODUCT_FIELDS, VARIANT_FIELDS
+from catalog.listing import PRODUCT_FIELDS, VARIANT_FIELDS, Field
 
-# The shape of the cached bodies: a deploy that changes it never serves old shapes.
-# Bump the number for a change the declared fields do not show.
-FORMAT = (
-    "5-"
-    + hashlib.sha256(
-        repr([(f.name, f.staff, f.detail) for f in (*PRODUCT_FIELDS, *VARIANT_FIELDS)]).encode()
-    ).hexdigest()[:8]
-)
+
+def body_format(fields: Sequence[Field]) -> str:
+    """The format of cached bodies that show `fields`, part of every key.
+
+    A deploy that changes the declared fields therefore never serves a body
+    of the old shape; bump the number for a change they do not show.
+    """
+    shape = repr([(f.name, f.kind, f.staff, f.detail) for f in fields])
+    return "5-" + hashlib.sha256(shape.encode()).hexdigest()[:8]
+
+
+FORMAT = body_format((*PRODUCT_FIELDS, *VARIANT_FIELDS))
 LOOKUP_ATTR = "catalog_cache_lookup"
 
 
