@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Literal, TypedDict
 
 from django.conf import settings
@@ -145,9 +146,9 @@ ORDERING_COLUMNS: tuple[Ordering, ...] = (
     Ordering("created_at", "created_at"),
 )
 # The `ordering` values of the product list, and what each one sorts by.
-ORDERINGS: dict[str, tuple[Ordering, bool]] = {
-    f"{prefix}{o.name}": (o, prefix == "-") for o in ORDERING_COLUMNS for prefix in ("", "-")
-}
+ORDERINGS: Mapping[str, tuple[Ordering, bool]] = MappingProxyType(
+    {f"{prefix}{o.name}": (o, prefix == "-") for o in ORDERING_COLUMNS for prefix in ("", "-")}
+)
 DEFAULT_ORDERING = "-created_at"
 
 
@@ -170,11 +171,13 @@ class ProductFilters(TypedDict, total=False):
 
 
 # The filters that are one clause over the product row: name -> clause of the value.
-ROW_FILTERS: dict[str, Callable[[Any], tuple[str, list[Any]]]] = {
-    "min_price": lambda low: ("p.min_price >= %s", [low]),
-    "max_price": lambda high: ("p.min_price <= %s", [high]),
-    "in_stock": lambda flag: ("p.in_stock" if flag else "NOT p.in_stock", []),
-}
+ROW_FILTERS: Mapping[str, Callable[[Any], tuple[str, list[Any]]]] = MappingProxyType(
+    {
+        "min_price": lambda low: ("p.min_price >= %s", [low]),
+        "max_price": lambda high: ("p.min_price <= %s", [high]),
+        "in_stock": lambda flag: ("p.in_stock" if flag else "NOT p.in_stock", []),
+    }
+)
 # The filters a count of public products may answer from the price histogram.
 HISTOGRAM_FILTERS = frozenset({"min_price", "max_price", "in_stock"})
 
