@@ -4,7 +4,7 @@ A scenario is a list of request paths that wrk rotates through (so pages,
 filters, slugs and search words vary), or the order-placement script. The
 paths come from the seeded data (bench/django_side.py `prepare`).
 
-Cached versus uncached. catalog.cache keys a response by its path and the
+Cached versus uncached. catalog.api.response_cache keys a response by its path and the
 *known* query parameters (normalised), under a generation counter that every
 catalog write bumps. An unknown no-op parameter (`?_=N`) is therefore not in
 the key and cannot defeat the cache, and flushing it per request would

@@ -20,7 +20,7 @@ from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
 
 from catalog.api.serializers import ProductListParamsSerializer, product_list_params
-from catalog.selectors import ProductFilters
+from catalog.listing import ProductFilters
 from config.pagination import LAST_PAGE, PageRequest, page_request
 
 FILTERS = tuple(ProductListParamsSerializer().fields)

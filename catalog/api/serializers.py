@@ -13,8 +13,8 @@ from typing import Any, cast
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from catalog.listing import ORDERINGS, PRODUCT_FIELDS, VARIANT_FIELDS, Field, ProductFilters
 from catalog.models import Category, Product, StockMovementKind
-from catalog.selectors import ORDERINGS, ProductFilters
 
 SKU_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
@@ -183,38 +183,51 @@ _BOOLEANS = (
 )
 
 
-class ProductListItemSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    slug = serializers.SlugField()
-    name = serializers.CharField()
-    category = serializers.SlugField(help_text="The category's slug.")
-    price = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        allow_null=True,
-        help_text="The lowest variant price; null when the product has no variant.",
-    )
-    currency = serializers.CharField(help_text="ISO 4217; one per store.")
-    in_stock = serializers.BooleanField(help_text="Any variant has stock.")
-    is_published = serializers.BooleanField(
-        required=False, help_text="Only for staff with the view permission."
-    )
+def _described(field: Field) -> serializers.Field:
+    """The schema of a declared field of the product answers (catalog.listing)."""
+    options: dict[str, Any] = {"help_text": field.help} if field.help else {}
+    if field.staff:
+        options["required"] = False
+    if field.null:
+        options["allow_null"] = True
+    match field.kind:
+        case "integer":
+            return serializers.IntegerField(**options)
+        case "slug":
+            return serializers.SlugField(**options)
+        case "string":
+            return serializers.CharField(**options)
+        case "money":
+            return serializers.DecimalField(max_digits=12, decimal_places=2, **options)
+        case "boolean":
+            return serializers.BooleanField(**options)
+        case "datetime":
+            return serializers.DateTimeField(**options)
+        case "object":
+            return serializers.DictField(**options)
+        case "variants":
+            return VariantPublicSerializer(many=True, **options)
 
 
-class VariantPublicSerializer(serializers.Serializer):
-    sku = serializers.CharField()
-    name = serializers.CharField()
-    attributes = serializers.DictField()
-    price = serializers.DecimalField(max_digits=12, decimal_places=2)
-    stock = serializers.IntegerField()
-    in_stock = serializers.BooleanField()
+def _described_serializer(
+    name: str,
+    fields: tuple[Field, ...],
+    base: type[serializers.Serializer] = serializers.Serializer,
+) -> type[serializers.Serializer]:
+    """A serializer (documentation only) describing `fields` as the selectors answer them."""
+    return type(name, (base,), {f.name: _described(f) for f in fields})
 
 
-class ProductDetailSerializer(ProductListItemSerializer):
-    description = serializers.CharField()
-    variants = VariantPublicSerializer(many=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+# The product answers are built in catalog.listing; these describe them for the schema.
+VariantPublicSerializer = _described_serializer("VariantPublicSerializer", VARIANT_FIELDS)
+ProductListItemSerializer = _described_serializer(
+    "ProductListItemSerializer", tuple(f for f in PRODUCT_FIELDS if not f.detail)
+)
+ProductDetailSerializer = _described_serializer(
+    "ProductDetailSerializer",
+    tuple(f for f in PRODUCT_FIELDS if f.detail),
+    base=ProductListItemSerializer,
+)
 
 
 class ProductInputSerializer(serializers.Serializer):

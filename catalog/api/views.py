@@ -1,6 +1,7 @@
 """Catalog endpoints: shape in (serializer) -> service -> shape out (selector dicts)."""
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.http import HttpResponseBase, QueryDict
@@ -20,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from catalog import cache as catalog_cache
-from catalog import fastpath, selectors, services
+from catalog import listing, selectors, services
+from catalog.api import fastpath, response_cache
 from catalog.api import serializers as s
 from catalog.api.list_query import ProductListQuery, product_list_query
 from catalog.api.permissions import (
@@ -194,25 +195,33 @@ class ProductViewSet(CatalogViewSet):
 
     queryset = Product.objects.all()
     # The response cache's scope per action, and how the action parses its query
-    # (None: it reads none). catalog.fastpath reads them.
+    # (None: it reads none). catalog.api.fastpath reads them.
     cache_scopes: dict[str, tuple[str, Callable[[QueryDict], ProductListQuery] | None]] = {
         "list": ("products", product_list_query),
         "retrieve": ("product", None),
     }
+    # What list answers of one catalog generation share in this process (counts, subtrees).
+    listing_memo = listing.GenerationMemo()
 
     def check_throttles(self, request: Request) -> None:
         if not fastpath.throttled_here(request):  # else counted once already
             super().check_throttles(request)
 
     def _respond(
-        self, request: Request, build: Any, scope: str, query: str, product: str | None = None
+        self,
+        request: Request,
+        build: Callable[[bool, int | None], Any],
+        scope: str,
+        query: str,
+        product: str | None = None,
     ) -> Any:
+        """`build(staff, generation)` answered through the response cache when public JSON."""
         staff = sees_unpublished(request.user)
         if request.accepted_renderer.format != "json":  # the browsable API in development
-            return Response(build(staff))
-        return catalog_cache.json_response(
+            return Response(build(staff, None))
+        return response_cache.json_response(
             request,
-            build=lambda: build(staff),
+            build=partial(build, staff),
             scope=scope,
             query=query,
             cacheable=not staff,
@@ -223,25 +232,25 @@ class ProductViewSet(CatalogViewSet):
         # Parsed once: the answer is built from `query` and cached under `query.canonical`.
         query = product_list_query(request.query_params)
 
-        def build(staff: bool) -> Any:
-            listing = selectors.ProductListing(filters=query.filters, staff=staff)
+        def build(staff: bool, generation: int | None) -> Any:
+            memo = None if generation is None else self.listing_memo.at(generation)
+            products = listing.ProductListing(filters=query.filters, staff=staff, memo=memo)
             paginator = self.paginator
             assert isinstance(paginator, PageNumberPagination)
-            rows = paginator.paginate_rows(
+            items = paginator.paginate_rows(
                 request,
-                fetch=listing.rows,
-                count=listing.count,
+                fetch=products.items,
+                count=products.count,
                 page=query.page,
                 link_query=query.links,
             )
-            items = [selectors.product_item(row, staff=staff) for row in rows]
             return self.get_paginated_response(items).data
 
         return self._respond(request, build, self.cache_scopes["list"][0], query.canonical)
 
     def retrieve(self, request: Request, slug: str) -> HttpResponseBase:
-        def build(staff: bool) -> Any:
-            item = selectors.product_detail(slug=slug, staff=staff)
+        def build(staff: bool, generation: int | None) -> Any:
+            item = listing.product_detail(slug=slug, staff=staff)
             if item is None:
                 raise NotFound()
             return item
@@ -250,7 +259,7 @@ class ProductViewSet(CatalogViewSet):
         return self._respond(request, build, self.cache_scopes["retrieve"][0], "", product=slug)
 
     def _render(self, product: Product) -> dict[str, Any] | None:
-        return selectors.product_detail(slug=product.slug, staff=True)
+        return listing.product_detail(slug=product.slug, staff=True)
 
     def create(self, request: Request) -> Response:
         data = s.ProductInputSerializer(data=request.data)

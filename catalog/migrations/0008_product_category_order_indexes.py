@@ -4,7 +4,7 @@ from django.db import migrations
 # A category's published products in each list ordering, read in order: the
 # page of `?category=<leaf>&ordering=...` stops after its rows instead of
 # walking the whole catalog's ordering index and filtering out the other
-# categories (12 ms -> 0.5 ms at 100,000 products). catalog.product_sql binds
+# categories (12 ms -> 0.5 ms at 100,000 products). catalog.listing.sql binds
 # a one-category subtree as `category_id = %s`, which these serve (an ANY()
 # of several ids cannot give the order). Raw SQL, like 0006.
 

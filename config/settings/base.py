@@ -79,7 +79,7 @@ MIDDLEWARE = [
     # Current cached public product reads: after every middleware that may answer
     # early or adds a header, before those that only matter to a caller with a
     # session or token, or to writes (it serves neither).
-    "catalog.fastpath.CatalogCacheMiddleware",
+    "catalog.api.fastpath.CatalogCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

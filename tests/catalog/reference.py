@@ -1,31 +1,54 @@
-"""The product list and page as Django querysets: the oracle for catalog.product_sql.
+"""The product list and page as Django querysets: the oracle for catalog.listing.
 
-Written independently of the SQL the API runs, and of the columns triggers
-keep: the lowest price and "in stock" are computed from the variants here, so
-a comparison also checks the triggers (`min_price`, `in_stock`).
+The SQL the API runs is built from catalog.listing's declaration; these
+querysets read the same declared fields, orderings and search terms but
+compute everything else independently, including the columns triggers keep:
+the lowest price and "in stock" are computed from the variants here, so a
+comparison also checks the triggers (`min_price`, `in_stock`).
 """
 
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
-from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from catalog.db import category_subtree_ids
+from catalog.listing import (
+    DEFAULT_ORDERING,
+    ORDERINGS,
+    SEARCH_CONFIG,
+    VARIANT_FIELDS,
+    ProductFilters,
+    product_fields,
+    product_item,
+    search_terms,
+    variant_item,
+)
+from catalog.listing.declaration import selected
 from catalog.models import Category, Product, Variant
-from catalog.selectors import ProductFilters, _variant_public, product_item
 
-ORDERINGS: dict[str, tuple[Any, ...]] = {
-    "price": (F("price").asc(nulls_last=True), "id"),
-    "-price": (F("price").desc(nulls_last=True), "-id"),
-    "name": ("name", "id"),
-    "-name": ("-name", "-id"),
-    "created_at": ("created_at", "id"),
-    "-created_at": ("-created_at", "-id"),
-}
-DEFAULT_ORDERING = "-created_at"
-SEARCH_CONFIG = "english"
+# The oracle's own column for a declared ordering column, where it computes it.
+ORDER_COLUMNS = {"min_price": "ref_price"}
+
+
+def _ordering(value: str) -> tuple[Any, ...]:
+    ordering, descending = ORDERINGS[value]
+    column = F(ORDER_COLUMNS.get(ordering.column, ordering.column))
+    nulls = {"nulls_last": True} if ordering.nulls_last else {}
+    first = column.desc(**nulls) if descending else column.asc(**nulls)
+    return first, "-id" if descending else "id"
 
 
 def _lowest_price() -> Subquery:
@@ -57,9 +80,8 @@ def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[
         output_field=BooleanField(),
     )
     query = SearchQuery(term, search_type="websearch", config=SEARCH_CONFIG)
-    words = term.replace('"', " ").split()
-    wanted = " ".join(w for w in words if not w.startswith("-") and w.lower() != "or")
-    excluded = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
+    parts = search_terms(term)
+    wanted, excluded = parts.wanted, parts.excluded
     fuzzy = Q(name__trigram_word_similar=wanted) if wanted else Q(pk__in=[])
     if excluded:
         fuzzy &= ~Q(
@@ -75,78 +97,76 @@ def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[
     return qs, (F("sku_match").desc(), F("rank").desc(), F("similarity").desc(), "-id")
 
 
+def _category_slug() -> Subquery:
+    return Subquery(
+        Category.objects.filter(pk=OuterRef("category_id")).order_by().values("slug")[:1]
+    )
+
+
+def _product_values(
+    qs: QuerySet[Product], *, staff: bool, detail: bool
+) -> QuerySet[Product, dict[str, Any]]:
+    """The declared fields read from the database, under `ref_<name>` where computed here."""
+    computed = {"price": _lowest_price(), "in_stock": _stocked(), "category": _category_slug()}
+    names = [f.name for f in selected(product_fields(staff=staff, detail=detail))]
+    return qs.values(
+        *(n for n in names if n not in computed),
+        **{f"ref_{n}": computed[n] for n in names if n in computed},
+    )
+
+
+def _renamed(row: dict[str, Any]) -> dict[str, Any]:
+    return {name.removeprefix("ref_"): value for name, value in row.items()}
+
+
 def product_list_queryset(
     *, filters: ProductFilters, staff: bool
 ) -> QuerySet[Product, dict[str, Any]]:
-    """Products matching `filters` as dicts (`has_stock` for `in_stock`); staff see all."""
+    """Products matching `filters` as dicts (computed fields as `ref_<name>`); staff see all."""
     qs = Product.objects.all() if staff else Product.objects.filter(is_published=True)
-    qs = qs.annotate(price=_lowest_price(), has_stock=_stocked())
-    ordering = ORDERINGS[filters.get("ordering") or DEFAULT_ORDERING]
+    ordering = _ordering(filters.get("ordering") or DEFAULT_ORDERING)
     if term := (filters.get("search") or "").strip():
         qs, relevance = _search(qs, term)
         if not filters.get("ordering"):
             ordering = relevance
     if slug := filters.get("category"):
         qs = qs.filter(category_id__in=category_subtree_ids(slug=slug))
+    qs = qs.annotate(ref_price_filter=_lowest_price())
     if (low := filters.get("min_price")) is not None:
-        qs = qs.filter(Q(price__gte=low))
+        qs = qs.filter(Q(ref_price_filter__gte=low))
     if (high := filters.get("max_price")) is not None:
-        qs = qs.filter(Q(price__lte=high))
+        qs = qs.filter(Q(ref_price_filter__lte=high))
     if (in_stock := filters.get("in_stock")) is not None:
         qs = qs.filter(_has_stock() if in_stock else ~_has_stock())
-    fields = ["id", "slug", "name", "price", "has_stock"]
-    if staff:
-        fields.append("is_published")
-    category_slug = Subquery(
-        Category.objects.filter(pk=OuterRef("category_id")).order_by().values("slug")[:1]
-    )
-    return qs.order_by(*ordering).values(*fields, category_slug=category_slug)
+    return _product_values(qs, staff=staff, detail=False).order_by(*ordering)
 
 
 def product_rows(*, filters: ProductFilters, staff: bool) -> tuple[int, list[dict[str, Any]]]:
-    """The count and every row, shaped as catalog.product_sql returns them."""
+    """The count and every row, shaped as catalog.listing.sql returns them."""
     qs = product_list_queryset(filters=filters, staff=staff)
-    rows = list(qs)
-    for row in rows:
-        row["in_stock"] = row.pop("has_stock")
-    return qs.count(), rows
+    return qs.count(), [_renamed(row) for row in qs]
+
+
+_VARIANT_COMPUTED = {"in_stock": ExpressionWrapper(Q(stock__gt=0), output_field=BooleanField())}
 
 
 def product_detail(*, slug: str, staff: bool) -> dict[str, Any] | None:
-    """catalog.selectors.product_detail in two queries: the product, then its variants."""
+    """catalog.listing.product_detail in two queries: the product, then its variants."""
     qs = Product.objects.filter(slug=slug)
     if not staff:
         qs = qs.filter(is_published=True)
-    found = (
-        qs.annotate(price=_lowest_price(), has_stock=_stocked())
-        .values(
-            "id",
-            "slug",
-            "name",
-            "description",
-            "price",
-            "has_stock",
-            "is_published",
-            "created_at",
-            "updated_at",
-            category_slug=F("category__slug"),
-        )
-        .first()
-    )
+    found = _product_values(qs, staff=staff, detail=True).first()
     if found is None:
         return None
-    row: dict[str, Any] = {**found, "in_stock": found["has_stock"]}
+    row = _renamed(found)
+    names = [f.name for f in selected(VARIANT_FIELDS)]
     variants = (
         Variant.objects.filter(product_id=row["id"])
         .order_by("id")
-        .values("sku", "name", "attributes", "price", "stock")
+        .values(
+            *(n for n in names if n not in _VARIANT_COMPUTED),
+            **{f"ref_{n}": _VARIANT_COMPUTED[n] for n in names if n in _VARIANT_COMPUTED},
+        )
     )
-    item = product_item(row, staff=staff)
-    item["description"] = row["description"]
-    item["variants"] = [
-        _variant_public(v["sku"], v["name"], v["attributes"], v["price"], v["stock"])
-        for v in variants
-    ]
-    item["created_at"] = row["created_at"]
-    item["updated_at"] = row["updated_at"]
-    return item
+    row["variants"] = [variant_item(_renamed(variant)) for variant in variants]
+    return product_item(row, staff=staff, detail=True)

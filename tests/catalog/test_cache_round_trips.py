@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from catalog import cache as catalog_cache
+from catalog.api import response_cache
 from config import throttling
 from tests.catalog.factories import ProductFactory, VariantFactory
 
@@ -72,7 +73,7 @@ def test_a_late_store_of_an_old_generation_is_not_served(api_client, tee, rf):
     api_client.get(DETAIL)
     old = catalog_cache.generation()
     request = rf.get(DETAIL)
-    key = catalog_cache.cache_key(scope="product", request=request, query="")
+    key = response_cache.cache_key(scope="product", request=request, query="")
     assert cache.get(key) is not None, "the scope/params of the detail view changed"
     catalog_cache.invalidate()
     cache.set(key, (old, '"stale"', b'{"stale": true}'), timeout=60)

@@ -8,6 +8,7 @@ from django.test import override_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from catalog import cache as catalog_cache
+from catalog.api import response_cache
 from catalog.api.views import ProductViewSet
 from tests.catalog.factories import ProductFactory, VariantFactory
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 LIST = "/api/v1/products/"
 DETAIL = "/api/v1/products/tee/"
 WITHOUT_FASTPATH = [
-    m for m in settings.MIDDLEWARE if m != "catalog.fastpath.CatalogCacheMiddleware"
+    m for m in settings.MIDDLEWARE if m != "catalog.api.fastpath.CatalogCacheMiddleware"
 ]
 
 
@@ -148,13 +149,13 @@ def test_an_entry_of_an_older_generation_goes_to_drf(api_client, tee, drf_entrie
 def test_a_miss_is_looked_up_once(api_client, tee, monkeypatch):
     """The fast path's lookup is reused by the view: a miss reads the cache once."""
     reads: list[object] = []
-    lookup = catalog_cache._lookup
+    lookup = response_cache._lookup
 
     def counting(key, *, product=None, values=None):
         reads.append(values is None)
         return lookup(key, product=product, values=values)
 
-    monkeypatch.setattr(catalog_cache, "_lookup", counting)
+    monkeypatch.setattr(response_cache, "_lookup", counting)
     assert api_client.get(DETAIL)["X-Cache"] == "MISS"
     assert reads == [False], "read by the throttle's round trip, and only there"
 

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from catalog import product_sql
-from catalog.selectors import ORDERINGS
+from catalog.listing import ORDERINGS
+from catalog.listing import sql as product_sql
 from tests.catalog.test_product_sql_plans import _plan
 
 

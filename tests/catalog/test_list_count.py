@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from catalog import cache as catalog_cache
-from catalog import selectors, services
+from catalog import listing, services
 from catalog.api.serializers import product_list_params
 from catalog.models import Product
 from tests.catalog import reference
@@ -175,9 +175,9 @@ def test_the_price_histogram_is_built_only_once_a_generation_has_lasted(api_clie
         sqls = [q["sql"] for q in captured.captured_queries]
         return ["histogram" if "GROUP BY" in q else "count" for q in sqls if "count(" in q]
 
-    first = [kinds() for _ in range(selectors.HISTOGRAM_AFTER + 2)]
-    direct = [["count"]] * (selectors.HISTOGRAM_AFTER - 1)
+    first = [kinds() for _ in range(listing.HISTOGRAM_AFTER + 2)]
+    direct = [["count"]] * (listing.HISTOGRAM_AFTER - 1)
     assert first == [*direct, ["histogram"], [], []]
     catalog_cache.invalidate()  # as any write does
-    again = [kinds() for _ in range(selectors.HISTOGRAM_AFTER)]
+    again = [kinds() for _ in range(listing.HISTOGRAM_AFTER)]
     assert again == [*direct, ["histogram"]]

@@ -1,4 +1,4 @@
-"""The product reads (catalog.product_sql) agree with the reference querysets."""
+"""The product reads (catalog.listing) agree with the reference querysets."""
 
 import itertools
 import random
@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from catalog import product_sql, selectors
+from catalog import listing as catalog_listing
 from catalog.api.serializers import product_list_params
+from catalog.listing import sql as product_sql
 from tests.catalog import reference
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 
@@ -57,7 +58,7 @@ FILTERS = [
     {"search": '"oak linen"', "category": "home"},
     {"search": "-"},
 ]
-ORDERINGS = [None, *selectors.ORDERINGS]
+ORDERINGS = [None, *catalog_listing.ORDERINGS]
 
 
 def _reference(filters, staff):
@@ -69,13 +70,13 @@ def test_list_rows_and_count_equal_the_querysets(catalog, query):
     for ordering, staff in itertools.product(ORDERINGS, [False, True]):
         filters = product_list_params({**query, **({"ordering": ordering} if ordering else {})})
         count, rows = _reference(filters, staff)
-        listing = selectors.ProductListing(filters=filters, staff=staff)
+        listing = catalog_listing.ProductListing(filters=filters, staff=staff)
 
         assert listing.count() == count, (ordering, staff)
         assert listing.rows(100, 0) == rows, (ordering, staff)
         assert listing.rows(3, 2) == rows[2:5], (ordering, staff)
         # A search counts with its page: the count after a page is the same.
-        paged = selectors.ProductListing(filters=filters, staff=staff)
+        paged = catalog_listing.ProductListing(filters=filters, staff=staff)
         if paged.rows(3, 1):
             assert paged.count() == count, (ordering, staff)
 
@@ -88,17 +89,17 @@ def test_the_filters_above_select_something_and_not_everything(catalog):
 @pytest.mark.parametrize("staff", [False, True])
 def test_detail_equals_the_queryset_version(catalog, staff):
     for slug in ["p1", "p2", "p3", "p9", "missing"]:
-        fast = selectors.product_detail(slug=slug, staff=staff)
+        fast = catalog_listing.product_detail(slug=slug, staff=staff)
         assert fast == reference.product_detail(slug=slug, staff=staff), slug
 
 
 def test_the_detail_is_one_query(catalog, django_assert_num_queries):
     with django_assert_num_queries(1):
-        assert selectors.product_detail(slug="p2", staff=False) is not None
+        assert catalog_listing.product_detail(slug="p2", staff=False) is not None
 
 
 def test_search_term_and_filters_are_bound_parameters(catalog):
     hostile = "'); DROP TABLE catalog_product; --"
     filters = product_list_params({"search": hostile})
-    assert selectors.ProductListing(filters=filters, staff=False).rows(20, 0) == []
+    assert catalog_listing.ProductListing(filters=filters, staff=False).rows(20, 0) == []
     assert product_sql.category_ids("x' OR '1'='1") == []

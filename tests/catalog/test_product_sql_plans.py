@@ -1,12 +1,12 @@
-"""The SQL of catalog.product_sql is served by its indexes (checked with EXPLAIN)."""
+"""The SQL of catalog.listing.sql is served by its indexes (checked with EXPLAIN)."""
 
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 
-from catalog import product_sql
-from catalog.selectors import ORDERINGS
+from catalog.listing import ORDERINGS
+from catalog.listing import sql as product_sql
 from tests.catalog.factories import CategoryFactory
 
 pytestmark = pytest.mark.django_db

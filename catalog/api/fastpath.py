@@ -1,6 +1,6 @@
 """Cached public product reads answered before DRF: the hot path of a shop.
 
-A hit in catalog.cache is a stored body; serving it through a DRF view still
+A hit in catalog.api.response_cache is a stored body; serving it through a DRF view still
 pays for the view's setup, authentication, content negotiation and the
 validation of the query parameters, which cost three times the cache read.
 This middleware, the last in MIDDLEWARE (so every other middleware still runs
@@ -35,7 +35,7 @@ from django.urls import resolve
 from django.utils.cache import patch_vary_headers
 from rest_framework.exceptions import ValidationError
 
-from catalog import cache as catalog_cache
+from catalog.api import response_cache
 from config.throttling import ClientRateThrottle
 
 LIST_PATH = "/api/v1/products/"
@@ -146,17 +146,17 @@ class CatalogCacheMiddleware:
         query = None if route is None else _canonical_query(request, route)
         if route is None or query is None:
             return self.get_response(request)
-        key = catalog_cache.cache_key(scope=route.scope, request=request, query=query)
+        key = response_cache.cache_key(scope=route.scope, request=request, query=query)
         # A detail also follows its product's own counter: the slug is the path's last part.
         product = request.path_info.rsplit("/", 2)[1] if route.product_page else None
         # The throttle's windows and the cache entry: one round trip.
         allowed, values = ClientRateThrottle().check(
-            request, read=catalog_cache.lookup_keys(key, product=product)
+            request, read=response_cache.lookup_keys(key, product=product)
         )
         if not allowed:  # DRF checks again and answers its 429 (a refusal counts nothing)
             return self.get_response(request)
         setattr(request, THROTTLED_ATTR, True)
-        response = catalog_cache.cached_response(request, key=key, product=product, values=values)
+        response = response_cache.cached_response(request, key=key, product=product, values=values)
         if response is None:
             return self.get_response(request)
         for name, value in route.headers.items():

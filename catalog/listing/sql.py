@@ -1,14 +1,13 @@
-"""The public product reads as SQL written once: list page, count, detail.
+"""The public product reads as SQL built from catalog.listing.declaration: page, count, page of one.
 
 Why not the ORM here: building, cloning and compiling the annotated querysets
-cost about 3 ms of CPU per list request (count and page) and 2 ms per detail,
-while running the same SQL costs about 0.3 ms. The querysets stay as a test
-oracle (tests/catalog/reference.py): tests/catalog/test_product_sql.py checks
-that both give the same rows, in the same order, with the same count, for
-every filter and ordering.
+cost several times the CPU of running the same SQL. The querysets stay as a
+test oracle (tests/catalog/reference.py): tests/catalog/test_product_sql.py
+checks that both give the same rows, in the same order, with the same count,
+for every filter and ordering.
 
 Every value reaches PostgreSQL as a bound parameter; only fixed fragments of
-this module are put together as text.
+the declaration are put together as text.
 """
 
 from collections.abc import Mapping, Sequence
@@ -18,54 +17,53 @@ from typing import Any
 from django.db import connection
 
 from catalog.db import _SUBTREE_BY_SLUG_SQL
+from catalog.listing.declaration import (
+    ROW_FILTERS,
+    SEARCH_CONFIG,
+    VARIANT_FIELDS,
+    Field,
+    order_sql,
+    product_fields,
+    search_terms,
+    selected,
+)
 
-# ORDER BY of each `ordering` value of the product list.
-ORDER_SQL = {
-    "price": "p.min_price ASC NULLS LAST, p.id ASC",
-    "-price": "p.min_price DESC NULLS LAST, p.id DESC",
-    "name": "p.name ASC, p.id ASC",
-    "-name": "p.name DESC, p.id DESC",
-    "created_at": "p.created_at ASC, p.id ASC",
-    "-created_at": "p.created_at DESC, p.id DESC",
-}
-DEFAULT_ORDERING = "-created_at"
-SEARCH_CONFIG = "english"
-
-# `in_stock` is a column kept by triggers (migration 0007): any variant with stock.
-_CATEGORY_SLUG = "(SELECT c.slug FROM catalog_category c WHERE c.id = p.category_id)"
 _SKU_MATCH = "p.id = ANY(ARRAY(SELECT product_id FROM catalog_variant WHERE sku = %s OR sku = %s))"
 _TSQUERY = f"websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
+_WITH_CATEGORY = "catalog_product p JOIN catalog_category c ON c.id = p.category_id"
 
 
-class Search:
-    """The parts of a `?search=` term."""
+def _column(field: Field, *, joined: bool) -> str:
+    """The field's select expression; a category column without the join is a per-row lookup."""
+    if field.category and not joined:
+        # A declared expression (catalog.listing.declaration), never a value.
+        return f"(SELECT {field.sql} FROM catalog_category c WHERE c.id = p.category_id)"  # noqa: S608  # nosec B608
+    return str(field.sql)
 
-    def __init__(self, term: str) -> None:
-        words = term.replace('"', " ").split()
-        self.term = term
-        self.wanted = " ".join(w for w in words if not w.startswith("-") and w.lower() != "or")
-        self.excluded = " or ".join(w[1:] for w in words if w.startswith("-") and len(w) > 1)
 
-    def where(self) -> tuple[str, list[Any]]:
-        """Exact SKU, or full text, or a typo/partial word of the name (not an excluded word)."""
-        params: list[Any] = [self.term, self.term.upper(), self.term]
-        if not self.wanted:
-            return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY})", params
-        fuzzy = "p.name %%> %s"
-        params.append(self.wanted)
-        if self.excluded:
-            fuzzy += f" AND NOT (p.search_vector @@ {_TSQUERY} AND p.search_vector IS NOT NULL)"
-            params.append(self.excluded)
-        return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY} OR ({fuzzy}))", params
+def _search_where(term: str) -> tuple[str, list[Any]]:
+    """Exact SKU, or full text, or a typo/partial word of the name (not an excluded word)."""
+    search = search_terms(term)
+    params: list[Any] = [term, term.upper(), term]
+    if not search.wanted:
+        return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY})", params
+    fuzzy = "p.name %%> %s"
+    params.append(search.wanted)
+    if search.excluded:
+        fuzzy += f" AND NOT (p.search_vector @@ {_TSQUERY} AND p.search_vector IS NOT NULL)"
+        params.append(" or ".join(search.excluded))
+    return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY} OR ({fuzzy}))", params
 
-    def order(self) -> tuple[str, list[Any]]:
-        """Exact SKU first, then full-text rank, then word similarity of the name."""
-        params: list[Any] = [self.term, self.term.upper(), self.term]
-        sql = f"({_SKU_MATCH}) DESC, ts_rank(p.search_vector, {_TSQUERY}) DESC, "
-        if self.wanted:  # else the same for every row
-            sql += "WORD_SIMILARITY(%s, p.name) DESC, "
-            params.append(self.wanted)
-        return sql + "p.id DESC", params
+
+def _search_order(term: str) -> tuple[str, list[Any]]:
+    """Exact SKU first, then full-text rank, then word similarity of the name."""
+    search = search_terms(term)
+    params: list[Any] = [term, term.upper(), term]
+    sql = f"({_SKU_MATCH}) DESC, ts_rank(p.search_vector, {_TSQUERY}) DESC, "
+    if search.wanted:  # else the same for every row
+        sql += "WORD_SIMILARITY(%s, p.name) DESC, "
+        params.append(search.wanted)
+    return sql + "p.id DESC", params
 
 
 def category_ids(slug: str) -> list[int]:
@@ -85,7 +83,7 @@ def _where(
     clauses = [] if staff else ["p.is_published"]
     params: list[Any] = []
     if term := (filters.get("search") or "").strip():
-        clause, search_params = Search(term).where()
+        clause, search_params = _search_where(term)
         clauses.append(clause)
         params += search_params
     if categories is not None and len(categories) == 1:
@@ -95,14 +93,11 @@ def _where(
     elif categories is not None:
         clauses.append("p.category_id = ANY(%s)")
         params.append(list(categories))
-    if (low := filters.get("min_price")) is not None:
-        clauses.append("p.min_price >= %s")
-        params.append(low)
-    if (high := filters.get("max_price")) is not None:
-        clauses.append("p.min_price <= %s")
-        params.append(high)
-    if (in_stock := filters.get("in_stock")) is not None:
-        clauses.append("p.in_stock" if in_stock else "NOT p.in_stock")
+    for name, clause_of in ROW_FILTERS.items():
+        if (value := filters.get(name)) is not None:
+            clause, clause_params = clause_of(value)
+            clauses.append(clause)
+            params += clause_params
     return (" AND ".join(clauses) or "true"), params
 
 
@@ -159,7 +154,7 @@ def product_rows(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """One page of products as dicts for catalog.selectors.product_item, and maybe the count.
+    """One page of products as rows for `product_item` (field name -> value), and maybe the count.
 
     A search by relevance reads and ranks every match to find its page anyway
     (and its trigram test is most of the cost), so that page query counts them
@@ -167,22 +162,21 @@ def product_rows(
     page is not empty, without a second pass over the matches.
     """
     where, params = _where(filters, staff=staff, categories=categories)
-    order = ORDER_SQL[filters.get("ordering") or DEFAULT_ORDERING]
+    order = order_sql(filters.get("ordering"))
     term = (filters.get("search") or "").strip()
     by_relevance = bool(term) and not filters.get("ordering")
     if by_relevance:
-        order, order_params = Search(term).order()
+        order, order_params = _search_order(term)
         params += order_params
-    published = ", p.is_published" if staff else ", NULL"
+    fields = selected(product_fields(staff=staff, detail=False))
     # Not with another ordering: the planner may then walk that ordering's
     # index and stop at the page, which the window would make it read to the end.
     if by_relevance:
         # The category as a join: the window sees every match, not only the page.
-        columns = f"p.id, p.slug, p.name, p.min_price, p.in_stock, c.slug{published}, "
-        columns += "count(*) OVER ()"
-        source = "catalog_product p JOIN catalog_category c ON c.id = p.category_id"
+        columns = ", ".join([*(_column(f, joined=True) for f in fields), "count(*) OVER ()"])
+        source = _WITH_CATEGORY
     else:
-        columns = f"p.id, p.slug, p.name, p.min_price, p.in_stock, {_CATEGORY_SLUG}{published}"
+        columns = ", ".join(_column(f, joined=False) for f in fields)
         source = "catalog_product p"
     sql = (
         f"SELECT {columns} FROM {source} WHERE {where} "  # noqa: S608  # nosec B608
@@ -191,29 +185,40 @@ def product_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit, offset])
         rows = cursor.fetchall()
-    total = rows[0][7] if by_relevance and rows else None
-    names = _ROW_NAMES if staff else _ROW_NAMES[:-1]
+    total = rows[0][len(fields)] if by_relevance and rows else None
+    names = [f.name for f in fields]
     return [dict(zip(names, row[: len(names)], strict=True)) for row in rows], total
 
 
-_ROW_NAMES = ("id", "slug", "name", "price", "in_stock", "category_slug", "is_published")
+_DETAIL_FIELDS = selected(product_fields(staff=True, detail=True))
+_DETAIL_VARIANT_FIELDS = selected(VARIANT_FIELDS)
+_DETAIL_SQL = (  # declared expressions only; the slug is a bound parameter
+    "SELECT "  # noqa: S608  # nosec B608
+    + ", ".join(_column(f, joined=True) for f in (*_DETAIL_FIELDS, *_DETAIL_VARIANT_FIELDS))
+    + f" FROM {_WITH_CATEGORY} LEFT JOIN catalog_variant v ON v.product_id = p.id"
+    " WHERE p.slug = %s{published} ORDER BY v.id"
+)
 
 
-_DETAIL_SQL = """
-SELECT p.id, p.slug, p.name, p.description, p.min_price, p.is_published,
-       p.created_at, p.updated_at, c.slug,
-       v.sku, v.name, v.attributes, v.price, v.stock
-FROM catalog_product p
-JOIN catalog_category c ON c.id = p.category_id
-LEFT JOIN catalog_variant v ON v.product_id = p.id
-WHERE p.slug = %s{published}
-ORDER BY v.id
-"""
+def product_detail_row(*, slug: str, staff: bool) -> dict[str, Any] | None:
+    """The product's row for `product_item(detail=True)`, its variants' rows under `variants`.
 
-
-def product_detail_rows(*, slug: str, staff: bool) -> list[tuple[Any, ...]]:
-    """The product and its variants in ONE query: a row per variant (one with NULLs if none)."""
+    ONE query: the product joined to its variants. None when there is no
+    such product (or it is unpublished and `staff` is false).
+    """
     sql = _DETAIL_SQL.format(published="" if staff else " AND p.is_published")
     with connection.cursor() as cursor:
         cursor.execute(sql, [slug])
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    split = len(_DETAIL_FIELDS)
+    row = dict(zip((f.name for f in _DETAIL_FIELDS), rows[0][:split], strict=True))
+    names = [f.name for f in _DETAIL_VARIANT_FIELDS]
+    # A product without variants is one row of NULL variant columns (LEFT JOIN): no variant.
+    row["variants"] = [
+        dict(zip(names, values[split:], strict=True))
+        for values in rows
+        if values[split] is not None
+    ]
+    return row
