@@ -26,7 +26,9 @@ from catalog import cache as catalog_cache
 from catalog import services
 from catalog.exceptions import InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
+from catalog.selectors import product_ids_by_name, variants_by_sku_prefix
 from config.admin_paginator import EstimatedCountPaginator
+from config.admin_search import pks_union, search_by_words
 
 # The path of names from the root ("Clothing / Shirts / Tees") and the depth of
 # each category, walked up with a recursive CTE inside the row's own query.
@@ -79,6 +81,7 @@ class CategoryAdmin(InvalidatesCatalogCache):
     # Columns the change lists sort by are those an index serves (tests/admin/test_indexes.py).
     sortable_by = ["tree_name", "slug"]
     search_fields = ["name", "slug"]
+    search_help_text = "Finds categories by a part of their name or slug."
     autocomplete_fields = ["parent"]
     prepopulated_fields = {"slug": ("name",)}
     show_full_result_count = False
@@ -165,7 +168,11 @@ class ProductAdmin(InvalidatesCatalogCache):
     list_filter = ["is_published", OutOfStockFilter, "category"]
     list_select_related = ["category"]
     sortable_by = ["name", "is_published"]
-    search_fields = ["name", "=variants__sku"]
+    search_fields = ["name", "variants__sku"]  # see get_search_results
+    search_help_text = (
+        "Finds products by a word of their name (or a part of one) or by the start "
+        "of a variant's SKU, in any case. Several words: products matching all of them."
+    )
     autocomplete_fields = ["category"]
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ["created_at", "updated_at"]
@@ -197,6 +204,18 @@ class ProductAdmin(InvalidatesCatalogCache):
     @admin.display(description="total stock", ordering="stock_total")
     def total_stock(self, obj: Product) -> int:
         return getattr(obj, "stock_total", None) or 0
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Product], search_term: str
+    ) -> tuple[QuerySet[Product], bool]:
+        return search_by_words(queryset, search_term, self.search_word_pks)
+
+    def search_word_pks(self, word: str) -> QuerySet[Any, Any]:
+        """Products whose name contains the word or with a variant whose SKU starts with it."""
+        return pks_union(
+            product_ids_by_name(word=word),
+            variants_by_sku_prefix(prefix=word).values("product_id"),
+        )
 
     @admin.action(description="Publish selected products", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
@@ -273,11 +292,27 @@ class VariantAdmin(InvalidatesCatalogCache):
     list_display = ["sku", "product", "name", "price", "stock"]
     list_select_related = ["product"]
     sortable_by = ["sku", "stock"]
-    search_fields = ["sku", "product__name"]
+    search_fields = ["sku", "product__name"]  # see get_search_results
+    search_help_text = (
+        "Finds variants by the start of their SKU or by a word of their product's name, "
+        "in any case. Several words: variants matching all of them."
+    )
     autocomplete_fields = ["product"]
     readonly_fields = ["stock_level"]
     fields = ["product", "sku", "name", "attributes", "price", "stock_level"]
     show_full_result_count = False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Variant], search_term: str
+    ) -> tuple[QuerySet[Variant], bool]:
+        return search_by_words(queryset, search_term, self.search_word_pks)
+
+    def search_word_pks(self, word: str) -> QuerySet[Any, Any]:
+        """Variants whose SKU starts with the word or whose product's name contains it."""
+        return pks_union(
+            variants_by_sku_prefix(prefix=word).values("pk"),
+            Variant.objects.filter(product_id__in=product_ids_by_name(word=word)).values("pk"),
+        )
 
     @admin.display(description="Stock")
     def stock_level(self, obj: Variant) -> str:
@@ -354,9 +389,29 @@ class StockMovementAdmin(admin.ModelAdmin):
     list_filter = ["kind", "created_at"]
     sortable_by = ["created_at"]
     list_select_related = ["variant", "created_by"]
-    search_fields = ["=variant__sku", "=order_number", "reason"]
+    search_fields = ["variant__sku", "order_number", "reason"]  # see get_search_results
+    search_help_text = (
+        "Finds movements by the start of a SKU, by the start of an order number "
+        "(SR-7KQ2) or by a word of the reason. Several words: movements matching all of them."
+    )
     show_full_result_count = False
     list_per_page = 100
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[StockMovement], search_term: str
+    ) -> tuple[QuerySet[StockMovement], bool]:
+        return search_by_words(queryset, search_term, self.search_word_pks)
+
+    def search_word_pks(self, word: str) -> QuerySet[Any, Any]:
+        """Movements of a variant whose SKU starts with the word, of an order whose
+        number starts with it, or whose reason contains it."""
+        return pks_union(
+            StockMovement.objects.filter(order_number__startswith=word.upper()).values("pk"),
+            StockMovement.objects.filter(
+                variant_id__in=variants_by_sku_prefix(prefix=word).values("pk")
+            ).values("pk"),
+            StockMovement.objects.filter(reason__icontains=word).values("pk"),
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

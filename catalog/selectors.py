@@ -29,7 +29,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Upper
 
 from catalog import cache as catalog_cache
 from catalog import product_sql
@@ -453,3 +453,24 @@ def _histogram_pays(gen: int) -> bool:
     seen = (_price_counts["seen"] or 0) + 1
     _price_counts["seen"] = seen
     return seen >= HISTOGRAM_AFTER
+
+
+def variants_by_sku_prefix(*, prefix: str) -> QuerySet[Variant]:
+    """The variants whose SKU starts with `prefix`, in any case, unordered.
+
+    Meant as a subquery (`.values("pk")`, `.values("product_id")`);
+    variant_sku_upper_prefix_idx serves it.
+    """
+    return (
+        Variant.objects.alias(sku_upper=Upper("sku"))
+        .filter(sku_upper__startswith=prefix.upper())
+        .order_by()
+    )
+
+
+def product_ids_by_name(*, word: str) -> QuerySet[Product, Any]:
+    """Ids of the products whose name contains `word`, in any case.
+
+    A query to use as a subquery (`product_id__in=`); product_name_upper_trgm_idx serves it.
+    """
+    return Product.objects.filter(name__icontains=word).order_by().values("pk")

@@ -1,3 +1,4 @@
+import uuid
 from typing import Any
 
 from django import forms
@@ -6,10 +7,21 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.admin_paginator import EstimatedCountPaginator
+from config.admin_search import search_by_words
 from webhooks import services
 from webhooks.api.serializers import EVENT_TYPE_RE
 from webhooks.exceptions import EndpointInactive
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
+
+
+def _event_pks(word: str) -> QuerySet[Event, Any]:
+    """The event whose id is `word`, or the events whose type starts with it
+    (the type's `varchar_pattern_ops` index serves the prefix)."""
+    try:
+        event_id = uuid.UUID(word)
+    except ValueError:
+        return Event.objects.filter(type__startswith=word.lower()).order_by().values("pk")
+    return Event.objects.filter(pk=event_id).order_by().values("pk")
 
 
 class EndpointForm(forms.ModelForm):
@@ -55,6 +67,7 @@ class EndpointAdmin(admin.ModelAdmin):
     list_display = ["url", "is_active", "event_types", "consecutive_failures", "disabled_reason"]
     list_filter = ["is_active"]
     search_fields = ["url", "description"]
+    search_help_text = "Finds endpoints by a part of their URL or description."
     readonly_fields = ["disabled_reason", "disabled_at", "consecutive_failures", "created_at"]
     fields = [
         "url",
@@ -121,7 +134,11 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_select_related = ["event", "endpoint"]
     # Only columns an index sorts (tests/admin/test_indexes.py).
     sortable_by = ["id", "status", "created_at"]
-    search_fields = ["event__id", "event__type"]
+    search_fields = ["event__id", "event__type"]  # see get_search_results
+    search_help_text = (
+        "Finds deliveries by their number, by their event's id (whole) or by the "
+        "start of their event's type (order.paid)."
+    )
     readonly_fields = [f.name for f in Delivery._meta.fields]
     inlines = [DeliveryAttemptInline]
     actions = ["redeliver"]
@@ -135,6 +152,18 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str
+    ) -> tuple[QuerySet[Delivery], bool]:
+        return search_by_words(queryset, search_term, self.search_word_pks)
+
+    def search_word_pks(self, word: str) -> QuerySet[Any, Any]:
+        """The delivery numbered `word`, or the deliveries of the events it finds."""
+        by_event = Delivery.objects.filter(event_id__in=_event_pks(word)).values("pk")
+        if word.isdigit() and len(word) < 19:
+            return by_event.order_by().union(Delivery.objects.filter(pk=int(word)).values("pk"))
+        return by_event.order_by()
 
     def has_redeliver_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.change_delivery")
@@ -165,9 +194,17 @@ class EventAdmin(admin.ModelAdmin):
     list_display = ["id", "type", "created_at", "dispatched_at"]
     list_filter = ["type"]
     sortable_by = ["id", "type", "created_at"]
-    search_fields = ["id", "type"]
+    search_fields = ["id", "type"]  # see get_search_results
+    search_help_text = (
+        "Finds events by their id (whole) or by the start of their type (order.paid)."
+    )
     readonly_fields = ["id", "type", "data", "created_at", "dispatched_at"]
     show_full_result_count = False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Event], search_term: str
+    ) -> tuple[QuerySet[Event], bool]:
+        return search_by_words(queryset, search_term, _event_pks)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
