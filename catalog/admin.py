@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, JSONField, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Exists, JSONField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -28,7 +28,7 @@ from catalog.exceptions import InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
 from catalog.selectors import product_ids_by_name, variants_by_sku_prefix
 from config.admin_paginator import EstimatedCountPaginator
-from config.admin_search import pks_union, search_by_words
+from config.admin_search import in_array, search_by_words
 
 # The path of names from the root ("Clothing / Shirts / Tees") and the depth of
 # each category, walked up with a recursive CTE inside the row's own query.
@@ -208,13 +208,12 @@ class ProductAdmin(InvalidatesCatalogCache):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Product], search_term: str
     ) -> tuple[QuerySet[Product], bool]:
-        return search_by_words(queryset, search_term, self.search_word_pks)
+        return search_by_words(queryset, search_term, self.search_word)
 
-    def search_word_pks(self, word: str) -> QuerySet[Any, Any]:
+    def search_word(self, word: str) -> Q:
         """Products whose name contains the word or with a variant whose SKU starts with it."""
-        return pks_union(
-            product_ids_by_name(word=word),
-            variants_by_sku_prefix(prefix=word).values("product_id"),
+        return Q(name__icontains=word) | in_array(
+            "pk", variants_by_sku_prefix(prefix=word).values("product_id")
         )
 
     @admin.action(description="Publish selected products", permissions=["change"])
@@ -305,13 +304,12 @@ class VariantAdmin(InvalidatesCatalogCache):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Variant], search_term: str
     ) -> tuple[QuerySet[Variant], bool]:
-        return search_by_words(queryset, search_term, self.search_word_pks)
+        return search_by_words(queryset, search_term, self.search_word)
 
-    def search_word_pks(self, word: str) -> QuerySet[Any, Any]:
+    def search_word(self, word: str) -> Q:
         """Variants whose SKU starts with the word or whose product's name contains it."""
-        return pks_union(
-            variants_by_sku_prefix(prefix=word).values("pk"),
-            Variant.objects.filter(product_id__in=product_ids_by_name(word=word)).values("pk"),
+        return in_array("pk", variants_by_sku_prefix(prefix=word).values("pk")) | in_array(
+            "product_id", product_ids_by_name(word=word)
         )
 
     @admin.display(description="Stock")
@@ -400,17 +398,15 @@ class StockMovementAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[StockMovement], search_term: str
     ) -> tuple[QuerySet[StockMovement], bool]:
-        return search_by_words(queryset, search_term, self.search_word_pks)
+        return search_by_words(queryset, search_term, self.search_word)
 
-    def search_word_pks(self, word: str) -> QuerySet[Any, Any]:
+    def search_word(self, word: str) -> Q:
         """Movements of a variant whose SKU starts with the word, of an order whose
         number starts with it, or whose reason contains it."""
-        return pks_union(
-            StockMovement.objects.filter(order_number__startswith=word.upper()).values("pk"),
-            StockMovement.objects.filter(
-                variant_id__in=variants_by_sku_prefix(prefix=word).values("pk")
-            ).values("pk"),
-            StockMovement.objects.filter(reason__icontains=word).values("pk"),
+        return (
+            Q(order_number__startswith=word.upper())
+            | Q(reason__icontains=word)
+            | in_array("variant_id", variants_by_sku_prefix(prefix=word).values("pk"))
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -3,19 +3,22 @@
 Django's default search ORs `icontains` over every search field: a
 `LIKE '%…%'` per field, and through a relation a join plus `SELECT DISTINCT`.
 An admin that calls `search_by_words` says instead what one word matches,
-as a query of primary keys that an index serves (a trigram index for fragments of
-emails, names and reasons; a `text_pattern_ops` btree for the start of a SKU
-or an order number). The words of a search are ANDed, each one a
-`pk IN (…)` filter on the list's own table: no join, so no DISTINCT.
+as conditions on the list's own table that an index serves (a trigram index
+for fragments of emails, names and reasons; a `text_pattern_ops` btree for
+the start of a SKU or an order number). A match in another table comes in as
+`column = ANY(ARRAY(SELECT …))`: the subquery runs once, and the array is an
+index condition, so PostgreSQL can OR all of a word's conditions in one
+bitmap scan, or walk the list's ordering index when matches are common.
+There is no join, so no DISTINCT. The words of a search are ANDed.
 """
 
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, F, Func, Q, QuerySet, Subquery
 from django.utils.text import smart_split, unescape_string_literal
 
-# More words only narrow the list further; each one costs a subquery.
+# More words only narrow the list further; each one adds conditions.
 MAX_WORDS = 6
 
 
@@ -30,25 +33,30 @@ def search_words(term: str) -> list[str]:
     return words[:MAX_WORDS]
 
 
-def pks_union(first: QuerySet[Any, Any], *rest: QuerySet[Any, Any]) -> QuerySet[Any, Any]:
-    """One query of the keys any of `first`, `*rest` selects (each a one-column `values()`).
+class _InArray(Func):
+    """`column = ANY(ARRAY(subquery))`: an index condition on `column`, where
+    `column IN (subquery)` under an OR could only filter row by row."""
 
-    A UNION rather than an OR of `IN (subquery)` conditions: PostgreSQL can
-    serve each branch from its own index, where an OR of subqueries makes it
-    test every row of the table.
-    """
-    return first.order_by().union(*(queryset.order_by() for queryset in rest))
+    arg_joiner = " = ANY(ARRAY"
+    template = "%(expressions)s)"
+    output_field = BooleanField()
+    conditional = True
+
+
+def in_array(column: str, subquery: QuerySet[Any, Any]) -> Q:
+    """A condition: `column` is one of the values of `subquery` (a one-column `values()`)."""
+    return Q(_InArray(F(column), Subquery(subquery.order_by())))
 
 
 def search_by_words(
-    queryset: QuerySet[Any], search_term: str, word_pks: Callable[[str], QuerySet[Any, Any]]
+    queryset: QuerySet[Any], search_term: str, word_filter: Callable[[str], Q]
 ) -> tuple[QuerySet[Any], bool]:
     """What `ModelAdmin.get_search_results` returns: the rows every word matches.
 
-    `word_pks(word)` is a one-column query of the primary keys of the rows
-    that one word matches; it becomes a `pk IN (…)` filter on the list's own
-    table, so no DISTINCT is needed (the returned flag is False).
+    `word_filter(word)` gives the condition, on the list's own table, that
+    one word matches; nothing is joined, so no DISTINCT is needed (the
+    returned flag is False).
     """
     for word in search_words(search_term):
-        queryset = queryset.filter(pk__in=word_pks(word))
+        queryset = queryset.filter(word_filter(word))
     return queryset, False

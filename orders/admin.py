@@ -7,14 +7,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Upper
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 
 from accounts.selectors import user_ids_matching
 from config.admin_paginator import EstimatedCountPaginator
-from config.admin_search import pks_union, search_by_words
+from config.admin_search import in_array, search_by_words
 from config.errors import DomainError
 from orders.management.commands.export_orders import COLUMNS, rows
 from orders.models import NUMBER_PREFIX, Order, OrderEvent, OrderLine, PaymentEvent
@@ -160,22 +160,23 @@ class OrderAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
     ) -> tuple[QuerySet[Order], bool]:
-        return search_by_words(queryset, search_term, self.search_word_pks)
+        return search_by_words(queryset, search_term, self.search_word)
 
-    def search_word_pks(self, word: str) -> QuerySet[Any, Any]:
+    def search_word(self, word: str) -> Q:
         """Orders whose number starts with the word (with or without `SR-`), whose
         customer's email or name contains it, or with a line whose SKU starts with it."""
         upper = word.upper()
         numbers = [upper] if upper.startswith(NUMBER_PREFIX) else [upper, NUMBER_PREFIX + upper]
-        by_number = [
-            Order.objects.filter(number__startswith=number).values("pk") for number in numbers
-        ]
-        return pks_union(
-            *by_number,
-            Order.objects.filter(user_id__in=user_ids_matching(word=word)).values("pk"),
-            OrderLine.objects.alias(sku_upper=Upper("sku"))
-            .filter(sku_upper__startswith=upper)
-            .values("order_id"),
+        by_number = Q()
+        for number in numbers:
+            by_number |= Q(number__startswith=number)
+        with_sku = OrderLine.objects.alias(sku_upper=Upper("sku")).filter(
+            sku_upper__startswith=upper
+        )
+        return (
+            by_number
+            | in_array("user_id", user_ids_matching(word=word))
+            | in_array("pk", with_sku.values("order_id"))
         )
 
     def _run(

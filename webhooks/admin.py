@@ -3,25 +3,25 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from config.admin_paginator import EstimatedCountPaginator
-from config.admin_search import search_by_words
+from config.admin_search import in_array, search_by_words
 from webhooks import services
 from webhooks.api.serializers import EVENT_TYPE_RE
 from webhooks.exceptions import EndpointInactive
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
 
 
-def _event_pks(word: str) -> QuerySet[Event, Any]:
-    """The event whose id is `word`, or the events whose type starts with it
-    (the type's `varchar_pattern_ops` index serves the prefix)."""
+def _event_word(word: str, *, column: str = "pk") -> Q:
+    """Events (through `column`, their id) whose id is `word` or whose type
+    starts with it (the type's `varchar_pattern_ops` index serves the prefix)."""
     try:
         event_id = uuid.UUID(word)
     except ValueError:
-        return Event.objects.filter(type__startswith=word.lower()).order_by().values("pk")
-    return Event.objects.filter(pk=event_id).order_by().values("pk")
+        return in_array(column, Event.objects.filter(type__startswith=word.lower()).values("pk"))
+    return Q(**{column: event_id})
 
 
 class EndpointForm(forms.ModelForm):
@@ -156,14 +156,14 @@ class DeliveryAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str
     ) -> tuple[QuerySet[Delivery], bool]:
-        return search_by_words(queryset, search_term, self.search_word_pks)
+        return search_by_words(queryset, search_term, self.search_word)
 
-    def search_word_pks(self, word: str) -> QuerySet[Any, Any]:
+    def search_word(self, word: str) -> Q:
         """The delivery numbered `word`, or the deliveries of the events it finds."""
-        by_event = Delivery.objects.filter(event_id__in=_event_pks(word)).values("pk")
+        by_event = _event_word(word, column="event_id")
         if word.isdigit() and len(word) < 19:
-            return by_event.order_by().union(Delivery.objects.filter(pk=int(word)).values("pk"))
-        return by_event.order_by()
+            return by_event | Q(pk=int(word))
+        return by_event
 
     def has_redeliver_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.change_delivery")
@@ -204,7 +204,7 @@ class EventAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Event], search_term: str
     ) -> tuple[QuerySet[Event], bool]:
-        return search_by_words(queryset, search_term, _event_pks)
+        return search_by_words(queryset, search_term, _event_word)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
