@@ -20,16 +20,21 @@ from django.utils.text import smart_split, unescape_string_literal
 
 # More words only narrow the list further; each one adds conditions.
 MAX_WORDS = 6
+# No email (254 characters), name, SKU or order number is longer.
+MAX_WORD_LENGTH = 254
 
 
 def search_words(term: str) -> list[str]:
-    """The words of a search as Django's admin splits them: a quoted phrase is one word."""
+    """The words of a search as Django's admin splits them: a quoted phrase is one word.
+
+    At most MAX_WORDS words of at most MAX_WORD_LENGTH characters are kept.
+    """
     words = []
     for bit in smart_split(term):
         if len(bit) > 1 and bit[0] in "\"'" and bit[-1] == bit[0]:
             bit = unescape_string_literal(bit)
         if bit.strip():
-            words.append(bit.strip())
+            words.append(bit.strip()[:MAX_WORD_LENGTH])
     return words[:MAX_WORDS]
 
 
