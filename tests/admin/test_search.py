@@ -230,3 +230,17 @@ def test_more_words_add_no_queries(admin_client_super, shop, model):
 @pytest.mark.parametrize("term", ["x" * 5000, '"unclosed', "50%_off \\"])
 def test_odd_input_is_a_search_not_an_error(admin_client_super, shop, model, term):
     assert _found(admin_client_super, model, term) == set()
+
+
+def test_the_product_autocomplete_uses_the_same_search(admin_client_super, shop):
+    response = admin_client_super.get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "catalog",
+            "model_name": "variant",
+            "field_name": "product",
+            "term": "tote-n",
+        },
+    )
+    assert response.status_code == 200
+    assert [row["text"] for row in response.json()["results"]] == ["Canvas Tote"]
