@@ -161,7 +161,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def search_word(self, word: str) -> Q:
         """The delivery numbered `word`, or the deliveries of the events it finds."""
         by_event = _event_word(word, column="event_id")
-        if word.isdigit() and len(word) < 19:
+        if word.isascii() and word.isdigit() and len(word) < 19:
             return by_event | Q(pk=int(word))
         return by_event
 
