@@ -57,7 +57,12 @@ class UserAdmin(BaseUserAdmin):
         "last_login",
     ]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups", "date_joined"]
+    # Django's search (`icontains`, words ANDed), served by user_search_trgm_idx.
     search_fields = ["email", "first_name", "last_name"]
+    search_help_text = (
+        "Finds people by a part of their email or of their first or last name, in any case. "
+        "Several words: people matching all of them."
+    )
     show_full_result_count = False
     # Only columns an index sorts (tests/admin/test_indexes.py).
     sortable_by = ["email", "date_joined"]
@@ -140,6 +145,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display_links = None  # a token's page would carry its digest in the URL
     list_select_related = ["user"]
     search_fields = ["user__email"]
+    search_help_text = "Finds tokens by a part of their owner's email."
     list_filter = ["created", "expiry"]
     ordering = ["-created"]
     fields = ["user", "created", "expiry"]
@@ -167,6 +173,9 @@ class LoginFailureAdmin(admin.ModelAdmin):
 
     list_display = ["email", "lockout_key", "ip_address", "created_at"]
     search_fields = ["email", "lockout_key", "ip_address"]
+    search_help_text = (
+        "Finds failed log-ins by a part of the email, the lockout key or the IP address."
+    )
     list_filter = ["created_at"]
     ordering = ["-created_at"]
     show_full_result_count = False

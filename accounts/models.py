@@ -1,6 +1,7 @@
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Lower, Upper
 from django.utils import timezone
@@ -86,6 +87,14 @@ class User(AbstractBaseUser, PermissionsMixin):
                 fields=["-date_joined"],
                 name="user_superuser_joined_idx",
                 condition=models.Q(is_superuser=True),
+            ),
+            # The back office's search: a fragment of the email or of a name
+            # (`icontains`, which compares UPPER(...)), by trigrams.
+            GinIndex(
+                OpClass(Upper("email"), name="gin_trgm_ops"),
+                OpClass(Upper("first_name"), name="gin_trgm_ops"),
+                OpClass(Upper("last_name"), name="gin_trgm_ops"),
+                name="user_search_trgm_idx",
             ),
         ]
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from knox.models import AuthToken
 
 from accounts.models import Address, User
@@ -47,3 +47,17 @@ def user_export(*, user: User) -> dict[str, Any]:
     for name, exporter in EXPORTERS.items():
         data[name] = exporter(user)
     return data
+
+
+def user_ids_matching(*, word: str) -> QuerySet[User, Any]:
+    """Ids of the users whose email, first name or last name contains `word`, in any case.
+
+    A query to use as a subquery (`user_id__in=`); user_search_trgm_idx serves it.
+    """
+    return (
+        User.objects.filter(
+            Q(email__icontains=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        )
+        .order_by()
+        .values("pk")
+    )

@@ -22,6 +22,7 @@ from django.db.models import (
     Min,
     Model,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -36,7 +37,9 @@ from django.utils.html import format_html
 from catalog import services
 from catalog.exceptions import CatalogInvalid, InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
+from catalog.selectors import product_ids_by_name, variants_by_sku_prefix
 from config.admin_paginator import EstimatedCountPaginator
+from config.admin_search import in_array, search_by_words
 from config.csv_export import csv_lines
 from config.errors import DomainError, ProtectedObject
 
@@ -203,6 +206,7 @@ class CategoryAdmin(WritesThroughServices):
     # Columns the change lists sort by are those an index serves (tests/admin/test_indexes.py).
     sortable_by = ["tree_name", "slug"]
     search_fields = ["name", "slug"]
+    search_help_text = "Finds categories by a part of their name or slug."
     autocomplete_fields = ["parent"]
     prepopulated_fields = {"slug": ("name",)}
     show_full_result_count = False
@@ -297,7 +301,11 @@ class ProductAdmin(WritesThroughServices):
     list_filter = ["is_published", OutOfStockFilter, "category"]
     list_select_related = ["category"]
     sortable_by = ["name", "is_published"]
-    search_fields = ["name", "=variants__sku"]
+    search_fields = ["name", "variants__sku"]  # see get_search_results
+    search_help_text = (
+        "Finds products by a word of their name (or a part of one) or by the start "
+        "of a variant's SKU, in any case. Several words: products matching all of them."
+    )
     autocomplete_fields = ["category"]
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ["created_at", "updated_at"]
@@ -388,6 +396,17 @@ class ProductAdmin(WritesThroughServices):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         services.products_delete(product_ids=queryset.order_by().values_list("pk", flat=True))
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Product], search_term: str
+    ) -> tuple[QuerySet[Product], bool]:
+        return search_by_words(queryset, search_term, self.search_word)
+
+    def search_word(self, word: str) -> Q:
+        """Products whose name contains the word or with a variant whose SKU starts with it."""
+        return Q(name__icontains=word) | in_array(
+            "pk", variants_by_sku_prefix(prefix=word).values("product_id")
+        )
+
     @admin.action(description="Publish selected products", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         changed = services.products_publish(
@@ -458,7 +477,11 @@ class VariantAdmin(WritesThroughServices):
     list_display = ["sku", "product", "name", "price", "stock"]
     list_select_related = ["product"]
     sortable_by = ["sku", "stock"]
-    search_fields = ["sku", "product__name"]
+    search_fields = ["sku", "product__name"]  # see get_search_results
+    search_help_text = (
+        "Finds variants by the start of their SKU or by a word of their product's name, "
+        "in any case. Several words: variants matching all of them."
+    )
     autocomplete_fields = ["product"]
     readonly_fields = ["stock_level"]
     fields = ["product", "sku", "name", "attributes", "price", "stock_level"]
@@ -483,6 +506,17 @@ class VariantAdmin(WritesThroughServices):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Variant]) -> None:
         services.variants_delete(variant_ids=queryset.order_by().values_list("pk", flat=True))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Variant], search_term: str
+    ) -> tuple[QuerySet[Variant], bool]:
+        return search_by_words(queryset, search_term, self.search_word)
+
+    def search_word(self, word: str) -> Q:
+        """Variants whose SKU starts with the word or whose product's name contains it."""
+        return in_array("pk", variants_by_sku_prefix(prefix=word).values("pk")) | in_array(
+            "product_id", product_ids_by_name(word=word)
+        )
 
     @admin.display(description="Stock")
     def stock_level(self, obj: Variant) -> str:
@@ -559,9 +593,27 @@ class StockMovementAdmin(admin.ModelAdmin):
     list_filter = ["kind", "created_at"]
     sortable_by = ["created_at"]
     list_select_related = ["variant", "created_by"]
-    search_fields = ["=variant__sku", "=order_number", "reason"]
+    search_fields = ["variant__sku", "order_number", "reason"]  # see get_search_results
+    search_help_text = (
+        "Finds movements by the start of a SKU, by the start of an order number "
+        "(SR-7KQ2) or by a word of the reason. Several words: movements matching all of them."
+    )
     show_full_result_count = False
     list_per_page = 100
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[StockMovement], search_term: str
+    ) -> tuple[QuerySet[StockMovement], bool]:
+        return search_by_words(queryset, search_term, self.search_word)
+
+    def search_word(self, word: str) -> Q:
+        """Movements of a variant whose SKU starts with the word, of an order whose
+        number starts with it, or whose reason contains it."""
+        return (
+            Q(order_number__startswith=word.upper())
+            | Q(reason__icontains=word)
+            | in_array("variant_id", variants_by_sku_prefix(prefix=word).values("pk"))
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

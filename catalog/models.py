@@ -1,8 +1,10 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.functions import Upper
 
 from catalog.db import (
     TriggerKeptBooleanField,
@@ -63,6 +65,10 @@ class Product(models.Model):
             # The back office lists every product, published or not: newest first, or by name.
             models.Index(fields=["-created_at", "-id"], name="product_created_idx"),
             models.Index(fields=["name"], name="product_name_idx"),
+            # The back office's search by a word of the name (`icontains`).
+            GinIndex(
+                OpClass(Upper("name"), name="gin_trgm_ops"), name="product_name_upper_trgm_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -94,6 +100,10 @@ class Variant(models.Model):
             ),
             # Low stock first (the dashboard, the variant list sorted by stock).
             models.Index(fields=["stock", "id"], name="variant_stock_idx"),
+            # The back office's search by the start of a SKU, whatever its case.
+            models.Index(
+                OpClass(Upper("sku"), name="text_pattern_ops"), name="variant_sku_upper_prefix_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="variant_stock_gte_0"),
@@ -134,6 +144,10 @@ class StockMovement(models.Model):
             # The whole ledger in the back office, newest first, and by kind.
             models.Index(fields=["-created_at", "-id"], name="movement_created_idx"),
             models.Index(fields=["kind", "-created_at"], name="movement_kind_time_idx"),
+            # The back office's search by a word of the reason (`icontains`).
+            GinIndex(
+                OpClass(Upper("reason"), name="gin_trgm_ops"), name="movement_reason_trgm_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(delta=0), name="movement_delta_nonzero")

@@ -9,9 +9,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import F, QuerySet
+from django.db.models.functions import Upper
 
 from catalog.listing import money
-from catalog.models import Category, StockMovement, Variant
+from catalog.models import Category, Product, StockMovement, Variant
 
 # --- Categories --------------------------------------------------------------
 
@@ -91,3 +92,24 @@ def stock_movement_dict(movement: StockMovement) -> dict[str, Any]:
         "created_by": movement.created_by.email if movement.created_by else None,
         "created_at": movement.created_at,
     }
+
+
+def variants_by_sku_prefix(*, prefix: str) -> QuerySet[Variant]:
+    """The variants whose SKU starts with `prefix`, in any case, unordered.
+
+    Meant as a subquery (`.values("pk")`, `.values("product_id")`);
+    variant_sku_upper_prefix_idx serves it.
+    """
+    return (
+        Variant.objects.alias(sku_upper=Upper("sku"))
+        .filter(sku_upper__startswith=prefix.upper())
+        .order_by()
+    )
+
+
+def product_ids_by_name(*, word: str) -> QuerySet[Product, Any]:
+    """Ids of the products whose name contains `word`, in any case.
+
+    A query to use as a subquery (`product_id__in=`); product_name_upper_trgm_idx serves it.
+    """
+    return Product.objects.filter(name__icontains=word).order_by().values("pk")

@@ -9,7 +9,9 @@ import secrets
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
+from django.db.models.functions import Upper
 
 # Crockford's base32 without I, L, O, U: easy to read aloud, no 0/O or 1/I confusion.
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -133,6 +135,13 @@ class OrderLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order", "variant"], name="orderline_order_variant"),
             models.CheckConstraint(condition=models.Q(quantity__gte=1), name="orderline_qty_gte_1"),
+        ]
+        indexes = [
+            # The back office finds orders by the start of a SKU, whatever its case.
+            models.Index(
+                OpClass(Upper("sku"), name="text_pattern_ops"),
+                name="orderline_sku_upper_prefix_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,19 +1,31 @@
+import uuid
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
 from config.admin_paginator import EstimatedCountPaginator
+from config.admin_search import in_array, search_by_words
 from webhooks import services
 from webhooks.api.serializers import EVENT_TYPE_RE
 from webhooks.destinations import url_check
 from webhooks.exceptions import EndpointInactive, EndpointUrlRefused
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
+
+
+def _event_word(word: str, *, column: str = "pk") -> Q:
+    """Events (through `column`, their id) whose id is `word` or whose type
+    starts with it (the type's `varchar_pattern_ops` index serves the prefix)."""
+    try:
+        event_id = uuid.UUID(word)
+    except ValueError:
+        return in_array(column, Event.objects.filter(type__startswith=word.lower()).values("pk"))
+    return Q(**{column: event_id})
 
 
 class EndpointForm(forms.ModelForm):
@@ -61,6 +73,7 @@ class EndpointAdmin(admin.ModelAdmin):
     list_display = ["url", "is_active", "event_types", "consecutive_failures", "disabled_reason"]
     list_filter = ["is_active"]
     search_fields = ["url", "description"]
+    search_help_text = "Finds endpoints by a part of their URL or description."
     readonly_fields = ["disabled_reason", "disabled_at", "consecutive_failures", "created_at"]
     fields = [
         "url",
@@ -143,7 +156,11 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_select_related = ["event", "endpoint"]
     # Only columns an index sorts (tests/admin/test_indexes.py).
     sortable_by = ["id", "status", "created_at"]
-    search_fields = ["event__id", "event__type"]
+    search_fields = ["event__id", "event__type"]  # see get_search_results
+    search_help_text = (
+        "Finds deliveries by their number, by their event's id (whole) or by the "
+        "start of their event's type (order.paid)."
+    )
     readonly_fields = [f.name for f in Delivery._meta.fields]
     inlines = [DeliveryAttemptInline]
     actions = ["redeliver"]
@@ -157,6 +174,18 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str
+    ) -> tuple[QuerySet[Delivery], bool]:
+        return search_by_words(queryset, search_term, self.search_word)
+
+    def search_word(self, word: str) -> Q:
+        """The delivery numbered `word`, or the deliveries of the events it finds."""
+        by_event = _event_word(word, column="event_id")
+        if word.isascii() and word.isdigit() and len(word) < 19:
+            return by_event | Q(pk=int(word))
+        return by_event
 
     def has_redeliver_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.change_delivery")
@@ -187,9 +216,17 @@ class EventAdmin(admin.ModelAdmin):
     list_display = ["id", "type", "created_at", "dispatched_at"]
     list_filter = ["type"]
     sortable_by = ["id", "type", "created_at"]
-    search_fields = ["id", "type"]
+    search_fields = ["id", "type"]  # see get_search_results
+    search_help_text = (
+        "Finds events by their id (whole) or by the start of their type (order.paid)."
+    )
     readonly_fields = ["id", "type", "data", "created_at", "dispatched_at"]
     show_full_result_count = False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Event], search_term: str
+    ) -> tuple[QuerySet[Event], bool]:
+        return search_by_words(queryset, search_term, _event_word)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
