@@ -223,7 +223,8 @@ def test_more_words_add_no_queries(admin_client_super, shop, model):
         admin_client_super.get(url, {"q": "tote"})
     with CaptureQueriesContext(connection) as four_words:
         admin_client_super.get(url, {"q": "tote canvas nat bertrand"})
-    assert len(one_word) == len(four_words) <= 14
+    # Fewer may be found, and the order list's date hierarchy then probes fewer periods.
+    assert len(four_words) <= len(one_word) <= 14
 
 
 @pytest.mark.parametrize("model", [Order, Product, Variant, StockMovement, User, Event, Delivery])
