@@ -264,12 +264,27 @@ def order_transition(
                 status=locked.status,
                 action=action,
             )
+        if action in {"ship", "refund"}:
+            # Everything not yet shipped / refunded, through the fulfilment records.
+            from orders.fulfilment import refund_create, shipment_create
+
+            if action == "ship":
+                shipment_create(order=locked, user=user, tracking_number=tracking_number)
+            else:
+                refund_create(
+                    order=locked, user=user, everything=True, restock=restock, reason=note
+                )
+            locked.refresh_from_db()
+            return locked
         from_status = locked.status
         locked.status = transition.target
         fields = ["status", "updated_at"]
-        if action == "ship":
-            locked.tracking_number = tracking_number
-            fields.append("tracking_number")
+        if transition.target == OrderStatus.PAID:
+            locked.paid_total = locked.total
+            fields.append("paid_total")
+        if action == "deliver":
+            locked.delivered_at = timezone.now()
+            fields.append("delivered_at")
         if action == "cancel" and from_status == OrderStatus.PAID:
             locked.refund_due = True
             fields.append("refund_due")
@@ -280,14 +295,6 @@ def order_transition(
                 quantities=stock,
                 kind=StockMovementKind.ORDER_CANCELLED,
                 order_number=locked.number,
-                user=user,
-            )
-        elif transition.stock is StockEffect.RETURN_IF_RESTOCK and restock:
-            stock_return(
-                quantities=stock,
-                kind=StockMovementKind.REFUND_RESTOCK,
-                order_number=locked.number,
-                reason=note,
                 user=user,
             )
         elif transition.stock is StockEffect.TAKE:
