@@ -162,8 +162,15 @@ def order_status_derived(*, order: Order, lines: Sequence[OrderLine]) -> str:
 def _status_follow(
     *, order: Order, lines: Sequence[OrderLine], user: Any, fields: list[str], note: str = ""
 ) -> None:
-    """Move the locked `order` to its derived status, saving `fields` too, with its events."""
-    target = order_status_derived(order=order, lines=lines)
+    """Move the locked `order` to its derived status, saving `fields` too, with its events.
+
+    A pending or cancelled order keeps its status (a refund of a cancelled
+    order may still be confirmed or fail).
+    """
+    if order.status in FULFILMENT_STATUSES:
+        target = order_status_derived(order=order, lines=lines)
+    else:
+        target = order.status
     source = order.status
     if target != source:
         order.status = target

@@ -289,7 +289,12 @@ def order_transition(
             locked.refund_due = True
             fields.append("refund_due")
 
-        stock = {line.variant_id: line.quantity for line in locked.lines.all()}
+        # Units refunded and restocked before shipping are already back in stock.
+        stock = {
+            line.variant_id: line.quantity - line.quantity_cancelled
+            for line in locked.lines.all()
+            if line.quantity > line.quantity_cancelled
+        }
         if transition.stock is StockEffect.RETURN:
             stock_return(
                 quantities=stock,
