@@ -29,9 +29,13 @@ from orders.api.fulfilment_serializers import (
 )
 from orders.api.serializers import OrderEventSerializer
 from orders.api.views import ERROR
+from orders.exceptions import TransitionForbidden
 from orders.fulfilment_selectors import refunds_of, returns_visible_to, shipments_of
 from orders.models import Order, OrderEvent, Refund, Return, ReturnStatus, Shipment
 from orders.selectors import orders_visible_to
+from orders.transitions import FULFILMENT_ACTIONS, transition_may_take
+
+STAFF_PERMISSION = "orders.transition_order"
 
 NUMBER = OpenApiParameter("number", str, OpenApiParameter.PATH, description="The order number.")
 
@@ -66,6 +70,18 @@ class _OrderRecords(generics.GenericAPIView[Any]):
             raise NotFound()
         return found
 
+    def order_for(self, action: str) -> Order:
+        """The order, then who may take `action` on it (403) before any input is judged."""
+        order = self.order()
+        entry = FULFILMENT_ACTIONS.get(action)
+        if entry is not None and not transition_may_take(
+            transition=entry, order=order, user=self.request.user
+        ):
+            raise TransitionForbidden()
+        if entry is None and not self.request.user.has_perm(STAFF_PERMISSION):
+            raise TransitionForbidden()
+        return order
+
     def _list(self, queryset: QuerySet[Any]) -> Response:
         page = self.paginate_queryset(queryset)
         data = self.get_serializer(page, many=True).data
@@ -91,11 +107,10 @@ class OrderShipmentsView(_OrderRecords):
         "`partially_shipped` or `shipped`; more than remains is 409 `over_fulfilment`.",
     )
     def post(self, request: Request, number: str) -> Response:
+        order = self.order_for("create-shipment")
         data = ShipmentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        shipment = fulfilment.shipment_create(
-            order=self.order(), user=request.user, **data.validated_data
-        )
+        shipment = fulfilment.shipment_create(order=order, user=request.user, **data.validated_data)
         created = shipments_of(order=shipment.order).get(pk=shipment.pk)
         return Response(ShipmentSerializer(created).data, status=status.HTTP_201_CREATED)
 
@@ -126,11 +141,10 @@ class OrderReturnsView(_OrderRecords):
         "More than shipped (counting open returns) is 409 `over_return`.",
     )
     def post(self, request: Request, number: str) -> Response:
+        order = self.order_for("request-return")
         data = ReturnCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        created = fulfilment.return_request(
-            order=self.order(), user=request.user, **data.validated_data
-        )
+        created = fulfilment.return_request(order=order, user=request.user, **data.validated_data)
         found = returns_visible_to(user=request.user).get(pk=created.pk)
         return Response(ReturnSerializer(found).data, status=status.HTTP_201_CREATED)
 
@@ -155,11 +169,10 @@ class OrderRefundsView(_OrderRecords):
         "paid minus pending and succeeded refunds is 409 `over_refund`.",
     )
     def post(self, request: Request, number: str) -> Response:
+        order = self.order_for("create-refund")
         data = RefundCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        refund = fulfilment.refund_create(
-            order=self.order(), user=request.user, **data.validated_data
-        )
+        refund = fulfilment.refund_create(order=order, user=request.user, **data.validated_data)
         created = refunds_of(order=refund.order).get(pk=refund.pk)
         return Response(RefundSerializer(created).data, status=status.HTTP_201_CREATED)
 
@@ -175,10 +188,11 @@ class OrderNotesView(_OrderRecords):
         description="An internal note: a `note_added` event that only staff see.",
     )
     def post(self, request: Request, number: str) -> Response:
+        order = self.order_for("note")
         data = NoteCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         event = fulfilment.note_add(
-            order=self.order(), user=request.user, text=data.validated_data["text"]
+            order=order, user=request.user, text=data.validated_data["text"]
         )
         return Response(self.get_serializer(event).data, status=status.HTTP_201_CREATED)
 
@@ -238,11 +252,18 @@ class ReturnViewSet(
     def reject(self, request: Request, pk: str) -> Response:
         return self._decide(request, approve=False)
 
+    def _staff_return(self) -> Return:
+        """Staff only (403 for anyone else, whatever the id), then the return (404)."""
+        if not self.request.user.has_perm(STAFF_PERMISSION):
+            raise TransitionForbidden()
+        return self.get_object()
+
     def _decide(self, request: Request, *, approve: bool) -> Response:
+        order_return = self._staff_return()
         data = ReturnDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         decided = fulfilment.return_decide(
-            order_return=self.get_object(),
+            order_return=order_return,
             user=request.user,
             approve=approve,
             reason=data.validated_data["reason"],
@@ -260,10 +281,11 @@ class ReturnViewSet(
     )
     @action(detail=True, methods=["post"])
     def receive(self, request: Request, pk: str) -> Response:
+        order_return = self._staff_return()
         data = ReturnReceiveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         received = fulfilment.return_receive(
-            order_return=self.get_object(),
+            order_return=order_return,
             user=request.user,
             lines=data.validated_data.get("lines"),
         )
