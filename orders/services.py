@@ -251,7 +251,9 @@ def order_transition(
     writes with update_fields, moves stock as the transition says, records an
     OrderEvent and an outbox event, and sends the customer email after commit.
     A `take` transition may raise InsufficientStock (and changes nothing).
-    Returns the locked, updated order.
+    `ship` and `refund` ship or refund everything left through
+    orders.fulfilment (a shipment or a pending refund record; OverFulfilment
+    or OverRefund when nothing is left). Returns the locked, updated order.
     """
     transition = TRANSITIONS[action]
     with transaction.atomic():
