@@ -121,6 +121,7 @@ class StockMovementKind(models.TextChoices):
     REFUND_RESTOCK = "refund_restock", "Refund restock"
     IMPORT = "import", "Import"
     PAYMENT_REALLOCATED = "payment_reallocated", "Payment reallocated"
+    RETURN_RESTOCK = "return_restock", "Return restock"
 
 
 class StockMovement(models.Model):

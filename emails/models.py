@@ -11,6 +11,11 @@ class EmailKind(models.TextChoices):
     ORDER_SHIPPED = "order_shipped"
     ORDER_CANCELLED = "order_cancelled"
     ORDER_REFUNDED = "order_refunded"
+    # Fulfilment: about one shipment, return or refund of the order (`record_id`).
+    ORDER_SHIPMENT_CREATED = "order_shipment_created"
+    ORDER_RETURN_APPROVED = "order_return_approved"
+    ORDER_RETURN_REJECTED = "order_return_rejected"
+    ORDER_REFUND_SUCCEEDED = "order_refund_succeeded"
     PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of email, not a secret)
 
 
@@ -34,6 +39,8 @@ class OutgoingEmail(models.Model):
         "orders.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     address = models.CharField(max_length=254, blank=True)
+    # The shipment, return or refund a fulfilment email is about (by the kind).
+    record_id = models.PositiveBigIntegerField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=EmailStatus.choices, default=EmailStatus.PENDING
     )

@@ -31,15 +31,22 @@ logger = logging.getLogger("stockroom.emails")
 
 
 def email_queue(
-    *, kind: EmailKind, order: "Order | None" = None, address: str = ""
+    *,
+    kind: EmailKind,
+    order: "Order | None" = None,
+    address: str = "",
+    record_id: int | None = None,
 ) -> OutgoingEmail:
-    """Record an email to send: an order email names `order`, a password reset `address`.
+    """Record an email to send: an order email names `order` (a fulfilment email also the
+    shipment, return or refund as `record_id`), a password reset `address`.
 
     Must be called inside the transaction of the change the email is about,
     so the email exists if and only if the change committed. One INSERT; the
     hint to send it is queued after the commit.
     """
-    email = OutgoingEmail.objects.create(kind=kind, order=order, address=address)
+    email = OutgoingEmail.objects.create(
+        kind=kind, order=order, address=address, record_id=record_id
+    )
     transaction.on_commit(partial(_send_hint, email_id=email.pk), robust=True)
     return email
 
@@ -105,10 +112,15 @@ def _message_for(email: OutgoingEmail) -> EmailMessage | None:
         from accounts.services import password_reset_message
 
         return password_reset_message(email=email.address)
-    from orders.emails import order_email_message
+    from orders.emails import fulfilment_email_message, order_email_message
 
     assert email.order_id is not None
-    return order_email_message(order_id=email.order_id, kind=email.kind.removeprefix("order_"))
+    kind = email.kind.removeprefix("order_")
+    if email.record_id is not None:
+        return fulfilment_email_message(
+            order_id=email.order_id, kind=kind, record_id=email.record_id
+        )
+    return order_email_message(order_id=email.order_id, kind=kind)
 
 
 def message_id(email: OutgoingEmail) -> str:

@@ -16,55 +16,10 @@ from config.admin_paginator import EstimatedCountPaginator
 from config.admin_search import in_array, search_by_words
 from config.csv_export import csv_lines
 from config.errors import DomainError
+from orders.admin_fulfilment import OrderWorkPageMixin
 from orders.management.commands.export_orders import COLUMNS, rows
-from orders.models import NUMBER_PREFIX, Order, OrderEvent, OrderLine, PaymentEvent
+from orders.models import NUMBER_PREFIX, Order, OrderLine, PaymentEvent
 from orders.services import order_transition
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Lines and events are part of the order: whoever may see the order sees them.
-        return request.user.has_perm("orders.view_order") or request.user.has_perm(
-            "orders.change_order"
-        )
-
-
-class OrderLineInline(ReadOnlyInline):
-    model = OrderLine
-    fields = readonly_fields = (
-        "sku",
-        "product_name",
-        "variant_name",
-        "unit_price",
-        "quantity",
-        "line_total",
-    )
-
-
-class OrderEventInline(ReadOnlyInline):
-    model = OrderEvent
-    fields = readonly_fields = (
-        "created_at",
-        "type",
-        "from_status",
-        "to_status",
-        "actor_kind",
-        "actor",
-        "note",
-    )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
-        return super().get_queryset(request).select_related("actor")
 
 
 def _log_message(action: str, arguments: dict[str, Any]) -> str:
@@ -86,7 +41,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderWorkPageMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     list_display = [
         "number",
@@ -111,7 +66,9 @@ class OrderAdmin(admin.ModelAdmin):
     sortable_by = ["number", "status", "created_at"]
     list_per_page = 50
     show_full_result_count = False
-    inlines = [OrderLineInline, OrderEventInline]
+    # Lines and the timeline are on the work page (admin_fulfilment), with their quantities.
+    inlines = ()
+    change_form_template = "admin/orders/order/work_page.html"
     readonly_fields = [
         "number",
         "user",
@@ -120,6 +77,9 @@ class OrderAdmin(admin.ModelAdmin):
         "subtotal",
         "shipping_total",
         "total",
+        "paid_total",
+        "refunded_total",
+        "delivered_at",
         "refund_due",
         "tracking_number",
         "shipping_full_name",

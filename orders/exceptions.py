@@ -36,3 +36,33 @@ class InvalidSignature(DomainError):
     status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid_signature"
     detail = "The Payment-Signature header is missing, malformed, stale or wrong."
+
+
+class OverFulfilment(DomainError):
+    """More units to ship than remain; raised with `errors={"lines.N.quantity": [...]}`."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "over_fulfilment"
+    detail = "More than remains to be shipped."
+
+
+class OverReturn(DomainError):
+    """More units to return than shipped, counting returns still open."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "over_return"
+    detail = "More than was shipped and not already being returned."
+
+
+class ReturnWindowClosed(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "return_window_closed"
+    detail = "The return window for this order has closed."
+
+
+class OverRefund(DomainError):
+    """More than was paid minus pending and succeeded refunds (or a line's quantity)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "over_refund"
+    detail = "More than remains to be refunded."

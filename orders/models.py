@@ -28,6 +28,7 @@ def order_number_generate() -> str:
 class OrderStatus(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", "Pending payment"
     PAID = "paid", "Paid"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
     SHIPPED = "shipped", "Shipped"
     DELIVERED = "delivered", "Delivered"
     CANCELLED = "cancelled", "Cancelled"
@@ -68,6 +69,11 @@ class Order(models.Model):
     tracking_number = models.CharField(max_length=100, blank=True)
     # Money was received for an order that is now cancelled: staff owe a refund.
     refund_due = models.BooleanField(default=False)
+    # What the customer paid, and what pending and succeeded refunds give back.
+    paid_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    refunded_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # Starts the return window (RETURN_WINDOW_DAYS).
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -95,6 +101,14 @@ class Order(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(total__gte=0), name="order_total_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(paid_total__gte=0), name="order_paid_total_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refunded_total__gte=0)
+                & models.Q(refunded_total__lte=models.F("paid_total")),
+                name="order_refunded_lte_paid",
+            ),
         ]
         permissions = [
             ("cancel_order", "Can cancel orders"),
@@ -129,12 +143,39 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     quantity = models.PositiveIntegerField()
     line_total = models.DecimalField(max_digits=14, decimal_places=2)
+    # Fulfilment counters, written only by orders.fulfilment under the order's lock.
+    quantity_shipped = models.PositiveIntegerField(default=0)
+    # Units taken off the order before shipping (refunded and restocked): never shipped.
+    quantity_cancelled = models.PositiveIntegerField(default=0)
+    # Units in returns that are requested, approved or received.
+    quantity_return_claimed = models.PositiveIntegerField(default=0)
+    quantity_returned = models.PositiveIntegerField(default=0)
+    # Units in pending and succeeded refunds.
+    quantity_refunded = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["order_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["order", "variant"], name="orderline_order_variant"),
             models.CheckConstraint(condition=models.Q(quantity__gte=1), name="orderline_qty_gte_1"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    quantity__gte=models.F("quantity_shipped") + models.F("quantity_cancelled")
+                ),
+                name="orderline_shipped_lte_qty",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity_return_claimed__lte=models.F("quantity_shipped")),
+                name="orderline_claimed_lte_shipped",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity_returned__lte=models.F("quantity_return_claimed")),
+                name="orderline_returned_lte_claimed",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity_refunded__lte=models.F("quantity")),
+                name="orderline_refunded_lte_qty",
+            ),
         ]
         indexes = [
             # The back office finds orders by the start of a SKU, whatever its case.
@@ -224,3 +265,30 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.caller} {self.method} {self.path} {self.key}"
+
+
+# The fulfilment models live in their own module; imported here so Django finds them.
+from orders.fulfilment_models import (  # noqa: E402
+    Refund as Refund,
+)
+from orders.fulfilment_models import (  # noqa: E402
+    RefundLine as RefundLine,
+)
+from orders.fulfilment_models import (  # noqa: E402
+    RefundStatus as RefundStatus,
+)
+from orders.fulfilment_models import (  # noqa: E402
+    Return as Return,
+)
+from orders.fulfilment_models import (  # noqa: E402
+    ReturnLine as ReturnLine,
+)
+from orders.fulfilment_models import (  # noqa: E402
+    ReturnStatus as ReturnStatus,
+)
+from orders.fulfilment_models import (  # noqa: E402
+    Shipment as Shipment,
+)
+from orders.fulfilment_models import (  # noqa: E402
+    ShipmentLine as ShipmentLine,
+)

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from catalog.exceptions import InsufficientStock
 from orders.exceptions import InvalidSignature
+from orders.fulfilment import refund_confirm
 from orders.models import Order, OrderStatus, PaymentEvent
 from orders.services import order_event_note, order_transition
 
@@ -70,12 +71,14 @@ def payment_event_apply(
     amount: Decimal,
     currency: str,
     payload: dict[str, Any],
+    refund_id: int | None = None,
 ) -> str:
     """Apply one provider event exactly once; returns the outcome (also stored).
 
     The PaymentEvent row is inserted in the same transaction as the effect: a
     simultaneous duplicate waits on the unique index and then finds the id
-    taken ("duplicate"), so an event never applies twice. The order row is
+    taken ("duplicate"), so an event never applies twice. `refund.*` events
+    confirm the refund `refund_id` (orders.fulfilment.refund_confirm). The order row is
     locked (waiting for the expiry sweep if it holds it) before it is judged.
     """
     with transaction.atomic():
@@ -90,7 +93,16 @@ def payment_event_apply(
         except IntegrityError:
             return "duplicate"
         order = Order.objects.select_for_update().filter(number=order_number).first()
-        outcome = _apply(order=order, type=type, amount=amount, currency=currency.upper())
+        if type.startswith("refund.") and order is not None:
+            outcome = refund_confirm(
+                order=order,
+                refund_id=refund_id,
+                amount=amount,
+                currency=currency.upper(),
+                succeeded=type == "refund.succeeded",
+            )
+        else:
+            outcome = _apply(order=order, type=type, amount=amount, currency=currency.upper())
         record.outcome = outcome
         record.save(update_fields=["outcome"])
     return outcome

@@ -249,7 +249,9 @@ def order_transition(
     writes with update_fields, moves stock as the transition says, records an
     OrderEvent, an outbox event and the customer email (sent after the commit).
     A `take` transition may raise InsufficientStock (and changes nothing).
-    Returns the locked, updated order.
+    `ship` and `refund` ship or refund everything left through
+    orders.fulfilment (a shipment or a pending refund record; OverFulfilment
+    or OverRefund when nothing is left). Returns the locked, updated order.
     """
     transition = TRANSITIONS[action]
     with transaction.atomic():
@@ -262,30 +264,42 @@ def order_transition(
                 status=locked.status,
                 action=action,
             )
+        if action in {"ship", "refund"}:
+            # Everything not yet shipped / refunded, through the fulfilment records.
+            from orders.fulfilment import refund_create, shipment_create
+
+            if action == "ship":
+                shipment_create(order=locked, user=user, tracking_number=tracking_number)
+            else:
+                refund_create(
+                    order=locked, user=user, everything=True, restock=restock, reason=note
+                )
+            locked.refresh_from_db()
+            return locked
         from_status = locked.status
         locked.status = transition.target
         fields = ["status", "updated_at"]
-        if action == "ship":
-            locked.tracking_number = tracking_number
-            fields.append("tracking_number")
+        if transition.target == OrderStatus.PAID:
+            locked.paid_total = locked.total
+            fields.append("paid_total")
+        if action == "deliver":
+            locked.delivered_at = timezone.now()
+            fields.append("delivered_at")
         if action == "cancel" and from_status == OrderStatus.PAID:
             locked.refund_due = True
             fields.append("refund_due")
 
-        stock = {line.variant_id: line.quantity for line in locked.lines.all()}
+        # Units refunded and restocked before shipping are already back in stock.
+        stock = {
+            line.variant_id: line.quantity - line.quantity_cancelled
+            for line in locked.lines.all()
+            if line.quantity > line.quantity_cancelled
+        }
         if transition.stock is StockEffect.RETURN:
             stock_return(
                 quantities=stock,
                 kind=StockMovementKind.ORDER_CANCELLED,
                 order_number=locked.number,
-                user=user,
-            )
-        elif transition.stock is StockEffect.RETURN_IF_RESTOCK and restock:
-            stock_return(
-                quantities=stock,
-                kind=StockMovementKind.REFUND_RESTOCK,
-                order_number=locked.number,
-                reason=note,
                 user=user,
             )
         elif transition.stock is StockEffect.TAKE:

@@ -343,7 +343,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {"DeliveryErrorEnum": "webhooks.models.DeliveryError"},
+    "ENUM_NAME_OVERRIDES": {
+        "DeliveryErrorEnum": "webhooks.models.DeliveryError",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "ReturnStatusEnum": "orders.models.ReturnStatus",
+        "RefundStatusEnum": "orders.models.RefundStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "orders.idempotency.schema_add_idempotency_header",
@@ -356,6 +361,7 @@ SHIPPING_FLAT_RATE = env.str("SHIPPING_FLAT_RATE", default="4.90")
 SHIPPING_FREE_FROM = env.str("SHIPPING_FREE_FROM", default="50.00")
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=100)
 ORDER_PAYMENT_TIMEOUT = timedelta(minutes=env.int("ORDER_PAYMENT_TIMEOUT_MINUTES", default=30))
+RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=30)
 ADDRESSES_PER_USER_MAX = env.int("ADDRESSES_PER_USER_MAX", default=20)
 CATALOG_CACHE_TTL = env.int("CATALOG_CACHE_TTL", default=300)
 LOW_STOCK_THRESHOLD = env.int("LOW_STOCK_THRESHOLD", default=5)

@@ -70,7 +70,17 @@ class OrderCancelSerializer(serializers.Serializer):
 class OrderLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderLine
-        fields = ["sku", "product_name", "variant_name", "unit_price", "quantity", "line_total"]
+        fields = [
+            "sku",
+            "product_name",
+            "variant_name",
+            "unit_price",
+            "quantity",
+            "line_total",
+            "quantity_shipped",
+            "quantity_returned",
+            "quantity_refunded",
+        ]
 
 
 class ShippingAddressOutputSerializer(serializers.Serializer):
@@ -100,6 +110,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "subtotal",
             "shipping_total",
             "total",
+            "paid_total",
+            "refunded_total",
             "shipping_address",
             "tracking_number",
             "refund_due",

@@ -29,6 +29,7 @@ from orders.api.serializers import (
     OrderSerializer,
     OrderShipSerializer,
 )
+from orders.fulfilment_selectors import order_events_for
 from orders.models import Order
 from orders.payments import (
     SIGNATURE_PATTERN,
@@ -114,7 +115,8 @@ class OrderViewSet(
     @action(detail=True, methods=["get"], serializer_class=OrderEventSerializer)
     def events(self, request: Request, number: str) -> Response:
         order = self.get_object()
-        page = self.paginate_queryset(selectors.order_events(order=order))  # type: ignore[arg-type]
+        events = order_events_for(order=order, user=request.user)
+        page = self.paginate_queryset(events)  # type: ignore[arg-type]
         serializer = OrderEventSerializer(page, many=True, context=self.get_serializer_context())
         return self.get_paginated_response(serializer.data)
 
@@ -169,13 +171,18 @@ class OrderViewSet(
 
 class PaymentEventDataSerializer(serializers.Serializer):
     order_number = serializers.CharField(max_length=32)
+    refund_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="`refund.*` events only."
+    )
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
     currency = serializers.CharField(min_length=3, max_length=3)
 
 
 class PaymentEventSerializer(serializers.Serializer):
     id = serializers.CharField(max_length=255)
-    type = serializers.ChoiceField(choices=["payment.succeeded", "payment.failed"])
+    type = serializers.ChoiceField(
+        choices=["payment.succeeded", "payment.failed", "refund.succeeded", "refund.failed"]
+    )
     data = PaymentEventDataSerializer()  # type: ignore[assignment]
 
 
@@ -227,5 +234,6 @@ class PaymentWebhookView(APIView):
             amount=data["amount"],
             currency=data["currency"],
             payload=cast(dict[str, Any], request.data),
+            refund_id=data.get("refund_id"),
         )
         return Response({"received": True, "outcome": outcome})

@@ -49,6 +49,7 @@ def test_order_actions_are_in_the_admin_log_and_the_order_history(role_client):
     assert events == [
         ("placed", order.user_id),
         ("paid", manager.user.pk),
+        ("shipment_created", manager.user.pk),
         ("shipped", manager.user.pk),
     ]
     assert set(Event.objects.values_list("type", flat=True)) >= {"order.paid", "order.shipped"}

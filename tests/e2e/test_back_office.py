@@ -7,7 +7,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from accounts.roles import roles_setup
-from catalog.models import Variant
+from catalog.models import StockMovement, Variant
+from orders.services import order_place
 from tests.accounts.factories import DEFAULT_PASSWORD, StaffFactory, UserFactory
 from tests.catalog.factories import VariantFactory
 
@@ -41,6 +42,10 @@ def _expect_message(page: Any, text: str) -> None:
     message = page.locator("ul.messagelist li").first
     message.wait_for()
     assert text in message.inner_text(), message.inner_text()
+
+
+def _timeline(page: Any) -> list[str]:
+    return list(page.locator("#order-timeline tr.event td:nth-child(2)").all_inner_texts())
 
 
 def _run_action(page: Any, number: str, action: str) -> None:
@@ -124,11 +129,10 @@ def test_from_new_product_to_shipped_order(roles, new_page, screens, live_server
 
     page.click(f"#result_list a:has-text('{number}')")
     screens.watch("order", page, page.url)
-    assert "TRACK-E2E-0042" in page.inner_text(".field-tracking_number")
-    events = page.locator("#events-group td.field-type").all_inner_texts()
-    assert [event.strip() for event in events] == ["placed", "paid", "shipped"]
-    actors = page.locator("#events-group td.field-actor").all_inner_texts()
-    assert [actor.strip() for actor in actors][1:] == [order_manager.email] * 2
+    assert "TRACK-E2E-0042" in page.inner_text("#order-summary")
+    assert [e.strip() for e in _timeline(page)] == ["placed", "paid", "shipment_created", "shipped"]
+    actors = page.locator("#order-timeline tr.event td:nth-child(4)").all_inner_texts()
+    assert all(order_manager.email in actor for actor in actors[1:])
 
     # The customer's API shows it shipped with that tracking number.
     shown = api.get(f"/api/v1/orders/{number}/", headers=auth)
@@ -148,3 +152,71 @@ def test_support_is_refused_the_product_change_form(roles, new_page, screens):
 
     assert response is not None and response.status == 403
     assert page.locator("input[name=_save]").count() == 0
+
+
+def _work(page: Any, button: str, fields: dict[str, str], checks: tuple[str, ...] = ()) -> None:
+    """Click a work-page button, fill its small form, submit it, and expect success."""
+    page.click(button)
+    page.wait_for_selector("#work-form")
+    for name, value in fields.items():
+        page.fill(f"#work-form [name={name}]", value)
+    for name in checks:
+        page.check(f"#work-form [name={name}]")
+    page.click("#work-form input[type=submit]")
+    _expect_message(page, "done")
+
+
+def test_order_page_ships_in_two_parts_takes_a_return_and_refunds(roles, new_page, screens):
+    order_manager = _staff("Order manager")
+    variants = [VariantFactory(price="8.00", stock=10) for _ in range(3)]
+    order = order_place(
+        user=UserFactory(),
+        lines=[{"sku": v.sku, "quantity": 1} for v in variants],
+        shipping_address=ADDRESS,
+    )
+    line = {item.sku: item.pk for item in order.lines.all()}
+    a, b, c = (v.sku for v in variants)
+
+    page = new_page()
+    _log_in(page, order_manager)
+    page.goto(f"/admin/orders/order/{order.pk}/change/")
+    screens.watch("work-page", page, page.url)
+    assert page.locator("input[name=_save]").count() == 0
+    assert page.locator("#act-create-shipment").count() == 0  # not paid yet
+    _work(page, "#act-mark-paid", {})
+    _work(
+        page,
+        "#act-create-shipment",
+        {"tracking_number": "T-1", f"line_{line[a]}": "1", f"line_{line[b]}": "1"},
+    )
+    assert "Partially shipped" in page.inner_text("#order-status")
+    _work(page, "#act-create-shipment", {"tracking_number": "T-2", f"line_{line[c]}": "1"})
+    assert "Shipped" in page.inner_text("#order-status")
+
+    _work(page, "#act-request-return", {f"line_{line[a]}": "1", "reason": "too small"})
+    return_id = order.returns.get().pk
+    _work(page, f"#return-{return_id}-approve", {})
+    _work(page, f"#return-{return_id}-receive", {})
+    _work(page, "#act-create-refund", {f"line_{line[a]}": "1", "reason": "returned"})
+
+    row = page.locator(f"#order-lines tr[data-sku='{a}']")
+    assert [row.locator(f"td.{k}").inner_text() for k in ("shipped", "returned", "refunded")] == [
+        "1",
+        "1",
+        "1",
+    ]
+    assert "8.00" in page.inner_text("#order-refunded")
+    assert [e.strip() for e in _timeline(page)] == [
+        "placed",
+        "paid",
+        "shipment_created",
+        "partially_shipped",
+        "shipment_created",
+        "shipped",
+        "return_requested",
+        "return_approved",
+        "return_received",
+        "refund_created",
+    ]
+    assert Variant.objects.get(sku=a).stock == 10  # sold one, got it back
+    assert StockMovement.objects.filter(variant__sku=a, kind="return_restock", delta=1).exists()

@@ -1,11 +1,14 @@
 """The order back office: list, search, read-only detail, actions through the service."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from catalog.models import StockMovement
 from orders.models import Order, OrderStatus
+from orders.services import order_transition
 from tests.accounts.factories import StaffFactory
 from tests.orders.factories import OrderFactory, order_place
 
@@ -116,3 +119,38 @@ def test_support_role_can_cancel_without_change_permission(client):
     assert mark_paid.status_code in {200, 302}
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
+
+
+def test_work_page_shows_quantities_and_only_the_allowed_actions(back_office):
+    order = order_place(quantity=2)
+    order_transition(order=order, action="mark-paid", user=None)
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    page = back_office.get(url).content.decode()
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    for action in ("create-shipment", "create-refund", "cancel", "ship", "refund"):
+        assert f'id="act-{action}"' in page, action
+    assert 'id="act-mark-paid"' not in page
+    assert 'id="act-deliver"' not in page
+
+
+def test_work_page_forms_call_the_services(back_office):
+    order = order_place(quantity=3)
+    order_transition(order=order, action="mark-paid", user=None)
+    line = order.lines.get()
+    act = lambda action: reverse("admin:orders_order_act", args=[order.pk, action])  # noqa: E731
+    response = back_office.post(
+        act("create-shipment"), {"tracking_number": "T1", "carrier": "", f"line_{line.pk}": 2}
+    )
+    assert response.status_code == 302
+    line.refresh_from_db()
+    assert line.quantity_shipped == 2
+    over = back_office.post(act("create-shipment"), {"tracking_number": "T2", f"line_{line.pk}": 5})
+    assert over.status_code == 200  # the form again, with the error
+    back_office.post(act("note"), {"text": "Fragile"})
+    back_office.post(act("create-refund"), {"amount": "1.00", "reason": "late"})
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_SHIPPED
+    assert order.refunded_total == Decimal("1.00")
+    page = back_office.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    for event in ("shipment_created", "partially_shipped", "note_added", "refund_created"):
+        assert f"event-{event}" in page, event

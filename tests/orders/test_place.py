@@ -45,6 +45,9 @@ def test_place_order_takes_stock_and_answers_the_order(
             "unit_price": "19.90",
             "quantity": 3,
             "line_total": "59.70",
+            "quantity_shipped": 0,
+            "quantity_returned": 0,
+            "quantity_refunded": 0,
         },
         {
             "sku": b.sku,
@@ -53,6 +56,9 @@ def test_place_order_takes_stock_and_answers_the_order(
             "unit_price": "2.50",
             "quantity": 1,
             "line_total": "2.50",
+            "quantity_shipped": 0,
+            "quantity_returned": 0,
+            "quantity_refunded": 0,
         },
     ]
     assert (data["subtotal"], data["shipping_total"], data["total"]) == ("62.20", "0.00", "62.20")

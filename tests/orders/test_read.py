@@ -95,6 +95,8 @@ def test_detail_shape_and_query_count(user_client, user, django_assert_max_num_q
         "subtotal",
         "shipping_total",
         "total",
+        "paid_total",
+        "refunded_total",
         "shipping_address",
         "tracking_number",
         "refund_due",
@@ -127,7 +129,7 @@ def test_events_query_count_is_bounded(user, django_assert_max_num_queries):
     client.post(f"{URL}{order.number}/ship/", {"tracking_number": "T"}, format="json")
     with django_assert_max_num_queries(8):
         data = client.get(f"{URL}{order.number}/events/").json()
-    assert [e["type"] for e in data["results"]] == ["placed", "paid", "shipped"]
+    assert [e["type"] for e in data["results"]] == ["placed", "paid", "shipment_created", "shipped"]
 
 
 def test_anonymous_cannot_list(api_client):

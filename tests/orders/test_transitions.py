@@ -3,11 +3,12 @@
 import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
+from django.utils import timezone
 
 from catalog.models import StockMovement
 from orders.models import Order, OrderStatus
 from orders.services import order_transition
-from orders.transitions import PUBLIC_ACTIONS, TRANSITIONS
+from orders.transitions import FULFILMENT_ACTIONS, PUBLIC_ACTIONS, TRANSITIONS
 from tests.accounts.factories import StaffFactory, UserFactory
 from tests.catalog.factories import VariantFactory
 from tests.conftest import token_client
@@ -21,10 +22,21 @@ ALL_STATUSES = list(OrderStatus.values)
 EXPECTED = {
     "cancel": ({"pending_payment", "paid"}, "cancelled"),
     "mark-paid": ({"pending_payment"}, "paid"),
-    "ship": ({"paid"}, "shipped"),
+    "ship": ({"paid", "partially_shipped"}, "shipped"),
     "deliver": ({"shipped"}, "delivered"),
-    "refund": ({"paid", "shipped", "delivered"}, "refunded"),
+    "refund": ({"paid", "partially_shipped", "shipped", "delivered"}, "refunded"),
 }
+# Fulfilment actions (their own endpoints): action -> (statuses, roles that may take it).
+FULFILMENT = {
+    "create-shipment": ({"paid", "partially_shipped"}, {"fulfilment"}),
+    "request-return": (
+        {"partially_shipped", "shipped", "delivered", "refunded"},
+        {"owner", "fulfilment"},
+    ),
+    "create-refund": ({"paid", "partially_shipped", "shipped", "delivered"}, {"fulfilment"}),
+}
+# Outgoing events of a successful action: ship and refund also record their shipment or refund.
+OUTBOX = {"ship": 2, "refund": 2}
 BODIES = {"ship": {"tracking_number": "TRACK-1"}, "refund": {"restock": True, "reason": "broken"}}
 # role -> actions it may take (status permitting)
 ROLES = {
@@ -57,14 +69,25 @@ def _caller(role, owner):
 
 
 def _order_in(status):
+    """An order of two units in `status`, its amounts and quantities as that status implies."""
     order = order_place(quantity=2, stock=10)
-    Order.objects.filter(pk=order.pk).update(status=status)
+    paid = status not in {"pending_payment", "cancelled"}
+    shipped = {"partially_shipped": 1, "shipped": 2, "delivered": 2}.get(status, 0)
+    Order.objects.filter(pk=order.pk).update(
+        status=status,
+        paid_total=order.total if paid else 0,
+        refunded_total=order.total if status == "refunded" else 0,
+        delivered_at=timezone.now() if status == "delivered" else None,
+    )
+    order.lines.update(quantity_shipped=shipped)
     order.refresh_from_db()
     return order
 
 
 def test_the_table_matches_the_contract():
-    assert set(PUBLIC_ACTIONS) == set(EXPECTED)
+    assert set(PUBLIC_ACTIONS) == set(EXPECTED) | set(FULFILMENT)
+    for action, (sources, _roles) in FULFILMENT.items():
+        assert FULFILMENT_ACTIONS[action].sources == sources
     for action, (sources, target) in EXPECTED.items():
         assert TRANSITIONS[action].sources == sources
         assert TRANSITIONS[action].target == target
@@ -95,7 +118,7 @@ def test_every_status_action_role(status, action, role):
         assert response.status_code == 200, response.content
         assert response.json()["status"] == target
     outbox = Event.objects.filter(data__number=order.number).exclude(type="order.placed")
-    assert outbox.count() == (1 if response.status_code == 200 else 0)
+    assert outbox.count() == (OUTBOX.get(action, 1) if response.status_code == 200 else 0)
     order.refresh_from_db()
     assert order.status == (target if response.status_code == 200 else status)
 
@@ -106,7 +129,12 @@ def test_allowed_transitions_come_from_the_same_table(status, role):
     order = _order_in(status)
     caller = _caller(role, order.user)
     data = token_client(caller).get(f"/api/v1/orders/{order.number}/").json()
-    expected = [a for a in PUBLIC_ACTIONS if status in EXPECTED[a][0] and a in ROLES[role]]
+    expected = [
+        a
+        for a in PUBLIC_ACTIONS
+        if (a in EXPECTED and status in EXPECTED[a][0] and a in ROLES[role])
+        or (a in FULFILMENT and status in FULFILMENT[a][0] and role in FULFILMENT[a][1])
+    ]
     assert data["allowed_transitions"] == expected
 
 
@@ -140,11 +168,17 @@ def test_cancelling_a_paid_order_marks_it_for_refund():
     assert order.refund_due is True
 
 
-@pytest.mark.parametrize(("restock", "stock_after"), [(True, 10), (False, 8)])
-def test_refund_returns_stock_only_when_restock(restock, stock_after):
+@pytest.mark.parametrize(
+    ("shipped", "restock", "stock_after"),
+    [(0, True, 10), (0, False, 8), (1, True, 9), (2, True, 8)],
+)
+def test_refund_restocks_only_units_not_shipped(shipped, restock, stock_after):
     variant = VariantFactory(stock=10)
     order = order_place(variant=variant, quantity=2)
-    Order.objects.filter(pk=order.pk).update(status=OrderStatus.SHIPPED)
+    Order.objects.filter(pk=order.pk).update(
+        status={0: "paid", 1: "partially_shipped", 2: "shipped"}[shipped], paid_total=order.total
+    )
+    order.lines.update(quantity_shipped=shipped)
     staff = _staff("view_order", "transition_order")
     response = token_client(staff).post(
         f"/api/v1/orders/{order.number}/refund/",
@@ -154,7 +188,9 @@ def test_refund_returns_stock_only_when_restock(restock, stock_after):
     assert response.status_code == 200
     variant.refresh_from_db()
     assert variant.stock == stock_after
-    assert StockMovement.objects.filter(kind="refund_restock").exists() is restock
+    assert StockMovement.objects.filter(kind="refund_restock").exists() is (stock_after > 8)
+    assert response.json()["status"] == "refunded"
+    assert response.json()["refunded_total"] == response.json()["paid_total"]
 
 
 def test_ship_needs_a_tracking_number_and_stores_it():

@@ -2,8 +2,12 @@
 
 Hypothesis picks a sequence of operations (adjust stock, place an order, pay
 it by hand or through the payment webhook service, cancel, ship, deliver,
-refund with or without restock, expire pending orders with a moved clock)
-and after EVERY step checks, for each variant of the example:
+refund with or without restock, expire pending orders with a moved clock;
+and the fulfilment steps: partial shipments, returns requested, approved,
+rejected and received with or without restock, refunds of an amount or of
+lines with or without restock, and the provider's refund.succeeded /
+refund.failed webhooks) and after EVERY step checks, for each variant of
+the example:
 
 1. `stock >= 0`;
 2. `stock == sum(ledger deltas)` (the StockMovement rows);
@@ -12,13 +16,16 @@ and after EVERY step checks, for each variant of the example:
        stock + sum(quantity of the variant's lines in orders that hold stock)
            == initial stock + sum(manual adjustments)
 
-   where an order *holds* its quantities when its status is
-   `pending_payment`, `paid`, `shipped` or `delivered` (taken when placed,
-   or taken again by a late payment's `reallocate`), or `refunded` WITHOUT
-   restock (the goods are gone: nothing was returned). It holds nothing when
-   `cancelled` (cancel returns the stock, whether from pending or paid) or
-   `refunded` with restock (returned as `refund_restock`). The ledger's
-   order movements are not used on the left side: they are what is checked.
+   where an order that is not `cancelled` *holds*, per line, its quantity
+   minus the units refunded and restocked before shipping (`refund_restock`)
+   minus the units returned and restocked (`return_restock`); a cancelled
+   order holds nothing (cancel returns the rest). The ledger's order
+   movements are not used on the left side: they are what is checked.
+
+And for every order: shipped <= ordered per line (with the units taken off
+before shipping); returned <= claimed by returns <= shipped; refunded
+(pending + succeeded) <= paid, in amount and per line; and its status is the
+one its quantities and amounts imply.
 
 The model also predicts every outcome (InsufficientStock exactly when the
 stock is short, InvalidTransition exactly when the table forbids the step,
@@ -54,8 +61,9 @@ from hypothesis.stateful import (
 from catalog.exceptions import InsufficientStock
 from catalog.models import Variant
 from catalog.services import stock_adjust
-from orders.exceptions import InvalidTransition
-from orders.models import Order, OrderStatus
+from orders import fulfilment
+from orders.exceptions import InvalidTransition, OverFulfilment, OverRefund, OverReturn
+from orders.models import Order, OrderLine, OrderStatus, Refund, Return
 from orders.payments import payment_event_apply
 from orders.services import order_place, order_transition, orders_cancel_expired
 from tests.accounts.factories import StaffFactory, UserFactory
@@ -63,24 +71,82 @@ from tests.catalog.factories import VariantFactory
 from tests.orders.factories import ADDRESS
 
 S = OrderStatus
-HOLDING = frozenset({S.PENDING_PAYMENT, S.PAID, S.SHIPPED, S.DELIVERED})
 VARIANTS = 3
+ZERO = Decimal("0.00")
+PRICE = Decimal("7.50")
+SHIPPABLE = {S.PAID, S.PARTIALLY_SHIPPED}
+REFUNDABLE = {S.PAID, S.PARTIALLY_SHIPPED, S.SHIPPED, S.DELIVERED}
+RETURNABLE = {S.PARTIALLY_SHIPPED, S.SHIPPED, S.DELIVERED, S.REFUNDED}
+
+
+@dataclass
+class LineModel:
+    quantity: int
+    shipped: int = 0
+    cancelled: int = 0  # refunded and restocked before shipping
+    claimed: int = 0  # in requested, approved or received returns
+    returned: int = 0
+    restocked: int = 0  # returned and restocked
+    refunded: int = 0  # in pending and succeeded refunds
+
+    @property
+    def unshipped(self) -> int:
+        return self.quantity - self.shipped - self.cancelled
+
+
+@dataclass
+class ReturnModel:
+    pk: int
+    order: "OrderModel"
+    lines: dict[int, int]
+    status: str = "requested"
+
+
+@dataclass
+class RefundModel:
+    pk: int
+    order: "OrderModel"
+    amount: Decimal
+    lines: dict[int, int]
+    status: str = "pending"
 
 
 @dataclass
 class OrderModel:
     pk: int
     number: str
-    lines: dict[int, int]  # variant pk -> quantity
+    lines: dict[int, LineModel]  # variant pk -> its line
+    sku: dict[int, str]
     total: Decimal
+    shipping: Decimal
     created_at: datetime
     status: str = S.PENDING_PAYMENT
     refund_due: bool = False
-    restocked: bool = False
+    paid: Decimal = ZERO
+    refunded: Decimal = ZERO  # pending and succeeded
+    delivered: bool = False
 
-    @property
-    def holds(self) -> bool:
-        return self.status in HOLDING or (self.status == S.REFUNDED and not self.restocked)
+    def held(self, pk: int) -> int:
+        """Units of variant `pk` this order keeps out of stock."""
+        if self.status == S.CANCELLED or pk not in self.lines:
+            return 0
+        line = self.lines[pk]
+        return line.quantity - line.cancelled - line.restocked
+
+    def derive(self) -> None:
+        """The status the quantities and amounts imply (pending and cancelled stay)."""
+        if self.status in {S.PENDING_PAYMENT, S.CANCELLED}:
+            return
+        shipped = sum(line.shipped for line in self.lines.values())
+        unshipped = sum(line.unshipped for line in self.lines.values())
+        if self.paid > 0 and self.refunded >= self.paid:
+            self.status = S.REFUNDED
+        elif shipped and not unshipped:
+            self.status = S.DELIVERED if self.delivered else S.SHIPPED
+        elif shipped:
+            self.status = S.PARTIALLY_SHIPPED
+        else:
+            self.status = S.PAID
 
 
 @dataclass
@@ -99,6 +165,8 @@ class Model:
 
 class StockMachine(RuleBasedStateMachine):
     orders = Bundle("orders")
+    returns = Bundle("returns")
+    refunds = Bundle("refunds")
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,7 +184,7 @@ class StockMachine(RuleBasedStateMachine):
     @initialize(stocks=st.lists(st.integers(0, 8), min_size=VARIANTS, max_size=VARIANTS))
     def make_variants(self, stocks: list[int]) -> None:
         for stock in stocks:
-            variant = VariantFactory(price=Decimal("7.50"), stock=stock)
+            variant = VariantFactory(price=PRICE, stock=stock)
             self.variants.append(variant)
             self.model.stock[variant.pk] = stock
             self.model.added[variant.pk] = stock
@@ -150,8 +218,10 @@ class StockMachine(RuleBasedStateMachine):
         placed = OrderModel(
             pk=order.pk,
             number=order.number,
-            lines=lines,
+            lines={pk: LineModel(quantity=qty) for pk, qty in lines.items()},
+            sku={v.pk: v.sku for v in self.variants},
             total=order.total,
+            shipping=order.shipping_total,
             created_at=order.created_at,
         )
         self.model.orders[order.pk] = placed
@@ -162,9 +232,9 @@ class StockMachine(RuleBasedStateMachine):
         allowed = {
             "mark-paid": {S.PENDING_PAYMENT},
             "cancel": {S.PENDING_PAYMENT, S.PAID},
-            "ship": {S.PAID},
+            "ship": SHIPPABLE,
             "deliver": {S.SHIPPED},
-            "refund": {S.PAID, S.SHIPPED, S.DELIVERED},
+            "refund": REFUNDABLE,
         }[action]
         actor = kwargs.pop("actor", self.staff)
         row = Order(pk=order.pk)
@@ -179,6 +249,7 @@ class StockMachine(RuleBasedStateMachine):
     def mark_paid(self, order: OrderModel) -> None:
         if self._transition(order, "mark-paid"):
             order.status = S.PAID
+            order.paid = order.total
 
     @rule(order=orders, by_owner=st.booleans())
     def cancel(self, order: OrderModel, by_owner: bool) -> None:
@@ -187,25 +258,239 @@ class StockMachine(RuleBasedStateMachine):
         if self._transition(order, "cancel", actor=actor):
             order.status = S.CANCELLED
             order.refund_due = order.refund_due or was_paid
-            self.model.move(order.lines, +1)
+            self.model.move(self._unshipped(order), +1)
+
+    @staticmethod
+    def _unshipped(order: OrderModel) -> dict[int, int]:
+        return {pk: line.quantity - line.cancelled for pk, line in order.lines.items()}
 
     @rule(order=orders)
     def ship(self, order: OrderModel) -> None:
+        nothing_left = not any(line.unshipped for line in order.lines.values())
+        if order.status in SHIPPABLE and nothing_left:
+            with pytest.raises(OverFulfilment):
+                order_transition(
+                    order=Order(pk=order.pk), action="ship", user=self.staff, tracking_number="T"
+                )
+            return
         if self._transition(order, "ship", tracking_number="TRACK-1"):
-            order.status = S.SHIPPED
+            for line in order.lines.values():
+                line.shipped += line.unshipped
+            order.derive()
 
     @rule(order=orders)
     def deliver(self, order: OrderModel) -> None:
         if self._transition(order, "deliver"):
             order.status = S.DELIVERED
+            order.delivered = True
 
     @rule(order=orders, restock=st.booleans())
     def refund(self, order: OrderModel, restock: bool) -> None:
+        remaining = order.paid - order.refunded
+        if order.status in REFUNDABLE and remaining <= 0:
+            with pytest.raises(OverRefund):
+                order_transition(
+                    order=Order(pk=order.pk), action="refund", user=self.staff, restock=restock
+                )
+            return
         if self._transition(order, "refund", restock=restock, note="property test"):
-            order.status = S.REFUNDED
-            order.restocked = restock
+            refund = Refund.objects.filter(order_id=order.pk).latest("pk")
+            self._refund_record(order, refund.pk, remaining, self._unrefunded(order), restock)
+
+    # --- fulfilment steps -------------------------------------------------------------
+
+    @staticmethod
+    def _unrefunded(order: OrderModel) -> dict[int, int]:
+        return {
+            pk: line.quantity - line.refunded
+            for pk, line in order.lines.items()
+            if line.quantity > line.refunded
+        }
+
+    def _refund_record(
+        self,
+        order: OrderModel,
+        pk: int,
+        amount: Decimal,
+        lines: dict[int, int],
+        restock: bool,
+    ) -> RefundModel:
+        for variant_pk, qty in lines.items():
+            line = order.lines[variant_pk]
+            line.refunded += qty
             if restock:
-                self.model.move(order.lines, +1)
+                back = min(qty, line.unshipped)
+                line.cancelled += back
+                self.model.stock[variant_pk] += back
+        order.refunded += amount
+        order.derive()
+        return RefundModel(pk=pk, order=order, amount=amount, lines=lines)
+
+    def _pick(self, order: OrderModel, index: int) -> int:
+        """One of the order's variants, by `index`."""
+        pks = sorted(order.lines)
+        return pks[index % len(pks)]
+
+    @rule(order=orders, index=st.integers(0, VARIANTS - 1), quantity=st.integers(1, 4))
+    def ship_part(self, order: OrderModel, index: int, quantity: int) -> None:
+        pk = self._pick(order, index)
+        call: dict[str, Any] = {
+            "order": Order(pk=order.pk),
+            "user": self.staff,
+            "tracking_number": "TRACK-P",
+            "lines": [{"sku": order.sku[pk], "quantity": quantity}],
+        }
+        if order.status not in SHIPPABLE:
+            with pytest.raises(InvalidTransition):
+                fulfilment.shipment_create(**call)
+            return
+        if quantity > order.lines[pk].unshipped:
+            with pytest.raises(OverFulfilment):
+                fulfilment.shipment_create(**call)
+            return
+        fulfilment.shipment_create(**call)
+        order.lines[pk].shipped += quantity
+        order.derive()
+
+    @rule(
+        target=returns,
+        order=orders,
+        index=st.integers(0, VARIANTS - 1),
+        quantity=st.integers(1, 4),
+    )
+    def request_return(self, order: OrderModel, index: int, quantity: int) -> object:
+        pk = self._pick(order, index)
+        line = order.lines[pk]
+        call: dict[str, Any] = {
+            "order": Order(pk=order.pk),
+            "user": self.staff,
+            "lines": [{"sku": order.sku[pk], "quantity": quantity}],
+        }
+        if order.status not in RETURNABLE:
+            with pytest.raises(InvalidTransition):
+                fulfilment.return_request(**call)
+            return multiple()
+        if quantity > line.shipped - line.claimed:
+            with pytest.raises(OverReturn):
+                fulfilment.return_request(**call)
+            return multiple()
+        created = fulfilment.return_request(**call)
+        line.claimed += quantity
+        return ReturnModel(pk=created.pk, order=order, lines={pk: quantity})
+
+    @rule(order_return=returns, approve=st.booleans())
+    def decide_return(self, order_return: ReturnModel, approve: bool) -> None:
+        call: dict[str, Any] = {
+            "order_return": Return.objects.get(pk=order_return.pk),
+            "user": self.staff,
+            "approve": approve,
+        }
+        if order_return.status != "requested":
+            with pytest.raises(InvalidTransition):
+                fulfilment.return_decide(**call)
+            return
+        fulfilment.return_decide(**call)
+        order_return.status = "approved" if approve else "rejected"
+        if not approve:
+            for pk, qty in order_return.lines.items():
+                order_return.order.lines[pk].claimed -= qty
+
+    @rule(order_return=returns, received=st.integers(0, 4), restock=st.booleans())
+    def receive_return(self, order_return: ReturnModel, received: int, restock: bool) -> None:
+        ((pk, quantity),) = order_return.lines.items()
+        order = order_return.order
+        call: dict[str, Any] = {
+            "order_return": Return.objects.get(pk=order_return.pk),
+            "user": self.staff,
+            "lines": [{"sku": order.sku[pk], "quantity": received, "restock": restock}],
+        }
+        if order_return.status != "approved":
+            with pytest.raises(InvalidTransition):
+                fulfilment.return_receive(**call)
+            return
+        if received > quantity:
+            with pytest.raises(OverReturn):
+                fulfilment.return_receive(**call)
+            return
+        fulfilment.return_receive(**call)
+        order_return.status = "received"
+        line = order.lines[pk]
+        line.claimed -= quantity - received
+        line.returned += received
+        if restock:
+            line.restocked += received
+            self.model.stock[pk] += received
+
+    @rule(
+        target=refunds,
+        order=orders,
+        index=st.integers(0, VARIANTS - 1),
+        quantity=st.integers(0, 4),
+        cents=st.integers(1, 4000),
+        restock=st.booleans(),
+        include_shipping=st.booleans(),
+    )
+    def create_refund(
+        self,
+        order: OrderModel,
+        index: int,
+        quantity: int,
+        cents: int,
+        restock: bool,
+        include_shipping: bool,
+    ) -> object:
+        """A refund of `quantity` units of one line (0: of an amount), through the service."""
+        pk = self._pick(order, index)
+        call: dict[str, Any] = {"order": Order(pk=order.pk), "user": self.staff}
+        lines: dict[int, int] = {}
+        if quantity:
+            lines = {pk: quantity}
+            amount = PRICE * quantity + (order.shipping if include_shipping else ZERO)
+            call.update(
+                lines=[{"sku": order.sku[pk], "quantity": quantity}],
+                include_shipping=include_shipping,
+                restock=restock,
+            )
+        else:
+            amount = Decimal(cents) / 100
+            call.update(amount=amount)
+        if order.status not in REFUNDABLE:
+            with pytest.raises(InvalidTransition):
+                fulfilment.refund_create(**call)
+            return multiple()
+        over_line = quantity > order.lines[pk].quantity - order.lines[pk].refunded
+        if over_line or amount > order.paid - order.refunded:
+            with pytest.raises(OverRefund):
+                fulfilment.refund_create(**call)
+            return multiple()
+        created = fulfilment.refund_create(**call)
+        assert created.amount == amount
+        return self._refund_record(order, created.pk, amount, lines, restock and bool(quantity))
+
+    @rule(refund=refunds, succeeded=st.booleans(), mismatch=st.booleans())
+    def confirm_refund(self, refund: RefundModel, succeeded: bool, mismatch: bool) -> None:
+        event_id = f"evt_{uuid.uuid4().hex}"
+        amount = refund.amount + (Decimal("0.01") if mismatch else ZERO)
+        outcome = payment_event_apply(
+            event_id=event_id,
+            type="refund.succeeded" if succeeded else "refund.failed",
+            order_number=refund.order.number,
+            amount=amount,
+            currency=settings.STORE_CURRENCY,
+            payload={"id": event_id},
+            refund_id=refund.pk,
+        )
+        if mismatch or refund.status != "pending":
+            assert outcome == "refund_mismatch"
+            return
+        refund.status = "succeeded" if succeeded else "failed"
+        assert outcome == f"refund_{refund.status}"
+        if not succeeded:
+            order = refund.order
+            order.refunded -= refund.amount
+            for pk, qty in refund.lines.items():
+                order.lines[pk].refunded -= qty
+            order.derive()
 
     @rule(order=orders, replay=st.booleans(), mismatch=st.booleans())
     def pay_by_webhook(self, order: OrderModel, replay: bool, mismatch: bool) -> None:
@@ -224,11 +509,13 @@ class StockMachine(RuleBasedStateMachine):
         elif order.status == S.PENDING_PAYMENT:
             expected = "paid"
             order.status = S.PAID
+            order.paid = order.total
         elif order.status == S.CANCELLED and not order.refund_due:
-            if self.model.can_take(order.lines):
+            if self.model.can_take(self._unshipped(order)):
                 expected = "reallocated"
                 order.status = S.PAID
-                self.model.move(order.lines, -1)
+                order.paid = order.total
+                self.model.move(self._unshipped(order), -1)
             else:
                 expected = "payment_unallocatable"
                 order.refund_due = True
@@ -259,7 +546,7 @@ class StockMachine(RuleBasedStateMachine):
         assert orders_cancel_expired(now=now) == len(due)
         for order in due:
             order.status = S.CANCELLED
-            self.model.move(order.lines, +1)
+            self.model.move(self._unshipped(order), +1)
 
     # --- invariants -------------------------------------------------------------------
 
@@ -279,11 +566,34 @@ class StockMachine(RuleBasedStateMachine):
         held = dict.fromkeys(stock, 0)
         for order in self.model.orders.values():
             assert statuses[order.pk] == order.status, order.number
-            if order.holds:
-                for pk, qty in order.lines.items():
-                    held[pk] += qty
+            for pk in order.lines:
+                held[pk] += order.held(pk)
         for pk in stock:
             assert stock[pk] + held[pk] == self.model.added[pk]
+
+    @invariant()
+    def quantities_and_amounts_stay_within_their_limits(self) -> None:
+        rows = OrderLine.objects.filter(order_id__in=self.model.orders).select_related("order")
+        for row in rows:
+            line = self.model.orders[row.order_id].lines[row.variant_id]
+            assert row.quantity_shipped + row.quantity_cancelled <= row.quantity
+            assert row.quantity_returned <= row.quantity_return_claimed <= row.quantity_shipped
+            assert row.quantity_refunded <= row.quantity
+            assert (
+                row.quantity_shipped,
+                row.quantity_cancelled,
+                row.quantity_return_claimed,
+                row.quantity_returned,
+                row.quantity_refunded,
+            ) == (line.shipped, line.cancelled, line.claimed, line.returned, line.refunded)
+        for order in Order.objects.filter(pk__in=self.model.orders):
+            model = self.model.orders[order.pk]
+            assert ZERO <= order.refunded_total <= order.paid_total
+            assert (order.paid_total, order.refunded_total) == (model.paid, model.refunded)
+            pending_and_succeeded = sum(
+                (r.amount for r in order.refunds.exclude(status="failed")), ZERO
+            )
+            assert pending_and_succeeded == order.refunded_total
 
     @invariant()
     def refund_due_as_predicted(self) -> None:

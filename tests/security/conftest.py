@@ -8,6 +8,8 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from orders import fulfilment
+from orders.services import order_transition
 from tests.accounts.factories import AddressFactory, StaffFactory, UserFactory
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from tests.conftest import token_client
@@ -53,11 +55,23 @@ def _person(name: str) -> Person:
     user = UserFactory(email=f"{name}@example.com", first_name=f"{name.title()}first")
     address = AddressFactory(user=user, full_name=f"{name.title()} Private", city=f"{name}ville")
     order = order_place(user=user, quantity=1)
+    # A second order, shipped, with a return waiting for a decision.
+    returned = order_place(user=user, quantity=1)
+    order_transition(order=returned, action="mark-paid", user=None)
+    fulfilment.shipment_create(order=returned, user=None, tracking_number="T")
+    order_return = fulfilment.return_request(
+        order=returned, user=None, lines=[{"sku": returned.lines.get().sku, "quantity": 1}]
+    )
     return Person(
         user=user,
         client=token_client(user),
-        owns={"id": str(address.pk), "number": order.number},
-        secrets=[user.email, address.full_name, address.city, order.number],
+        owns={
+            "id": str(address.pk),
+            "number": order.number,
+            "return": str(order_return.pk),
+            "sku": order.lines.get().sku,
+        },
+        secrets=[user.email, address.full_name, address.city, order.number, returned.number],
     )
 
 
@@ -71,6 +85,7 @@ def world(db) -> World:
     endpoint = EndpointFactory()
     staff = Person(user=staff_user, client=token_client(staff_user), owns=dict(alice.owns))
     values = {
+        "alice_sku": alice.owns["sku"],
         "category": category.slug,
         "product": product.slug,
         "sku": variant.sku,
@@ -87,6 +102,8 @@ def path_for(path: str, *, owner: Person, world: World) -> str:
         path = path.replace("{slug}", world.values["product"])
     if path.startswith("/api/v1/webhooks/"):
         path = path.replace("{id}", world.values["endpoint"])
+    if path.startswith("/api/v1/returns/"):
+        path = path.replace("{id}", owner.owns["return"])
     path = path.replace("{sku}", world.values["sku"])
     for name, value in owner.owns.items():
         path = path.replace("{" + name + "}", value)

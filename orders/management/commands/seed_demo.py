@@ -79,6 +79,7 @@ SIZES = ["S", "M", "L", "XL"]
 STATUS_WEIGHTS = {
     OrderStatus.PENDING_PAYMENT: 10,
     OrderStatus.PAID: 15,
+    OrderStatus.PARTIALLY_SHIPPED: 5,
     OrderStatus.SHIPPED: 15,
     OrderStatus.DELIVERED: 40,
     OrderStatus.CANCELLED: 12,
@@ -322,6 +323,8 @@ class Seeder:
         user, address = self.rng.choice(self.customers)
         available = [s for s in self.rng.sample(self.pool, min(40, len(self.pool))) if s.stock]
         picked = available[: self.rng.choice([1, 1, 2, 2, 3, 4])]
+        if status == OrderStatus.PARTIALLY_SHIPPED:
+            picked = available[: max(2, len(picked))]  # one line shipped, one not yet
         if not picked:
             return None
         if status == OrderStatus.PENDING_PAYMENT:
@@ -352,11 +355,15 @@ class Seeder:
         shipping = shipping_total_for(subtotal)
         number = self._number()
         paid_first = status != OrderStatus.CANCELLED or self.rng.random() < 0.5
+        # Only units never shipped go back to stock on a refund (restocked before shipping).
+        restock = status == OrderStatus.REFUNDED and self.rng.random() < 0.5
         path = (
             _STATUS_PATHS[status]
             if status != OrderStatus.CANCELLED
             else (["paid", "cancelled"] if paid_first else ["cancelled"])
         )
+        if restock:
+            path = ["paid", "refunded"]
         events = [
             OrderEvent(
                 type="placed",
@@ -381,7 +388,7 @@ class Seeder:
         # Each later step within a day, and the last one before now.
         room = (self.now - created).total_seconds() // 60 // (len(path) + 1)
         step_max = int(max(1, min(60 * 24, room)))
-        restock = status == OrderStatus.REFUNDED and self.rng.random() < 0.5
+        delivered_at = None
         for step in path:
             moment += timedelta(minutes=self.rng.randint(min(5, step_max), step_max))
             events.append(
@@ -395,6 +402,8 @@ class Seeder:
                 )
             )
             current = _TARGET[step]
+            if step == "delivered":
+                delivered_at = moment
             if step == "cancelled" or (step == "refunded" and restock):
                 kind = (
                     StockMovementKind.ORDER_CANCELLED
@@ -416,7 +425,14 @@ class Seeder:
             self.deltas[line.variant_id] += sum(
                 m.delta for m in movements if m.variant_id == line.variant_id
             )
-        shipped = status in {OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.REFUNDED}
+        shipped = "shipped" in path or "partially_shipped" in path
+        for index, line in enumerate(lines):
+            if "shipped" in path or (index == 0 and "partially_shipped" in path):
+                line.quantity_shipped = line.quantity
+            if "refunded" in path:
+                line.quantity_refunded = line.quantity
+                line.quantity_cancelled = line.quantity if restock else 0
+        paid = "paid" in path
         order = Order(
             number=number,
             user=user,
@@ -426,6 +442,9 @@ class Seeder:
             shipping_total=shipping,
             total=subtotal + shipping,
             refund_due=status == OrderStatus.CANCELLED and paid_first,
+            paid_total=subtotal + shipping if paid else Decimal("0.00"),
+            refunded_total=subtotal + shipping if "refunded" in path else Decimal("0.00"),
+            delivered_at=delivered_at,
             tracking_number=f"TRK{self.rng.randint(10**9, 10**10 - 1)}" if shipped else "",
             created_at=created,
             updated_at=moment,
@@ -449,6 +468,7 @@ class Seeder:
 _ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
 _TARGET = {
     "paid": OrderStatus.PAID,
+    "partially_shipped": OrderStatus.PARTIALLY_SHIPPED,
     "shipped": OrderStatus.SHIPPED,
     "delivered": OrderStatus.DELIVERED,
     "cancelled": OrderStatus.CANCELLED,
@@ -457,6 +477,7 @@ _TARGET = {
 _STATUS_PATHS: dict[str, list[str]] = {
     OrderStatus.PENDING_PAYMENT: [],
     OrderStatus.PAID: ["paid"],
+    OrderStatus.PARTIALLY_SHIPPED: ["paid", "partially_shipped"],
     OrderStatus.SHIPPED: ["paid", "shipped"],
     OrderStatus.DELIVERED: ["paid", "shipped", "delivered"],
     OrderStatus.REFUNDED: ["paid", "shipped", "delivered", "refunded"],
