@@ -449,8 +449,28 @@ def test_statements_per_shipment_and_per_refund():
         fulfilment.shipment_create(order=order, user=staff, tracking_number="T2")
     with CaptureQueriesContext(connection) as refund:
         fulfilment.refund_create(order=order, user=staff, lines=skus)
-    # lock order, read lines, shipment, its lines, counters, event, outbox, order (+2 to ship)
-    assert len(_statements(partial)) == 8 + 2, _statements(partial)
-    assert len(_statements(rest)) == 8 + 2, _statements(rest)
+    # lock order, read lines, shipment, its lines, counters, event, outbox, order (+2 to ship),
+    # the customer's email in the email outbox
+    assert len(_statements(partial)) == 8 + 2 + 1, _statements(partial)
+    assert len(_statements(rest)) == 8 + 2 + 1, _statements(rest)
     # lock order, read lines, refund, its lines, counters, event, outbox, order
     assert len(_statements(refund)) == 8, _statements(refund)
+
+
+def test_fulfilment_emails_wait_in_the_email_outbox_until_the_broker_is_back(broker_unreachable):
+    """Like every customer email: a row in the change's transaction, sent by the sweep."""
+    from emails.models import EmailKind, EmailStatus, OutgoingEmail
+    from emails.services import emails_sweep
+
+    order, _ = _paid_order()
+    mail.outbox.clear()
+    shipment = fulfilment.shipment_create(order=order, user=_staff(), tracking_number="T9")
+    (email,) = OutgoingEmail.objects.filter(kind=EmailKind.ORDER_SHIPMENT_CREATED)
+    assert (email.order_id, email.record_id, email.status) == (
+        order.pk,
+        shipment.pk,
+        EmailStatus.PENDING,
+    )
+    assert mail.outbox == []
+    assert emails_sweep() >= 1
+    assert any("T9" in message.body for message in mail.outbox)
