@@ -183,7 +183,18 @@ def variants_lock(*, skus: Iterable[str]) -> list[Variant]:
         Variant.objects.select_for_update(of=("self",))
         .filter(sku__in=list(skus), product__is_published=True)
         .select_related("product")
-        .only("pk", "sku", "name", "price", "stock", "product__name", "product__slug")
+        .only(
+            "pk",
+            "sku",
+            "name",
+            "price",
+            "stock",
+            "weight_grams",
+            "product__name",
+            "product__slug",
+            "product__tax_class",
+            "product__category",
+        )
         .order_by("pk")
     )
 

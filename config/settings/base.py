@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "webhooks",
+    "pricing",
     "config",
 ]
 
@@ -326,6 +327,8 @@ SPECTACULAR_SETTINGS = {
 STORE_CURRENCY = env("STORE_CURRENCY", default="EUR")
 SHIPPING_FLAT_RATE = env.str("SHIPPING_FLAT_RATE", default="4.90")
 SHIPPING_FREE_FROM = env.str("SHIPPING_FREE_FROM", default="50.00")
+# Catalog prices are gross (tax included, as EU shops show them) or net (tax added).
+PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=True)
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=100)
 ORDER_PAYMENT_TIMEOUT = timedelta(minutes=env.int("ORDER_PAYMENT_TIMEOUT_MINUTES", default=30))
 ADDRESSES_PER_USER_MAX = env.int("ADDRESSES_PER_USER_MAX", default=20)

@@ -44,6 +44,9 @@ def test_place_order_takes_stock_and_answers_the_order(
             "variant_name": "Red / M",
             "unit_price": "19.90",
             "quantity": 3,
+            "discount": "0.00",
+            "tax_rate": "0.00",
+            "tax": "0.00",
             "line_total": "59.70",
         },
         {
@@ -52,6 +55,9 @@ def test_place_order_takes_stock_and_answers_the_order(
             "variant_name": b.name,
             "unit_price": "2.50",
             "quantity": 1,
+            "discount": "0.00",
+            "tax_rate": "0.00",
+            "tax": "0.00",
             "line_total": "2.50",
         },
     ]
