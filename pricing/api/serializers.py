@@ -100,9 +100,11 @@ class ShippingMethodSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         rule = attrs.get("rule", getattr(self.instance, "rule", ShippingRule.FLAT))
-        if rule == ShippingRule.FREE_FROM and attrs.get("free_from") is None:
+        free_from = attrs.get("free_from", getattr(self.instance, "free_from", None))
+        bands = attrs.get("bands", getattr(self.instance, "bands", []))
+        if rule == ShippingRule.FREE_FROM and free_from is None:
             raise serializers.ValidationError({"price_rule.free_from": ["Required for free_from."]})
-        if rule == ShippingRule.WEIGHT and not attrs.get("bands"):
+        if rule == ShippingRule.WEIGHT and not bands:
             raise serializers.ValidationError({"price_rule.bands": ["Give at least one band."]})
         if "bands" in attrs:
             attrs["bands"] = [
