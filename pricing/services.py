@@ -151,7 +151,10 @@ def order_price(
     that is an error (placement) or news (quote).
     """
     now = now or timezone.now()
-    rates = dict(TaxRate.objects.filter(country=country).values_list("tax_class_id", "rate"))
+    rates: dict[str, Decimal] = {
+        str(code): rate
+        for code, rate in TaxRate.objects.filter(country=country).values_list("tax_class", "rate")
+    }
     methods = [_shipping_method(row) for row in shipping_methods_for(country=country)]
     promotions = [_discount(row) for row in _with_targets(Promotion.objects.filter(_in_force(now)))]
 
@@ -180,7 +183,7 @@ def order_price(
             quantity=quantity,
             product_id=variants[sku].product_id,
             category_ids=ancestors.get(variants[sku].product.category_id, frozenset()),
-            tax_rate=rates.get(variants[sku].product.tax_class_id),
+            tax_rate=rates.get(str(variants[sku].product.tax_class_id)),
             weight_grams=variants[sku].weight_grams,
         )
         for sku, quantity in quantities.items()

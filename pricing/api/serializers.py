@@ -18,7 +18,7 @@ from pricing.models import (
     Voucher,
 )
 
-MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
 
 
 def _country(value: str) -> str:
@@ -51,16 +51,6 @@ class TaxRateSerializer(serializers.ModelSerializer):
 
     def validate_country(self, value: str) -> str:
         return _country(value)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        country = attrs.get("country", getattr(self.instance, "country", None))
-        tax_class = attrs.get("tax_class", getattr(self.instance, "tax_class", None))
-        clash = TaxRate.objects.filter(country=country, tax_class=tax_class)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError({"country": ["This class has a rate there already."]})
-        return attrs
 
 
 class WeightBandSerializer(serializers.Serializer):
@@ -151,13 +141,13 @@ class _DiscountSerializer(serializers.ModelSerializer):
         return instance
 
     def create(self, validated_data: dict[str, Any]) -> Any:
-        targets = {
+        targets: dict[str, Any] = {
             k: validated_data.pop(k) for k in ("categories", "products") if k in validated_data
         }
         return self._targets_set(super().create(validated_data), targets)
 
     def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
-        targets = {
+        targets: dict[str, Any] = {
             k: validated_data.pop(k) for k in ("categories", "products") if k in validated_data
         }
         return self._targets_set(super().update(instance, validated_data), targets)

@@ -19,7 +19,7 @@ from pricing.models import Promotion, ShippingMethod, TaxClass, TaxRate, Voucher
 from pricing.services import shipping_methods_for
 
 
-class _RulesViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
+class _RulesViewSet(viewsets.ModelViewSet):
     """Plain CRUD: these rows hold no state of their own (orders copy what they use)."""
 
     permission_classes = [ModelPermissions]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from catalog.models import StockMovement
 from orders.models import Order
-from pricing.models import TaxRate, Voucher
+from pricing.models import TaxClass, TaxRate, Voucher
 from tests.accounts.factories import UserFactory
 from tests.catalog.factories import ProductFactory, VariantFactory
 from tests.conftest import token_client
@@ -50,12 +50,10 @@ def test_quote_and_placement_agree_to_the_cent(
     django_settings, prices, quantities, standard, reduced, promotion, voucher, include
 ):
     django_settings.PRICES_INCLUDE_TAX = include
-    TaxRate.objects.update_or_create(
-        country="DE", tax_class_id="standard", defaults={"rate": standard}
-    )
-    TaxRate.objects.update_or_create(
-        country="DE", tax_class_id="reduced", defaults={"rate": reduced}
-    )
+    for code, value in (("standard", standard), ("reduced", reduced)):
+        TaxRate.objects.update_or_create(
+            country="DE", tax_class=TaxClass.objects.get(code=code), defaults={"rate": value}
+        )
     variants = [
         VariantFactory(
             product=ProductFactory(tax_class_id="reduced" if i % 2 else "standard"),
