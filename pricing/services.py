@@ -289,3 +289,30 @@ def voucher_release(*, order: Any) -> bool:
         times_used=F("times_used") - 1
     )
     return True
+
+
+@transaction.atomic
+def tax_rates_import(*, rates: Mapping[tuple[str, str], Decimal]) -> tuple[int, int, int]:
+    """Create or update the rates {(country, class code): rate} in one transaction.
+
+    Returns (created, updated, unchanged). Orders keep the rates they were
+    priced with, so an import changes no order.
+    """
+    existing = {
+        (rate.country, str(rate.tax_class_id)): rate
+        for rate in TaxRate.objects.select_for_update().filter(
+            country__in={country for country, _ in rates}
+        )
+    }
+    created: list[TaxRate] = []
+    changed: list[TaxRate] = []
+    for (country, code), value in rates.items():
+        row = existing.get((country, code))
+        if row is None:
+            created.append(TaxRate(country=country, tax_class_id=code, rate=value))
+        elif row.rate != value:
+            row.rate = value
+            changed.append(row)
+    TaxRate.objects.bulk_create(created)
+    TaxRate.objects.bulk_update(changed, ["rate"])
+    return len(created), len(changed), len(rates) - len(created) - len(changed)
