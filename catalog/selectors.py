@@ -383,7 +383,7 @@ def product_detail(*, slug: str, staff: bool) -> dict[str, Any] | None:
 
 
 def variant_item(variant: Variant) -> dict[str, Any]:
-    """A variant for staff: `{product, sku, name, attributes, price, currency, stock}`."""
+    """A variant for staff: product, sku, name, attributes, price, currency, stock, weight."""
     return {
         "product": variant.product.slug,
         "sku": variant.sku,
@@ -392,6 +392,7 @@ def variant_item(variant: Variant) -> dict[str, Any]:
         "price": money(variant.price),
         "currency": settings.STORE_CURRENCY,
         "stock": variant.stock,
+        "weight_grams": variant.weight_grams,
     }
 
 

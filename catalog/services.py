@@ -410,8 +410,12 @@ def product_create(
     slug: str | None = None,
     description: str = "",
     is_published: bool = False,
+    tax_class: Any = None,
 ) -> Product:
-    """Create a product; the slug is made from the name when not given (kept unique)."""
+    """Create a product; the slug is made from the name when not given (kept unique).
+
+    `tax_class`: a pricing.TaxClass (None: `standard`).
+    """
     product = Product(
         name=name,
         slug=slug or "",
@@ -419,12 +423,14 @@ def product_create(
         description=description,
         is_published=is_published,
     )
+    if tax_class is not None:
+        product.tax_class = tax_class
     _save_with_slug(obj=product, explicit_slug=bool(slug))
     catalog_cache.invalidate_on_commit()
     return product
 
 
-PRODUCT_FIELDS = frozenset({"name", "slug", "description", "category", "is_published"})
+PRODUCT_FIELDS = frozenset({"name", "slug", "description", "category", "is_published", "tax_class"})
 
 
 @transaction.atomic
@@ -494,17 +500,23 @@ def variant_create(
     price: Decimal,
     name: str = "",
     attributes: Mapping[str, Any] | None = None,
+    weight_grams: int = 0,
 ) -> Variant:
     """Create a variant with no stock: stock only ever comes through stock services."""
     variant = Variant(
-        product=product, sku=sku, name=name, attributes=dict(attributes or {}), price=price
+        product=product,
+        sku=sku,
+        name=name,
+        attributes=dict(attributes or {}),
+        price=price,
+        weight_grams=weight_grams,
     )
     _save_variant(variant)
     catalog_cache.invalidate_on_commit()
     return variant
 
 
-VARIANT_FIELDS = frozenset({"product", "sku", "name", "attributes", "price"})
+VARIANT_FIELDS = frozenset({"product", "sku", "name", "attributes", "price", "weight_grams"})
 
 
 @transaction.atomic

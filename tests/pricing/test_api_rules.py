@@ -126,3 +126,32 @@ def test_a_tax_class_in_use_is_protected():
     ProductFactory(tax_class_id="reduced")
     response = client.delete("/api/v1/tax-classes/reduced/")
     assert (response.status_code, response.json()["code"]) == (409, "protected")
+
+
+def test_products_take_a_tax_class_and_variants_a_weight():
+    from catalog.models import Product, Variant
+
+    CategoryFactory(slug="books")
+    client = _staff_with("add_product", "change_product", "view_product", "add_variant")
+    response = client.post(
+        "/api/v1/products/",
+        {"name": "Novel", "category": "books", "tax_class": "reduced"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert Product.objects.get(slug="novel").tax_class_id == "reduced"
+    unknown = client.patch("/api/v1/products/novel/", {"tax_class": "luxury"}, format="json")
+    assert (unknown.status_code, list(unknown.json()["errors"])) == (400, ["tax_class"])
+    variant = client.post(
+        "/api/v1/variants/",
+        {"product": "novel", "sku": "NOVEL-1", "price": "12.99", "weight_grams": 450},
+        format="json",
+    )
+    assert (variant.status_code, variant.json()["weight_grams"]) == (201, 450)
+    assert Variant.objects.get(sku="NOVEL-1").weight_grams == 450
+    negative = client.post(
+        "/api/v1/variants/",
+        {"product": "novel", "sku": "NOVEL-2", "price": "1.00", "weight_grams": -1},
+        format="json",
+    )
+    assert (negative.status_code, list(negative.json()["errors"])) == (400, ["weight_grams"])
