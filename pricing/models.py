@@ -124,7 +124,11 @@ class Voucher(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(Lower("code"), name="voucher_code_ci"),
+            models.UniqueConstraint(
+                Lower("code"),
+                name="voucher_code_ci",
+                violation_error_message="Another voucher has this code (whatever the case).",
+            ),
             models.CheckConstraint(
                 condition=models.Q(usage_limit__isnull=True)
                 | models.Q(times_used__lte=models.F("usage_limit")),
@@ -134,6 +138,7 @@ class Voucher(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(kind="percentage") | models.Q(value__lte=100),
                 name="voucher_percentage_lte_100",
+                violation_error_message="A percentage is at most 100.",
             ),
         ]
 
@@ -185,6 +190,7 @@ class Promotion(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(kind="percentage") | models.Q(value__lte=100),
                 name="promotion_percentage_lte_100",
+                violation_error_message="A percentage is at most 100.",
             ),
         ]
 

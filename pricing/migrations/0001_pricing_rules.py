@@ -100,7 +100,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-created_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('value__gte', 0)), name='promotion_value_gte_0'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'percentage'), _negated=True), ('value__lte', 100), _connector='OR'), name='promotion_percentage_lte_100')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('value__gte', 0)), name='promotion_value_gte_0'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'percentage'), _negated=True), ('value__lte', 100), _connector='OR'), name='promotion_percentage_lte_100', violation_error_message='A percentage is at most 100.')],
             },
         ),
         migrations.CreateModel(
@@ -118,7 +118,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='voucher',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('code'), name='voucher_code_ci'),
+            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('code'), name='voucher_code_ci', violation_error_message='Another voucher has this code (whatever the case).'),
         ),
         migrations.AddConstraint(
             model_name='voucher',
@@ -130,7 +130,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='voucher',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'percentage'), _negated=True), ('value__lte', 100), _connector='OR'), name='voucher_percentage_lte_100'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'percentage'), _negated=True), ('value__lte', 100), _connector='OR'), name='voucher_percentage_lte_100', violation_error_message='A percentage is at most 100.'),
         ),
         migrations.AddIndex(
             model_name='voucherredemption',
