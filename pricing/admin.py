@@ -54,7 +54,7 @@ class RedemptionInline(admin.TabularInline):
     model = VoucherRedemption
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["order", "user", "created_at"]
+    fields = readonly_fields = ("order", "user", "created_at")
     ordering = ["-created_at", "-id"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
