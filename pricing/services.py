@@ -253,26 +253,25 @@ def quote_data(*, price: OrderPrice) -> dict[str, Any]:
 
 
 def voucher_redeem(*, voucher: Voucher, order: Any, user: Any) -> VoucherRedemption:
-    """Count one use of `voucher` by `order`, inside the order's transaction.
+    """Count one use of `voucher` by `order`. Call it inside the order's transaction.
 
     A guarded UPDATE (`times_used < usage_limit`) takes the voucher's row
     lock, so concurrent orders queue on it; the per-customer count is read
-    under that lock. Raises VoucherInvalid (`exhausted`, `customer_limit`);
-    the caller's transaction then takes nothing.
+    under that lock. Raises VoucherInvalid (`exhausted`, `customer_limit`):
+    the caller's transaction must then roll back (it takes nothing).
     """
-    with transaction.atomic():
-        updated = (
-            Voucher.objects.filter(pk=voucher.pk)
-            .filter(Q(usage_limit__isnull=True) | Q(times_used__lt=F("usage_limit")))
-            .update(times_used=F("times_used") + 1)
-        )
-        if not updated:
-            raise VoucherInvalid("exhausted")
-        if voucher.usage_limit_per_customer is not None:
-            used = VoucherRedemption.objects.filter(voucher=voucher, user=user).count()
-            if used >= voucher.usage_limit_per_customer:
-                raise VoucherInvalid("customer_limit")
-        return VoucherRedemption.objects.create(voucher=voucher, order=order, user=user)
+    updated = (
+        Voucher.objects.filter(pk=voucher.pk)
+        .filter(Q(usage_limit__isnull=True) | Q(times_used__lt=F("usage_limit")))
+        .update(times_used=F("times_used") + 1)
+    )
+    if not updated:
+        raise VoucherInvalid("exhausted")
+    if voucher.usage_limit_per_customer is not None:
+        used = VoucherRedemption.objects.filter(voucher=voucher, user=user).count()
+        if used >= voucher.usage_limit_per_customer:
+            raise VoucherInvalid("customer_limit")
+    return VoucherRedemption.objects.create(voucher=voucher, order=order, user=user)
 
 
 def voucher_release(*, order: Any) -> bool:

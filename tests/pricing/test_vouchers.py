@@ -132,3 +132,21 @@ def test_free_shipping_voucher_and_promotion_before_voucher(user_client, variant
     data = user_client.post(QUOTE, _body(variant, "SHIPFREE"), format="json").json()
     assert (data["shipping_total"], data["discount_total"]) == ("0.00", "2.00")
     assert data["total"] == "18.00"
+
+
+def test_a_voucher_costs_a_placement_three_statements(variant):
+    """Its lookup, the guarded UPDATE that counts the use, the redemption row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.services import order_place
+
+    VoucherFactory(code="COUNTED", usage_limit=10)
+    user = UserFactory()
+    lines = [{"sku": variant.sku, "quantity": 1}]
+    with CaptureQueriesContext(connection) as plain:
+        order_place(user=user, lines=lines, shipping_address=GERMAN_ADDRESS)
+    with CaptureQueriesContext(connection) as with_voucher:
+        order_place(user=user, lines=lines, shipping_address=GERMAN_ADDRESS, voucher_code="counted")
+    extra = [q["sql"] for q in with_voucher.captured_queries[len(plain.captured_queries) :]]
+    assert len(with_voucher.captured_queries) - len(plain.captured_queries) == 3, extra
