@@ -33,6 +33,12 @@ class TaxClassSerializer(serializers.ModelSerializer):
         model = TaxClass
         fields = ["code", "name"]
 
+    def validate_code(self, value: str) -> str:
+        # Products and rates refer to a class by its code.
+        if self.instance is not None and value != self.instance.code:
+            raise serializers.ValidationError("A tax class's code cannot change.")
+        return value
+
 
 class TaxRateSerializer(serializers.ModelSerializer):
     country = serializers.CharField(min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2")

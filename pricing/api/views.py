@@ -1,8 +1,14 @@
 """Pricing API: the public shipping methods, and the rules for staff with model permissions."""
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, BasePermission
 
@@ -18,7 +24,16 @@ from pricing.api.serializers import (
 from pricing.models import Promotion, ShippingMethod, TaxClass, TaxRate, Voucher
 from pricing.services import shipping_methods_for
 
+PROTECTED = OpenApiResponse(
+    inline_serializer(
+        "PricingProtectedError",
+        fields={"code": serializers.CharField(), "detail": serializers.CharField()},
+    ),
+    description="`protected`: still in use (products, rates or voucher redemptions).",
+)
 
+
+@extend_schema_view(destroy=extend_schema(responses={204: None, 409: PROTECTED}))
 class _RulesViewSet(viewsets.ModelViewSet):
     """Plain CRUD: these rows hold no state of their own (orders copy what they use)."""
 

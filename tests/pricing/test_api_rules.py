@@ -155,3 +155,12 @@ def test_products_take_a_tax_class_and_variants_a_weight():
         format="json",
     )
     assert (negative.status_code, list(negative.json()["errors"])) == (400, ["weight_grams"])
+
+
+def test_a_tax_class_code_cannot_change():
+    """Products and rates refer to it by code (the rename was a 500 from the foreign keys)."""
+    client = _staff_with("change_taxclass")
+    response = client.patch("/api/v1/tax-classes/zero/", {"code": "nil"}, format="json")
+    assert (response.status_code, list(response.json()["errors"])) == (400, ["code"])
+    renamed = client.patch("/api/v1/tax-classes/zero/", {"name": "Exempt"}, format="json")
+    assert renamed.json() == {"code": "zero", "name": "Exempt"}
