@@ -27,14 +27,14 @@ class Role:
 ROLES: tuple[Role, ...] = (
     Role(
         name="Catalog manager",
-        description="Runs the catalog: categories, products, variants, stock.",
-        all_of_apps=("catalog",),
+        description="Runs the catalog: categories, products, variants, stock, and pricing.",
+        all_of_apps=("catalog", "pricing"),
     ),
     Role(
         name="Order manager",
         description="Runs orders end to end; reads the catalog.",
         all_of_apps=("orders",),
-        view_of_apps=("catalog",),
+        view_of_apps=("catalog", "pricing"),
     ),
     Role(
         name="Support",
@@ -45,7 +45,7 @@ ROLES: tuple[Role, ...] = (
     Role(
         name="Analyst",
         description="Reads everything about customers, the catalog and orders; changes nothing.",
-        view_of_apps=("accounts", "catalog", "orders"),
+        view_of_apps=("accounts", "catalog", "orders", "pricing"),
     ),
     Role(
         # Endpoints decide where the server sends requests, and their URLs often carry

@@ -26,6 +26,9 @@ from collections import Counter
 from typing import Any
 
 PLENTY = 1_000_000
+# The order scenarios ship with this method (prepare creates it with German
+# tax rates and a promotion, so every order is taxed, shipped and discounted).
+BENCH_SHIPPING_METHOD = "bench-dhl"
 WORD = re.compile(r"[A-Za-z]{4,}")
 
 
@@ -65,6 +68,7 @@ def prepare(*, skus: int, customers: int, seed: int) -> dict[str, Any]:
     data["skus"] = [v.sku for v in chosen]
     topped = _top_up(chosen)
     data["stock_topped_up"] = topped
+    data["pricing"] = _pricing_rules()
 
     user_model = get_user_model()
     emails = user_model.objects.filter(is_staff=False, is_active=True).order_by("pk")
@@ -84,6 +88,33 @@ def _top_up(variants: list) -> int:
             stock_adjust(variant=variant, delta=PLENTY - variant.stock, reason="bench: plenty")
             done += 1
     return done
+
+
+def _pricing_rules() -> str:
+    """German VAT, a flat-rate method for Germany and a 5 % promotion, once per database."""
+    from django.apps import apps
+
+    if not apps.is_installed("pricing"):
+        return "none"
+    from decimal import Decimal
+
+    tax_rate = apps.get_model("pricing", "TaxRate")
+    tax_class = apps.get_model("pricing", "TaxClass")
+    for code, rate in (("standard", "19.00"), ("reduced", "7.00")):
+        tax_rate.objects.get_or_create(
+            country="DE",
+            tax_class=tax_class.objects.get(code=code),
+            defaults={"rate": Decimal(rate)},
+        )
+    apps.get_model("pricing", "ShippingMethod").objects.get_or_create(
+        code=BENCH_SHIPPING_METHOD,
+        defaults={"name": "DHL Paket", "countries": ["DE"], "price": Decimal("4.90")},
+    )
+    apps.get_model("pricing", "Promotion").objects.get_or_create(
+        name="bench: 5 % off everything",
+        defaults={"kind": "percentage", "value": Decimal("5.00")},
+    )
+    return "DE 19 %/7 %, bench-dhl 4.90, 5 % promotion"
 
 
 def count_queries(requests: list[dict[str, Any]]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any
 
 from bench import profile as profiling
 from bench import report, scenarios, server, wrk
-from bench.django_side import REPLY
+from bench.django_side import BENCH_SHIPPING_METHOD, REPLY
 from bench.scenarios import CEILING, Scenario
 
 ROOT = server.ROOT
@@ -170,6 +170,7 @@ def query_plan(
                             "postal_code": "10115",
                             "country": "DE",
                         },
+                        "shipping_method": BENCH_SHIPPING_METHOD,
                     },
                     "headers": {
                         "authorization": f"Token {password_tokens[0]}",
@@ -252,6 +253,7 @@ class Pass:
                 str(self.work / "tokens.txt"),
                 str(self.work / "skus.txt"),
                 run_id,
+                sc.probe,
             ]
         paths_file = self.work / f"{sc.name}.paths"
         args = [str(paths_file)]

@@ -186,6 +186,14 @@ def build(data: dict[str, Any], *, seed: int = 1) -> list[Scenario]:
             probe=f"{API}/orders/",
             needs=("tokens", "skus"),
         ),
+        Scenario(
+            "quote",
+            "order quote (priced, nothing taken)",
+            method="POST",
+            target=0.08,
+            probe=f"{API}/orders/quote/",
+            needs=("tokens", "skus"),
+        ),
     ]
 
 

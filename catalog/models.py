@@ -36,6 +36,13 @@ class Product(models.Model):
     description = models.TextField(blank=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     is_published = models.BooleanField(default=False)
+    tax_class = models.ForeignKey(
+        "pricing.TaxClass",
+        to_field="code",
+        on_delete=models.PROTECT,
+        default="standard",
+        related_name="products",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The columns below are kept by triggers (catalog.db.TriggerKept: saves never
@@ -86,6 +93,7 @@ class Variant(models.Model):
         max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
     )
     stock = models.IntegerField(default=0, editable=False)
+    weight_grams = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -108,6 +116,9 @@ class Variant(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="variant_stock_gte_0"),
             models.CheckConstraint(condition=models.Q(price__gt=0), name="variant_price_gt_0"),
+            models.CheckConstraint(
+                condition=models.Q(weight_grams__gte=0), name="variant_weight_gte_0"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -40,7 +40,7 @@ def category_item(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def variant_item(variant: Variant) -> dict[str, Any]:
-    """A variant for staff: `{product, sku, name, attributes, price, currency, stock}`."""
+    """A variant for staff: product, sku, name, attributes, price, currency, stock, weight."""
     return {
         "product": variant.product.slug,
         "sku": variant.sku,
@@ -49,6 +49,7 @@ def variant_item(variant: Variant) -> dict[str, Any]:
         "price": money(variant.price),
         "currency": settings.STORE_CURRENCY,
         "stock": variant.stock,
+        "weight_grams": variant.weight_grams,
     }
 
 

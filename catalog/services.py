@@ -184,7 +184,18 @@ def variants_lock(*, skus: Iterable[str]) -> list[Variant]:
         Variant.objects.select_for_update(of=("self",))
         .filter(sku__in=list(skus), product__is_published=True)
         .select_related("product")
-        .only("pk", "sku", "name", "price", "stock", "product__name", "product__slug")
+        .only(
+            "pk",
+            "sku",
+            "name",
+            "price",
+            "stock",
+            "weight_grams",
+            "product__name",
+            "product__slug",
+            "product__tax_class",
+            "product__category",
+        )
         .order_by("pk")
     )
 
@@ -411,8 +422,12 @@ def product_create(
     slug: str | None = None,
     description: str = "",
     is_published: bool = False,
+    tax_class: Any = None,
 ) -> Product:
-    """Create a product; the slug is made from the name when not given (kept unique)."""
+    """Create a product; the slug is made from the name when not given (kept unique).
+
+    `tax_class`: a pricing.TaxClass (None: `standard`).
+    """
     product = Product(
         name=name,
         slug=slug or "",
@@ -420,12 +435,14 @@ def product_create(
         description=description,
         is_published=is_published,
     )
+    if tax_class is not None:
+        product.tax_class = tax_class
     _save_with_slug(obj=product, explicit_slug=bool(slug))
     catalog_cache.invalidate_on_commit()
     return product
 
 
-PRODUCT_FIELDS = frozenset({"name", "slug", "description", "category", "is_published"})
+PRODUCT_FIELDS = frozenset({"name", "slug", "description", "category", "is_published", "tax_class"})
 
 
 @transaction.atomic
@@ -527,17 +544,23 @@ def variant_create(
     price: Decimal,
     name: str = "",
     attributes: Mapping[str, Any] | None = None,
+    weight_grams: int = 0,
 ) -> Variant:
     """Create a variant with no stock: stock only ever comes through stock services."""
     variant = Variant(
-        product=product, sku=sku, name=name, attributes=dict(attributes or {}), price=price
+        product=product,
+        sku=sku,
+        name=name,
+        attributes=dict(attributes or {}),
+        price=price,
+        weight_grams=weight_grams,
     )
     _save_variant(variant)
     catalog_cache.invalidate_on_commit()
     return variant
 
 
-VARIANT_FIELDS = frozenset({"product", "sku", "name", "attributes", "price"})
+VARIANT_FIELDS = frozenset({"product", "sku", "name", "attributes", "price", "weight_grams"})
 
 
 @transaction.atomic

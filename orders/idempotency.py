@@ -38,7 +38,8 @@ logger = logging.getLogger("stockroom.idempotency")
 HEADER = "Idempotency-Key"
 KEY_MAX_LENGTH = 255
 API_PREFIX = "/api/v1/"
-EXEMPT_PREFIXES = ("/api/v1/auth/", "/api/v1/payments/webhook/")
+# The quote changes nothing: there is nothing to make exactly-once.
+EXEMPT_PREFIXES = ("/api/v1/auth/", "/api/v1/payments/webhook/", "/api/v1/orders/quote/")
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock conflict
 STORED_FIELDS = ["fingerprint", "created_at", "status_code", "response_body", "content_type"]
 # A key is stored as text: no control characters (PostgreSQL refuses NUL) and no

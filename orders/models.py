@@ -7,6 +7,7 @@ Status changes only through `orders.services.order_transition`.
 
 import secrets
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
@@ -53,9 +54,18 @@ class Order(models.Model):
         max_length=32, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT
     )
     currency = models.CharField(max_length=3)
+    # What the order was priced with (pricing.engine): subtotal is the lines
+    # before discounts; with prices_include_tax the tax is inside the amounts,
+    # otherwise total adds tax_total.
     subtotal = models.DecimalField(max_digits=14, decimal_places=2)
+    discount_total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    shipping_method_code = models.CharField(max_length=50, blank=True)
+    shipping_method_name = models.CharField(max_length=100, blank=True)
     shipping_total = models.DecimalField(max_digits=12, decimal_places=2)
+    tax_total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     total = models.DecimalField(max_digits=14, decimal_places=2)
+    prices_include_tax = models.BooleanField(default=True)
+    voucher_code = models.CharField(max_length=64, blank=True)
 
     shipping_full_name = models.CharField(max_length=200, blank=True)
     shipping_line1 = models.CharField(max_length=255, blank=True)
@@ -109,6 +119,10 @@ class Order(models.Model):
                 & models.Q(refunded_total__lte=models.F("paid_total")),
                 name="order_refunded_lte_paid",
             ),
+            models.CheckConstraint(
+                condition=models.Q(discount_total__gte=0, tax_total__gte=0, shipping_total__gte=0),
+                name="order_amounts_gte_0",
+            ),
         ]
         permissions = [
             ("cancel_order", "Can cancel orders"),
@@ -142,6 +156,11 @@ class OrderLine(models.Model):
     variant_name = models.CharField(max_length=255, blank=True)
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     quantity = models.PositiveIntegerField()
+    promotion_discount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    voucher_discount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    tax = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    # What the customer pays for the line: discounts off, tax in.
     line_total = models.DecimalField(max_digits=14, decimal_places=2)
     # Fulfilment counters, written only by orders.fulfilment under the order's lock.
     quantity_shipped = models.PositiveIntegerField(default=0)
@@ -176,6 +195,15 @@ class OrderLine(models.Model):
                 condition=models.Q(quantity_refunded__lte=models.F("quantity")),
                 name="orderline_refunded_lte_qty",
             ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    promotion_discount__gte=0,
+                    voucher_discount__gte=0,
+                    tax__gte=0,
+                    line_total__gte=0,
+                ),
+                name="orderline_amounts_gte_0",
+            ),
         ]
         indexes = [
             # The back office finds orders by the start of a SKU, whatever its case.
@@ -187,6 +215,10 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"
+
+    @property
+    def discount(self) -> Decimal:
+        return self.promotion_discount + self.voucher_discount
 
 
 class ActorKind(models.TextChoices):

@@ -30,6 +30,8 @@ from orders.models import (
     order_number_generate,
 )
 from orders.transitions import TRANSITIONS, StockEffect, transition_may_take
+from pricing.exceptions import PriceChanged, VoucherInvalid
+from pricing.services import OrderPrice, order_price, quote_data, voucher_redeem, voucher_release
 from webhooks.services import event_record
 
 CENT = Decimal("0.01")
@@ -49,28 +51,43 @@ def _actor_kind(user: Any, order: Order) -> str:
     return ActorKind.STAFF
 
 
-def order_payload(order: Order) -> dict[str, Any]:
-    """The `data` of an outgoing order event."""
-    return {
+def order_payload(order: Order, *, lines: Sequence[OrderLine] = ()) -> dict[str, Any]:
+    """The `data` of an outgoing order event: status and totals, and `lines` when given."""
+    payload: dict[str, Any] = {
         "number": order.number,
         "status": order.status,
         "currency": order.currency,
+        "subtotal": str(order.subtotal),
+        "discount_total": str(order.discount_total),
+        "shipping_method": order.shipping_method_code or None,
+        "shipping_total": str(order.shipping_total),
+        "tax_total": str(order.tax_total),
         "total": str(order.total),
+        "prices_include_tax": order.prices_include_tax,
+        "voucher_code": order.voucher_code or None,
         "refund_due": order.refund_due,
         "tracking_number": order.tracking_number,
     }
+    if lines:
+        payload["lines"] = [
+            {
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price": str(line.unit_price),
+                "discount": str(line.discount),
+                "tax_rate": str(line.tax_rate),
+                "tax": str(line.tax),
+                "line_total": str(line.line_total),
+            }
+            for line in lines
+        ]
+    return payload
 
 
 def _email_record(*, order: Order, kind: str) -> None:
     """Put the customer's email about `kind` in the outbox, if there is one for it."""
     if kind in EMAIL_KINDS:
         email_queue(kind=EmailKind(f"order_{kind}"), order=order)
-
-
-def shipping_total_for(subtotal: Decimal) -> Decimal:
-    if subtotal >= Decimal(settings.SHIPPING_FREE_FROM):
-        return Decimal("0.00")
-    return Decimal(settings.SHIPPING_FLAT_RATE).quantize(CENT)
 
 
 def _lines_merge(lines: Sequence[Mapping[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
@@ -112,15 +129,54 @@ def order_place(
     shipping_address: Mapping[str, str] | None = None,
     address_id: int | None = None,
     note: str = "",
+    shipping_method: str | None = None,
+    voucher_code: str | None = None,
+    expected_total: Decimal | None = None,
 ) -> Order:
-    """Place an order for `user`: take all stock or nothing, copy prices and address.
+    """Place an order for `user`: take all stock or nothing, price it, copy prices and address.
 
     `lines` are `{"sku", "quantity"}` (the same SKU is merged); exactly one of
     `shipping_address` (address fields) and `address_id` (one of the user's
-    addresses). Raises OrderInputInvalid (unknown or unpublished SKU, foreign
-    address, merged quantity over the cap) and catalog's InsufficientStock
-    (nothing taken). Returns the order.
+    addresses). Priced by pricing.services.order_price, as the quote is.
+    Raises OrderInputInvalid (unknown or unpublished SKU, foreign address,
+    merged quantity over the cap, no shipping method), VoucherInvalid,
+    PriceChanged (the total is not `expected_total`) and catalog's
+    InsufficientStock; each takes and counts nothing. Returns the order.
     """
+    quantities, first_index, errors, address = order_input(
+        user=user, lines=lines, shipping_address=shipping_address, address_id=address_id
+    )
+
+    # A clashing order number undoes the whole attempt (its savepoint, or its
+    # transaction at the top level) and draws again: cheaper than a savepoint
+    # around every order INSERT for a clash that almost never happens.
+    for attempt in range(1, NUMBER_ATTEMPTS + 1):
+        try:
+            return _order_place_attempt(
+                user=user,
+                quantities=quantities,
+                first_index=first_index,
+                errors=dict(errors),
+                address=address,
+                note=note,
+                shipping_method=shipping_method,
+                voucher_code=voucher_code,
+                expected_total=expected_total,
+            )
+        except IntegrityError as exc:
+            if attempt == NUMBER_ATTEMPTS or not _number_clash(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def order_input(
+    *,
+    user: Any,
+    lines: Sequence[Mapping[str, Any]],
+    shipping_address: Mapping[str, str] | None = None,
+    address_id: int | None = None,
+) -> tuple[dict[str, int], dict[str, int], dict[str, list[str]], dict[str, str]]:
+    """The order body judged: (quantities by SKU, first index of each SKU, errors, address)."""
     quantities, first_index = _lines_merge(lines)
     errors: dict[str, list[str]] = {}
     if not quantities:
@@ -146,24 +202,24 @@ def order_place(
     else:
         errors["shipping_address"] = ["Give shipping_address or address_id."]
         address = {}
+    return quantities, first_index, errors, address
 
-    # A clashing order number undoes the whole attempt (its savepoint, or its
-    # transaction at the top level) and draws again: cheaper than a savepoint
-    # around every order INSERT for a clash that almost never happens.
-    for attempt in range(1, NUMBER_ATTEMPTS + 1):
-        try:
-            return _order_place_attempt(
-                user=user,
-                quantities=quantities,
-                first_index=first_index,
-                errors=dict(errors),
-                address=address,
-                note=note,
-            )
-        except IntegrityError as exc:
-            if attempt == NUMBER_ATTEMPTS or not _number_clash(exc):
-                raise
-    raise AssertionError("unreachable")
+
+def order_price_check(*, price: OrderPrice, expected_total: Decimal | None = None) -> None:
+    """Raise what placing an order at `price` must refuse (no method, voucher, total)."""
+    priced = price.priced
+    if priced.shipping_unknown or priced.shipping_method is None:
+        message = (
+            "This shipping method does not serve this order."
+            if priced.shipping_unknown
+            else "No shipping method serves this destination."
+        )
+        raise OrderInputInvalid(errors={"shipping_method": [message]})
+    state = price.voucher_state
+    if state is not None and not state["valid"]:
+        raise VoucherInvalid(state["reason"])
+    if expected_total is not None and priced.total != expected_total:
+        raise PriceChanged(quote=quote_data(price=price))
 
 
 @transaction.atomic
@@ -175,6 +231,9 @@ def _order_place_attempt(
     errors: dict[str, list[str]],
     address: dict[str, str],
     note: str,
+    shipping_method: str | None,
+    voucher_code: str | None,
+    expected_total: Decimal | None,
 ) -> Order:
     # Locked now (primary-key order), not re-read when the stock is taken: the
     # rows stay locked one INSERT longer, one query fewer.
@@ -185,31 +244,53 @@ def _order_place_attempt(
     if errors:
         raise OrderInputInvalid(errors=errors)
 
+    price = order_price(
+        user=user,
+        variants=variants,
+        quantities=quantities,
+        country=address["country"],
+        shipping_method=shipping_method,
+        voucher_code=voucher_code,
+    )
+    order_price_check(price=price, expected_total=expected_total)
+    priced = price.priced
+    method = priced.shipping_method
+    assert method is not None  # order_price_check refused an order without one
     order_lines = [
         OrderLine(
-            variant=variants[sku],
-            sku=sku,
-            product_name=variants[sku].product.name,
-            variant_name=variants[sku].name,
-            unit_price=variants[sku].price,
-            quantity=quantity,
-            line_total=(variants[sku].price * quantity).quantize(CENT),
+            variant=variants[p.line.sku],
+            sku=p.line.sku,
+            product_name=variants[p.line.sku].product.name,
+            variant_name=variants[p.line.sku].name,
+            unit_price=p.line.unit_price,
+            quantity=p.line.quantity,
+            promotion_discount=p.promotion_discount,
+            voucher_discount=p.voucher_discount,
+            tax_rate=p.tax_rate,
+            tax=p.tax,
+            line_total=p.line_total,
         )
-        for sku, quantity in quantities.items()
+        for p in priced.lines
     ]
-    subtotal = sum((line.line_total for line in order_lines), Decimal("0.00"))
-    shipping = shipping_total_for(subtotal)
     order = Order.objects.create(
         number=order_number_generate(),
         user=user,
         status=OrderStatus.PENDING_PAYMENT,
         currency=settings.STORE_CURRENCY,
-        subtotal=subtotal,
-        shipping_total=shipping,
-        total=subtotal + shipping,
+        subtotal=priced.subtotal,
+        discount_total=priced.discount_total,
+        shipping_method_code=method.code,
+        shipping_method_name=method.name,
+        shipping_total=priced.shipping_total,
+        tax_total=priced.tax_total,
+        total=priced.total,
+        prices_include_tax=priced.prices_include_tax,
+        voucher_code=priced.voucher_code or "",
         note=note,
         **{f"shipping_{field}": value for field, value in address.items()},
     )
+    if price.voucher is not None:
+        voucher_redeem(voucher=price.voucher, order=order, user=user)
     stock_take(
         quantities={variants[sku].pk: quantity for sku, quantity in quantities.items()},
         order_number=order.number,
@@ -228,7 +309,7 @@ def _order_place_attempt(
         actor_kind=_actor_kind(user, order),
         actor=user,
     )
-    event_record(type="order.placed", data=order_payload(order))
+    event_record(type="order.placed", data=order_payload(order, lines=order_lines))
     _email_record(order=order, kind="placed")
     return order
 
@@ -308,6 +389,9 @@ def order_transition(
                 kind=StockMovementKind.PAYMENT_REALLOCATED,
                 order_number=locked.number,
             )
+
+        if action == "cancel" and from_status == OrderStatus.PENDING_PAYMENT:
+            voucher_release(order=locked)
 
         locked.save(update_fields=fields)
         OrderEvent.objects.create(

@@ -1,10 +1,22 @@
 import contextlib
 
 import pytest
+from django.apps import apps
 from django.core.cache import cache
+from django.db.models.signals import post_migrate
 from rest_framework.test import APIClient
 
+from pricing.seed import defaults_seed
 from tests.accounts.factories import DEFAULT_PASSWORD, StaffFactory, UserFactory
+
+
+def _pricing_defaults_restore(sender, **kwargs):
+    """Put back the rows the data migration seeds after a transactional test's flush."""
+    if sender.name == "pricing":
+        defaults_seed(apps)
+
+
+post_migrate.connect(_pricing_defaults_restore, dispatch_uid="tests_pricing_defaults")
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 -- Place orders as many customers: each request picks a token and a SKU from
 -- the files given as script arguments and sends its own Idempotency-Key.
---   wrk ... -s bench/lua/post_orders.lua http://127.0.0.1:PORT -- tokens.txt skus.txt RUNID
+-- The fourth argument is the path (default orders/; the quote takes the same body).
+--   wrk ... -s bench/lua/post_orders.lua http://127.0.0.1:PORT -- tokens.txt skus.txt RUNID PATH
 
 package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
 local common = require("common")
@@ -21,6 +22,7 @@ function init(args)
   tokens = common.read_lines(args[1])
   skus = common.read_lines(args[2])
   run_id = args[3] or tostring(os.time())
+  path = args[4] or path
   math.randomseed((thread_id or 1) * 104729 + os.time())
 end
 
@@ -29,7 +31,7 @@ function request()
   local token = tokens[math.random(#tokens)]
   local sku = skus[math.random(#skus)]
   local body = '{"lines": [{"sku": "' .. sku .. '", "quantity": 1}], "shipping_address": '
-    .. address .. "}"
+    .. address .. ', "shipping_method": "bench-dhl"}'
   local headers = {
     ["Authorization"] = "Token " .. token,
     ["Content-Type"] = "application/json",

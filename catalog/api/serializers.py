@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from catalog.listing import ORDERINGS, PRODUCT_FIELDS, VARIANT_FIELDS, Field, ProductFilters
 from catalog.models import Category, Product, StockMovementKind
+from pricing.models import TaxClass
 
 SKU_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
@@ -238,6 +239,12 @@ class ProductInputSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     category = SlugReference(slug_field="slug", queryset=Category.objects.all())
     is_published = serializers.BooleanField(required=False)
+    tax_class = SlugReference(
+        slug_field="code",
+        queryset=TaxClass.objects.all(),
+        required=False,
+        help_text="A tax class's code; `standard` when absent.",
+    )
 
 
 # --- Variants and stock -----------------------------------------------------------
@@ -251,6 +258,7 @@ class VariantSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
     stock = serializers.IntegerField(help_text="Changed only through stock adjustments.")
+    weight_grams = serializers.IntegerField(min_value=0)
 
 
 def _has_nul(value: Any) -> bool:
@@ -270,6 +278,9 @@ class VariantInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     attributes = serializers.JSONField(required=False, help_text="An object, e.g. size, colour.")
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    weight_grams = serializers.IntegerField(
+        min_value=0, max_value=2_147_483_647, required=False, help_text="Default 0."
+    )
 
     def validate_attributes(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):

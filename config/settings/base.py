@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "orders",
     "webhooks",
     "emails",
+    "pricing",
     "config",
 ]
 
@@ -359,6 +360,8 @@ SPECTACULAR_SETTINGS = {
 STORE_CURRENCY = env("STORE_CURRENCY", default="EUR")
 SHIPPING_FLAT_RATE = env.str("SHIPPING_FLAT_RATE", default="4.90")
 SHIPPING_FREE_FROM = env.str("SHIPPING_FREE_FROM", default="50.00")
+# Catalog prices are gross (tax included, as EU shops show them) or net (tax added).
+PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=True)
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=100)
 ORDER_PAYMENT_TIMEOUT = timedelta(minutes=env.int("ORDER_PAYMENT_TIMEOUT_MINUTES", default=30))
 RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=30)

@@ -1,5 +1,6 @@
 """Shapes only: input validation and output rendering. Rules live in orders.services."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from accounts.countries import COUNTRY_NAMES
 from orders.models import ActorKind, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services import LINE_QUANTITY_MAX
 from orders.transitions import PUBLIC_ACTIONS, allowed_transitions
+from pricing.exceptions import VOUCHER_REASONS
 
 
 class ShippingAddressSerializer(serializers.Serializer):
@@ -33,11 +35,19 @@ class OrderLineInputSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=LINE_QUANTITY_MAX)
 
 
-class OrderPlaceSerializer(serializers.Serializer):
+class OrderQuoteInputSerializer(serializers.Serializer):
     lines = serializers.ListField(child=OrderLineInputSerializer(), allow_empty=False)
     shipping_address = ShippingAddressSerializer(required=False)
     address_id = serializers.IntegerField(required=False, min_value=1)
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    shipping_method = serializers.CharField(
+        max_length=50,
+        required=False,
+        help_text="A shipping method's code; absent: the cheapest that serves the destination.",
+    )
+    voucher_code = serializers.CharField(
+        max_length=64, required=False, help_text="Matched case-insensitively."
+    )
 
     def validate_lines(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(value) > settings.ORDER_MAX_LINES:
@@ -54,6 +64,16 @@ class OrderPlaceSerializer(serializers.Serializer):
         return attrs
 
 
+class OrderPlaceSerializer(OrderQuoteInputSerializer):
+    expected_total = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        help_text="The total the customer saw (a quote's); another total → 409 price_changed.",
+    )
+
+
 class OrderShipSerializer(serializers.Serializer):
     tracking_number = serializers.CharField(max_length=100)
 
@@ -68,6 +88,16 @@ class OrderCancelSerializer(serializers.Serializer):
 
 
 class OrderLineSerializer(serializers.ModelSerializer):
+    discount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Promotion and voucher, for the whole line.",
+    )
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="Percent.")
+    line_total = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="What the customer pays for the line."
+    )
+
     class Meta:
         model = OrderLine
         fields = [
@@ -76,11 +106,20 @@ class OrderLineSerializer(serializers.ModelSerializer):
             "variant_name",
             "unit_price",
             "quantity",
+            "discount",
+            "tax_rate",
+            "tax",
             "line_total",
             "quantity_shipped",
             "quantity_returned",
             "quantity_refunded",
         ]
+        read_only_fields = fields
+
+
+class ShippingMethodRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
 
 
 class ShippingAddressOutputSerializer(serializers.Serializer):
@@ -98,6 +137,8 @@ class OrderSerializer(serializers.ModelSerializer):
     allowed_transitions = serializers.SerializerMethodField()
     lines = OrderLineSerializer(many=True)
     shipping_address = ShippingAddressOutputSerializer()
+    shipping_method = serializers.SerializerMethodField()
+    voucher_code = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
@@ -108,10 +149,15 @@ class OrderSerializer(serializers.ModelSerializer):
             "currency",
             "lines",
             "subtotal",
+            "discount_total",
+            "shipping_method",
             "shipping_total",
+            "tax_total",
             "total",
             "paid_total",
             "refunded_total",
+            "prices_include_tax",
+            "voucher_code",
             "shipping_address",
             "tracking_number",
             "refund_due",
@@ -126,6 +172,63 @@ class OrderSerializer(serializers.ModelSerializer):
     )
     def get_allowed_transitions(self, order: Order) -> list[str]:
         return allowed_transitions(order=order, user=self.context["request"].user)
+
+    @extend_schema_field(ShippingMethodRefSerializer(allow_null=True))
+    def get_shipping_method(self, order: Order) -> dict[str, str] | None:
+        if not order.shipping_method_code:
+            return None
+        return {"code": order.shipping_method_code, "name": order.shipping_method_name}
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_voucher_code(self, order: Order) -> str | None:
+        return order.voucher_code or None
+
+
+class QuoteLineSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2)
+    tax = serializers.DecimalField(max_digits=14, decimal_places=2)
+    line_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class QuoteShippingOptionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class QuoteVoucherSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    valid = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=list(VOUCHER_REASONS), allow_null=True)
+
+
+class QuoteShortageSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    requested = serializers.IntegerField()
+    available = serializers.IntegerField()
+
+
+class QuoteSerializer(serializers.Serializer):
+    """The priced order as it would be placed (no number; nothing taken or counted)."""
+
+    currency = serializers.CharField()
+    lines = QuoteLineSerializer(many=True)
+    subtotal = serializers.DecimalField(max_digits=14, decimal_places=2)
+    discount_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    shipping_method = ShippingMethodRefSerializer(allow_null=True)
+    shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    tax_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    prices_include_tax = serializers.BooleanField()
+    voucher_code = serializers.CharField(allow_null=True)
+    shipping_methods = QuoteShippingOptionSerializer(many=True)
+    voucher = QuoteVoucherSerializer(allow_null=True)
+    shortages = QuoteShortageSerializer(many=True)
+    tax_rates_missing = serializers.BooleanField()
 
 
 class OrderEventSerializer(serializers.ModelSerializer):

@@ -25,9 +25,11 @@ from orders.api.serializers import (
     OrderCancelSerializer,
     OrderEventSerializer,
     OrderPlaceSerializer,
+    OrderQuoteInputSerializer,
     OrderRefundSerializer,
     OrderSerializer,
     OrderShipSerializer,
+    QuoteSerializer,
 )
 from orders.fulfilment_selectors import order_events_for
 from orders.models import Order
@@ -36,6 +38,8 @@ from orders.payments import (
     payment_event_apply,
     payment_signature_verify,
 )
+from orders.quote import order_quote
+from pricing.exceptions import VOUCHER_REASONS
 
 ERROR = inline_serializer(
     "OrderError",
@@ -62,6 +66,35 @@ SHORTAGE_ERROR = inline_serializer(
             many=True,
             required=False,  # absent from the same status's `idempotency_in_progress`
         ),
+    },
+)
+VOUCHER_ERROR = inline_serializer(
+    "VoucherInvalidError",
+    fields={
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()), required=False
+        ),
+        "reason": serializers.ChoiceField(choices=list(VOUCHER_REASONS), required=False),
+    },
+)
+PRICE_CHANGED_ERROR = inline_serializer(
+    "PriceChangedError",
+    fields={
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "shortages": inline_serializer(
+            "PriceChangedShortage",
+            fields={
+                "sku": serializers.CharField(),
+                "requested": serializers.IntegerField(),
+                "available": serializers.IntegerField(),
+            },
+            many=True,
+            required=False,
+        ),
+        "quote": QuoteSerializer(required=False, help_text="With code price_changed."),
     },
 )
 TRANSITION_ERRORS = {
@@ -96,8 +129,20 @@ class OrderViewSet(
         request=OrderPlaceSerializer,
         responses={
             201: OrderSerializer,
-            400: OpenApiResponse(ERROR, description="invalid"),
-            409: OpenApiResponse(SHORTAGE_ERROR, description="insufficient_stock"),
+            400: OpenApiResponse(
+                VOUCHER_ERROR,
+                description=(
+                    "invalid (`errors.shipping_method` when no method serves the "
+                    "destination), or voucher_invalid with `reason` and `errors.voucher_code`"
+                ),
+            ),
+            409: OpenApiResponse(
+                PRICE_CHANGED_ERROR,
+                description=(
+                    "insufficient_stock with `shortages`, or price_changed with `quote` "
+                    "(the total differs from `expected_total`); nothing is taken"
+                ),
+            ),
         },
     )
     def create(self, request: Request) -> Response:
@@ -107,6 +152,23 @@ class OrderViewSet(
         # Rendered from the objects in hand (the service leaves the lines on the
         # order): reading it back cost two queries per order.
         return Response(self.get_serializer(order).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=OrderQuoteInputSerializer,
+        responses={200: QuoteSerializer, 400: OpenApiResponse(ERROR, description="invalid")},
+        description=(
+            "The order body priced as it would be placed: nothing is taken or counted, "
+            "shortages are listed, an invalid voucher is reported in `voucher`. "
+            "Not idempotent: it changes nothing, and `Idempotency-Key` is ignored."
+        ),
+    )
+    @action(detail=False, methods=["post"])
+    def quote(self, request: Request) -> Response:
+        data = OrderQuoteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = dict(data.validated_data)
+        body.pop("note", None)
+        return Response(order_quote(user=request.user, **body))
 
     @extend_schema(
         responses={200: OrderEventSerializer(many=True), 404: OpenApiResponse(ERROR)},

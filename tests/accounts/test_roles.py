@@ -47,8 +47,10 @@ def test_setup_roles_creates_the_groups_with_exactly_their_permissions():
     assert "Roles are up to date." in out
     assert err == ""
     assert set(Group.objects.values_list("name", flat=True)) >= ROLE_NAMES
-    assert perms_of("Catalog manager") == all_perms("catalog")
-    assert perms_of("Order manager") == all_perms("orders") | all_perms("catalog", "view_")
+    assert perms_of("Catalog manager") == all_perms("catalog") | all_perms("pricing")
+    assert perms_of("Order manager") == (
+        all_perms("orders") | all_perms("catalog", "view_") | all_perms("pricing", "view_")
+    )
     assert perms_of("Support") == all_perms("orders", "view_") | {
         "accounts.view_user",
         "accounts.view_address",
@@ -58,6 +60,7 @@ def test_setup_roles_creates_the_groups_with_exactly_their_permissions():
         all_perms("accounts", "view_")
         | all_perms("catalog", "view_")
         | all_perms("orders", "view_")
+        | all_perms("pricing", "view_")
     )
     assert perms_of("Integration manager") == all_perms("webhooks")
     assert all(p.split(".")[1].startswith("view_") for p in perms_of("Analyst"))

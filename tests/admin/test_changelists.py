@@ -21,6 +21,7 @@ from knox.models import AuthToken
 from accounts.models import ApiToken, LoginFailure, User
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentEvent
+from pricing.models import Promotion, ShippingMethod, TaxClass, TaxRate, Voucher
 from tests.accounts.factories import UserFactory
 from tests.orders.factories import OrderFactory
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
@@ -146,6 +147,40 @@ def _deliveries(n: int) -> None:
     )
 
 
+def _tax_classes(n: int) -> None:
+    TaxClass.objects.bulk_create(TaxClass(code=f"class-{_n()}", name="Bulk") for _ in range(n))
+
+
+def _tax_rates(n: int) -> None:
+    countries = ["DE", "FR", "AT", "IT", "ES", "NL", "BE", "PL", "SE", "DK"]
+    TaxRate.objects.bulk_create(
+        TaxRate(country=countries[i % 10], tax_class=tax_class, rate=Decimal("19.00"))
+        for i, tax_class in enumerate(
+            TaxClass.objects.bulk_create(
+                TaxClass(code=f"rated-{_n()}", name="Bulk") for _ in range(n)
+            )
+        )
+    )
+
+
+def _shipping_methods(n: int) -> None:
+    ShippingMethod.objects.bulk_create(
+        ShippingMethod(code=f"method-{_n()}", name="Bulk", price=Decimal("4.90")) for _ in range(n)
+    )
+
+
+def _vouchers(n: int) -> None:
+    Voucher.objects.bulk_create(
+        Voucher(code=f"BULK{_n()}", kind="percentage", value=Decimal("10.00")) for _ in range(n)
+    )
+
+
+def _promotions(n: int) -> None:
+    Promotion.objects.bulk_create(
+        Promotion(name=f"Bulk {_n()}", kind="percentage", value=Decimal("5.00")) for _ in range(n)
+    )
+
+
 SEEDERS: dict[type[Model], Callable[[int], object]] = {
     User: _users,
     Group: _groups,
@@ -160,6 +195,11 @@ SEEDERS: dict[type[Model], Callable[[int], object]] = {
     Endpoint: _endpoints,
     Event: _events,
     Delivery: _deliveries,
+    TaxClass: _tax_classes,
+    TaxRate: _tax_rates,
+    ShippingMethod: _shipping_methods,
+    Voucher: _vouchers,
+    Promotion: _promotions,
 }
 # Extra query strings worth proving too: the filters staff use most.
 FILTERED = {

@@ -38,6 +38,7 @@ def test_create_variant_has_no_stock(manager_client):
         "price": "19.90",
         "currency": "EUR",
         "stock": 0,
+        "weight_grams": 0,
     }
 
 

@@ -27,6 +27,12 @@ before shipping); returned <= claimed by returns <= shipped; refunded
 (pending + succeeded) <= paid, in amount and per line; and its status is the
 one its quantities and amounts imply.
 
+Vouchers too: an order may use a voucher with a small usage limit; the
+model predicts `exhausted` refusals, and checks after every step that the
+voucher's `times_used` equals its redemptions, never exceeds the limit, and
+counts exactly the orders holding one (cancelling an unpaid order, by hand or
+by the timeout, frees its use; cancelling a paid one does not).
+
 The model also predicts every outcome (InsufficientStock exactly when the
 stock is short, InvalidTransition exactly when the table forbids the step,
 the payment outcome, `refund_due`) and compares the order's status after
@@ -66,9 +72,12 @@ from orders.exceptions import InvalidTransition, OverFulfilment, OverRefund, Ove
 from orders.models import Order, OrderLine, OrderStatus, Refund, Return
 from orders.payments import payment_event_apply
 from orders.services import order_place, order_transition, orders_cancel_expired
+from pricing.exceptions import VoucherInvalid
+from pricing.models import Voucher
 from tests.accounts.factories import StaffFactory, UserFactory
 from tests.catalog.factories import VariantFactory
 from tests.orders.factories import ADDRESS
+from tests.pricing.factories import VoucherFactory
 
 S = OrderStatus
 VARIANTS = 3
@@ -125,6 +134,7 @@ class OrderModel:
     paid: Decimal = ZERO
     refunded: Decimal = ZERO  # pending and succeeded
     delivered: bool = False
+    redeemed: bool = False  # holds a use of the voucher
 
     def held(self, pk: int) -> int:
         """Units of variant `pk` this order keeps out of stock."""
@@ -175,14 +185,19 @@ class StockMachine(RuleBasedStateMachine):
         self.variants: list[Variant] = []
         self.customer = UserFactory()
         self.staff = StaffFactory(is_superuser=True)
+        self.voucher: Voucher | None = None
 
     def teardown(self) -> None:
         transaction.savepoint_rollback(self.savepoint)
 
     # --- steps ------------------------------------------------------------------------
 
-    @initialize(stocks=st.lists(st.integers(0, 8), min_size=VARIANTS, max_size=VARIANTS))
-    def make_variants(self, stocks: list[int]) -> None:
+    @initialize(
+        stocks=st.lists(st.integers(0, 8), min_size=VARIANTS, max_size=VARIANTS),
+        voucher_limit=st.integers(1, 3),
+    )
+    def make_variants(self, stocks: list[int], voucher_limit: int) -> None:
+        self.voucher = VoucherFactory(code=f"SM{uuid.uuid4().hex[:8]}", usage_limit=voucher_limit)
         for stock in stocks:
             variant = VariantFactory(price=PRICE, stock=stock)
             self.variants.append(variant)
@@ -205,15 +220,24 @@ class StockMachine(RuleBasedStateMachine):
         wanted=st.dictionaries(
             st.integers(0, VARIANTS - 1), st.integers(1, 4), min_size=1, max_size=VARIANTS
         ),
+        use_voucher=st.booleans(),
     )
-    def place(self, wanted: dict[int, int]) -> object:
+    def place(self, wanted: dict[int, int], use_voucher: bool) -> object:
         lines = {self.variants[i].pk: qty for i, qty in wanted.items()}
         request = [{"sku": self.variants[i].sku, "quantity": qty} for i, qty in wanted.items()]
-        if not self.model.can_take(lines):
-            with pytest.raises(InsufficientStock):
-                order_place(user=self.customer, lines=request, shipping_address=ADDRESS)
+        assert self.voucher is not None
+        code = self.voucher.code.lower() if use_voucher else None
+        exhausted = use_voucher and self._voucher_uses() >= (self.voucher.usage_limit or 0)
+        if exhausted or not self.model.can_take(lines):
+            with pytest.raises(VoucherInvalid if exhausted else InsufficientStock):
+                order_place(
+                    user=self.customer, lines=request, shipping_address=ADDRESS, voucher_code=code
+                )
             return multiple()  # nothing placed: nothing added to the bundle
-        order = order_place(user=self.customer, lines=request, shipping_address=ADDRESS)
+        order = order_place(
+            user=self.customer, lines=request, shipping_address=ADDRESS, voucher_code=code
+        )
+        assert (order.voucher_code != "") == use_voucher
         self.model.move(lines, -1)
         placed = OrderModel(
             pk=order.pk,
@@ -223,6 +247,7 @@ class StockMachine(RuleBasedStateMachine):
             total=order.total,
             shipping=order.shipping_total,
             created_at=order.created_at,
+            redeemed=use_voucher,
         )
         self.model.orders[order.pk] = placed
         return placed
@@ -256,6 +281,7 @@ class StockMachine(RuleBasedStateMachine):
         actor = self.customer if by_owner else self.staff
         was_paid = order.status == S.PAID
         if self._transition(order, "cancel", actor=actor):
+            order.redeemed = order.redeemed and was_paid
             order.status = S.CANCELLED
             order.refund_due = order.refund_due or was_paid
             self.model.move(self._unshipped(order), +1)
@@ -546,9 +572,21 @@ class StockMachine(RuleBasedStateMachine):
         assert orders_cancel_expired(now=now) == len(due)
         for order in due:
             order.status = S.CANCELLED
+            order.redeemed = False
             self.model.move(self._unshipped(order), +1)
 
+    def _voucher_uses(self) -> int:
+        return sum(o.redeemed for o in self.model.orders.values())
+
     # --- invariants -------------------------------------------------------------------
+
+    @invariant()
+    def voucher_uses_never_exceed_the_limit_and_match_the_orders(self) -> None:
+        if self.voucher is None:
+            return
+        voucher = Voucher.objects.get(pk=self.voucher.pk)
+        assert voucher.times_used <= (voucher.usage_limit or 0)
+        assert voucher.times_used == voucher.redemptions.count() == self._voucher_uses()
 
     @invariant()
     def stock_is_never_negative_and_equals_its_ledger(self) -> None:

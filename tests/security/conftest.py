@@ -15,6 +15,7 @@ from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFact
 from tests.conftest import token_client
 from tests.fuzz.conftest import live_static_root, server  # noqa: F401  (the live gunicorn fixtures)
 from tests.orders.factories import order_place
+from tests.pricing.factories import PromotionFactory, TaxRateFactory, VoucherFactory
 from tests.webhooks.factories import EndpointFactory
 
 
@@ -83,6 +84,8 @@ def world(db) -> World:
     alice, bob = _person("alice"), _person("bob")
     staff_user = StaffFactory(email="staff@example.com", is_superuser=True)
     endpoint = EndpointFactory()
+    tax_rate = TaxRateFactory(country="GB", tax_class_id="standard")
+    voucher, promotion = VoucherFactory(), PromotionFactory()
     staff = Person(user=staff_user, client=token_client(staff_user), owns=dict(alice.owns))
     values = {
         "alice_sku": alice.owns["sku"],
@@ -90,6 +93,9 @@ def world(db) -> World:
         "product": product.slug,
         "sku": variant.sku,
         "endpoint": str(endpoint.pk),
+        "tax-rate": str(tax_rate.pk),
+        "voucher": str(voucher.pk),
+        "promotion": str(promotion.pk),
     }
     return World(alice=alice, bob=bob, staff=staff, anonymous=APIClient(), values=values)
 
@@ -104,7 +110,12 @@ def path_for(path: str, *, owner: Person, world: World) -> str:
         path = path.replace("{id}", world.values["endpoint"])
     if path.startswith("/api/v1/returns/"):
         path = path.replace("{id}", owner.owns["return"])
+    for prefix in ("tax-rate", "voucher", "promotion"):
+        if path.startswith(f"/api/v1/{prefix}s/"):
+            path = path.replace("{id}", world.values[prefix])
     path = path.replace("{sku}", world.values["sku"])
+    # The seeded shipping method and tax class: public, or staff-only, never a customer's.
+    path = path.replace("{code}", "standard")
     for name, value in owner.owns.items():
         path = path.replace("{" + name + "}", value)
     return path

@@ -62,6 +62,11 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "lines": [{"sku": "{sku}", "quantity": 1}],
         "shipping_address": ADDRESS,
     },
+    ("POST", "/api/v1/orders/quote/"): {
+        "lines": [{"sku": "{sku}", "quantity": 1}],
+        "shipping_address": ADDRESS,
+        "voucher_code": "NOPE",
+    },
     ("POST", "/api/v1/orders/{number}/cancel/"): {"reason": "changed my mind"},
     ("POST", "/api/v1/orders/{number}/mark-paid/"): {},
     ("POST", "/api/v1/orders/{number}/ship/"): {"tracking_number": "TRACK-1"},
@@ -79,6 +84,21 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/returns/{id}/receive/"): {},
     ("POST", "/api/v1/webhooks/"): {"url": "https://hooks.example.com/in", "event_types": ["*"]},
     ("PATCH", "/api/v1/webhooks/{id}/"): {"description": "changed"},
+    ("POST", "/api/v1/tax-classes/"): {"code": "mass", "name": "Mass"},
+    ("PATCH", "/api/v1/tax-classes/{code}/"): {"name": "changed"},
+    ("POST", "/api/v1/tax-rates/"): {"country": "DE", "tax_class": "standard", "rate": "19.00"},
+    ("PATCH", "/api/v1/tax-rates/{id}/"): {"rate": "20.00"},
+    ("POST", "/api/v1/shipping-methods/"): {
+        "code": "mass-ship",
+        "name": "Mass",
+        "price_rule": {"kind": "flat", "price": "1.00"},
+        "countries": ["DE"],
+    },
+    ("PATCH", "/api/v1/shipping-methods/{code}/"): {"name": "changed"},
+    ("POST", "/api/v1/vouchers/"): {"code": "MASS", "kind": "percentage", "value": "10.00"},
+    ("PATCH", "/api/v1/vouchers/{id}/"): {"active": False},
+    ("POST", "/api/v1/promotions/"): {"name": "Mass", "kind": "percentage", "value": "5.00"},
+    ("PATCH", "/api/v1/promotions/{id}/"): {"name": "changed"},
 }
 # Writes that change no resource of the caller's through the body (credentials, the provider).
 NOT_RESOURCE_WRITES = {

@@ -35,7 +35,6 @@ from catalog import cache as catalog_cache
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
 from config.progress import Progress, Stream
 from orders.models import ActorKind, Order, OrderEvent, OrderLine, OrderStatus
-from orders.services import shipping_total_for
 
 CHUNK = 2000
 POOL_MAX = 20_000  # variants orders are drawn from: enough variety, bounded memory
@@ -89,6 +88,13 @@ NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 # --- Factories (build only: rows are written in bulk) ----------------------------------------
+
+
+def shipping_total_for(subtotal: Decimal) -> Decimal:
+    """The seeded default shipping method's price: demo orders are made in bulk, untaxed."""
+    if subtotal >= Decimal(settings.SHIPPING_FREE_FROM):
+        return Decimal("0.00")
+    return Decimal(settings.SHIPPING_FLAT_RATE).quantize(CENT)
 
 
 class DemoProductFactory(DjangoModelFactory):
