@@ -1,4 +1,4 @@
-"""The fulfilment migration keeps existing orders and gives them the counters their status implies."""
+"""The fulfilment migration keeps existing orders and fills the counters their status implies."""
 
 from decimal import Decimal
 
@@ -29,7 +29,7 @@ def test_existing_orders_get_paid_shipped_and_refunded_counters():
         product=product, sku="MIG-1", price=Decimal("5.00")
     )
     Order = old.get_model("orders", "Order")
-    numbers = {}
+    numbers: dict[tuple[str, str], str] = {}
     for status, tracking in (
         ("pending_payment", ""),
         ("paid", ""),
