@@ -1,5 +1,4 @@
-"""The fulfilment migration keeps existing orders and gives them the counters their status
-implies."""
+"""The fulfilment migration keeps existing orders and fills the counters their status implies."""
 
 from decimal import Decimal
 
