@@ -28,6 +28,7 @@ from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft4Validator
 from rest_framework import serializers
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
@@ -36,6 +37,7 @@ from schemathesis.core import NotSet
 from accounts.countries import COUNTRY_CODE_PATTERN, COUNTRY_CODES
 from catalog.models import Product
 from config.openapi import decimal_pattern
+from orders import idempotency
 from tests.catalog.factories import CategoryFactory, VariantFactory
 from tests.fuzz.seed import World, world_build
 
@@ -93,20 +95,24 @@ def _point_at_seeded_objects(
             body[name] = value
     if "address_id" in body:
         body["address_id"] = int(world.alice.owns["id"])
-    # One SKU per line: lines of one SKU are merged, and their sum may pass the limit.
+    # One SKU per line (lines of one SKU are merged, and their sum may pass the limit).
     lines = body.get("lines")
     if not isinstance(lines, list):
         return
+    del lines[len(skus) :]
     for line, sku in zip(lines, skus, strict=False):
         if isinstance(line, dict) and "sku" in line:
             line["sku"] = sku
 
 
-def _send(client: APIClient, method: str, path: str, case: Any) -> Any:
+def _send(client: APIClient, method: str, path: str, case: Any, schemas: dict[str, Any]) -> Any:
+    # schemathesis draws header values from an alphabet of its own (a tab is
+    # valid in HTTP) and may miss the header's pattern: such a value is left out.
     headers = {
         f"HTTP_{name.upper().replace('-', '_')}": value
         for name, value in (case.headers or {}).items()
         if name.lower() != "authorization"
+        and Draft4Validator(schemas.get(name.lower(), {})).is_valid(value)
     }
     body = {}
     if not isinstance(case.body, NotSet):
@@ -158,10 +164,15 @@ def test_requests_the_schema_calls_valid_are_not_refused_as_invalid():
         path = template
         for name, value in names.items():
             path = path.replace(f"{{{name}}}", value)
+        header_schemas = {
+            parameter["name"].lower(): parameter.get("schema", {})
+            for parameter in document["paths"][template][method.lower()].get("parameters", [])
+            if parameter["in"] == "header"
+        }
         errors: Counter[str] = Counter()
         for case in _cases(operation):
             _point_at_seeded_objects(case.body, references, skus, world)
-            response = _send(client, method, path, case)
+            response = _send(client, method, path, case, header_schemas)
             if response.status_code == 400 and response.json()["code"] == "invalid":
                 errors.update(list(response.json().get("errors", {})))
                 errors["(requests)"] += 1
@@ -209,3 +220,10 @@ def test_the_country_pattern_is_the_country_codes_in_either_case():
         code = first + second
         for spelling in (code, code.lower(), first + second.lower()):
             assert bool(pattern.match(spelling)) == (code in COUNTRY_CODES), spelling
+
+
+@given(st.text(min_size=1, max_size=idempotency.KEY_MAX_LENGTH))
+@settings(max_examples=300, deadline=None, database=None)
+def test_the_idempotency_key_pattern_is_what_the_server_accepts(key):
+    accepted = idempotency.key_error(key) is None
+    assert bool(re.search(idempotency.KEY_PATTERN.replace("$", r"\Z"), key)) == accepted
