@@ -3,6 +3,8 @@
 No dependency is needed for a fixed list that changes a few times a decade.
 """
 
+from django.core.validators import RegexValidator
+
 COUNTRY_NAMES: dict[str, str] = {
     "AD": "Andorra",
     "AE": "United Arab Emirates",
@@ -256,3 +258,23 @@ COUNTRY_NAMES: dict[str, str] = {
 }
 
 COUNTRY_CODES: frozenset[str] = frozenset(COUNTRY_NAMES)
+
+
+def _either_case(letters: str) -> str:
+    return "".join(letter + letter.lower() for letter in letters)
+
+
+def _code_pattern() -> str:
+    seconds: dict[str, str] = {}
+    for code in sorted(COUNTRY_CODES):
+        seconds[code[0]] = seconds.get(code[0], "") + code[1]
+    groups = "|".join(f"[{_either_case(first)}][{_either_case(s)}]" for first, s in seconds.items())
+    return rf"^(?:{groups})\Z"
+
+
+# The codes of COUNTRY_CODES in either case, as a regular expression: a field
+# that validates with it also tells OpenAPI clients exactly which codes it reads.
+COUNTRY_CODE_PATTERN = _code_pattern()
+COUNTRY_CODE_VALIDATOR = RegexValidator(
+    COUNTRY_CODE_PATTERN, "Not an ISO 3166-1 alpha-2 country code.", code="invalid_country"
+)

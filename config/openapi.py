@@ -11,8 +11,10 @@ schemathesis run in tests/fuzz checks the result against the live server).
 """
 
 import copy
+from decimal import Decimal
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
@@ -38,7 +40,78 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+def decimal_pattern(field: serializers.DecimalField) -> str:
+    """The strings `field` reads as a number, as an ECMA-262 pattern.
+
+    drf-spectacular's own pattern allows a sign and an empty string whatever
+    the field's bounds; this one has at least one digit, a sign only when
+    `min_value` allows negative numbers, and no all-zero value when
+    `min_value` is the smallest positive step (a price of at least 0.01).
+    Leading zeros beyond `max_whole_digits`, which the field also reads,
+    are left out: a client never needs them.
+    """
+    whole, places = field.max_whole_digits, field.decimal_places
+    low = field.min_value
+    sign = "-?" if low is None or low < 0 else ""
+    positive = low is not None and 0 < low <= Decimal(1).scaleb(-(places or 0))
+    fraction = rf"(?:\.[0-9]{{0,{places}}})?" if places else ""
+    number = rf"[0-9]{{1,{whole}}}{fraction}" if whole else "0?" + fraction
+    if places:
+        number = rf"(?:{number}|\.[0-9]{{1,{places}}})"
+    return "^" + (r"(?![0.]*$)" if positive else "") + sign + number + "$"
+
+
+def _trimmed_length_pattern(field: serializers.CharField, schema: dict[str, Any]) -> dict[str, str]:
+    """A text field trims its input before checking it is not blank and long enough.
+
+    So `minLength` alone lets through "   " or a secret padded with spaces;
+    this pattern asks for what is left after trimming: at least one character
+    that is not white space, or `min_length` characters from the first such
+    character to the last.
+    """
+    has_pattern = "pattern" in schema or any(
+        isinstance(validator, RegexValidator) for validator in field.validators
+    )
+    if not field.trim_whitespace or has_pattern or schema.get("type") != "string":
+        return {}
+    least = field.min_length or (0 if field.allow_blank else 1)
+    if least == 0:
+        return {}
+    if least == 1:
+        return {"pattern": r"\S"}
+    return {"pattern": rf"\S[\s\S]{{{least - 2},}}\S"}
+
+
 class AutoSchema(BaseAutoSchema):
+    def _map_serializer_field(
+        self, field: Any, direction: str, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        """drf-spectacular's mapping, plus what the field's validators declare.
+
+        A field or validator with an `openapi_schema` dict (e.g. "not zero")
+        adds it to the field's schema, so the rule is written once and both
+        validated and documented; a decimal string gets `decimal_pattern`.
+        """
+        schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            isinstance(field, serializers.DecimalField)
+            and schema.get("format") == "decimal"
+            and "pattern" in schema
+        ):
+            schema["pattern"] = decimal_pattern(field)
+        if direction == "request" and isinstance(field, serializers.CharField):
+            schema.update(_trimmed_length_pattern(field, schema))
+        for declares in (field, *field.validators):
+            schema.update(copy.deepcopy(getattr(declares, "openapi_schema", {})))
+        return schema
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        """A request body also states the serializer's `openapi_schema` (rules across fields)."""
+        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        if direction == "request":
+            schema.update(copy.deepcopy(getattr(serializer, "openapi_schema", {})))
+        return schema
+
     def _generic_errors(self, operation: dict[str, Any]) -> dict[str, str]:
         view = self.view
         errors: dict[str, str] = {}

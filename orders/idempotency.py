@@ -43,8 +43,10 @@ EXEMPT_PREFIXES = ("/api/v1/auth/", "/api/v1/payments/webhook/", "/api/v1/orders
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock conflict
 STORED_FIELDS = ["fingerprint", "created_at", "status_code", "response_body", "content_type"]
 # A key is stored as text: no control characters (PostgreSQL refuses NUL) and no
-# lone surrogates (not encodable).
-_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+# lone surrogates (not encodable). The schema states the same characters.
+_UNSTORABLE_CHARACTERS = r"\u0000-\u001f\u007f\ud800-\udfff"
+_UNSTORABLE = re.compile(f"[{_UNSTORABLE_CHARACTERS}]")
+KEY_PATTERN = f"^[^{_UNSTORABLE_CHARACTERS}]*$"
 
 
 def applies_to(*, method: str, path: str) -> bool:
@@ -230,7 +232,12 @@ def schema_add_idempotency_header(result: dict[str, Any], **kwargs: Any) -> dict
         "in": "header",
         "name": HEADER,
         "required": False,
-        "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH},
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": KEY_MAX_LENGTH,
+            "pattern": KEY_PATTERN,
+        },
         "description": (
             "Makes the POST safe to retry for 24 hours (per caller and endpoint): the same "
             "key with the same body returns the first response again, with the header "

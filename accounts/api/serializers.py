@@ -1,8 +1,15 @@
 """Shapes of the accounts API: input serializers validate, output serializers render."""
 
+from typing import Any
+
+from django.contrib.auth.password_validation import (
+    MinimumLengthValidator,
+    NumericPasswordValidator,
+    get_default_password_validators,
+)
 from rest_framework import serializers
 
-from accounts.countries import COUNTRY_CODES
+from accounts.countries import COUNTRY_CODE_VALIDATOR
 from accounts.models import Address, User
 
 
@@ -15,6 +22,27 @@ class AccountsErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
+
+
+class NewPasswordField(serializers.CharField):
+    """A new password: shape only here; the service applies AUTH_PASSWORD_VALIDATORS.
+
+    Its schema carries what a schema can state of the configured validators
+    (minimum length, not all digits; config/openapi.py reads `openapi_schema`).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=128, trim_whitespace=False, **kwargs)
+
+    @property
+    def openapi_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {}
+        for validator in get_default_password_validators():
+            if isinstance(validator, MinimumLengthValidator):
+                schema["minLength"] = max(schema.get("minLength", 0), validator.min_length)
+            elif isinstance(validator, NumericPasswordValidator):
+                schema["pattern"] = r"\D"  # not all digits
+        return schema
 
 
 class MeSerializer(serializers.ModelSerializer):
@@ -33,7 +61,7 @@ class MeUpdateSerializer(serializers.Serializer):
 
 class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = NewPasswordField(write_only=True)
     first_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
     last_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
 
@@ -52,7 +80,7 @@ class LoginResponseSerializer(serializers.Serializer):
 
 class PasswordChangeSerializer(serializers.Serializer):
     current_password = serializers.CharField(max_length=128, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = NewPasswordField()
 
 
 class PasswordResetSerializer(serializers.Serializer):
@@ -62,7 +90,7 @@ class PasswordResetSerializer(serializers.Serializer):
 class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = serializers.CharField(max_length=64)
     token = serializers.CharField(max_length=128)
-    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = NewPasswordField()
 
 
 class DetailSerializer(serializers.Serializer):
@@ -76,18 +104,14 @@ class AccountDeleteSerializer(serializers.Serializer):
 class CountryField(serializers.CharField):
     """ISO 3166-1 alpha-2, case-insensitive in, upper case out."""
 
-    default_error_messages = {"invalid_country": "Not an ISO 3166-1 alpha-2 country code."}
-
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 2)
         kwargs.setdefault("min_length", 2)
         super().__init__(**kwargs)
+        self.validators.append(COUNTRY_CODE_VALIDATOR)
 
     def to_internal_value(self, data):
-        value = super().to_internal_value(data).upper()
-        if value not in COUNTRY_CODES:
-            self.fail("invalid_country")
-        return value
+        return super().to_internal_value(data).upper()
 
 
 class AddressSerializer(serializers.ModelSerializer):

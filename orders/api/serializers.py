@@ -1,13 +1,13 @@
 """Shapes only: input validation and output rendering. Rules live in orders.services."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.countries import COUNTRY_NAMES
+from accounts.countries import COUNTRY_CODE_VALIDATOR
 from orders.models import ActorKind, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services import LINE_QUANTITY_MAX
 from orders.transitions import PUBLIC_ACTIONS, allowed_transitions
@@ -20,14 +20,16 @@ class ShippingAddressSerializer(serializers.Serializer):
     line2 = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     city = serializers.CharField(max_length=120)
     postal_code = serializers.CharField(max_length=20)
-    country = serializers.CharField(min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2 code")
+    country = serializers.CharField(
+        min_length=2,
+        max_length=2,
+        validators=[COUNTRY_CODE_VALIDATOR],
+        help_text="ISO 3166-1 alpha-2 code",
+    )
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
 
     def validate_country(self, value: str) -> str:
-        code = value.upper()
-        if code not in COUNTRY_NAMES:
-            raise serializers.ValidationError("Not an ISO 3166-1 alpha-2 country code.")
-        return code
+        return value.upper()
 
 
 class OrderLineInputSerializer(serializers.Serializer):
@@ -35,8 +37,16 @@ class OrderLineInputSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=LINE_QUANTITY_MAX)
 
 
+ADDRESS_SOURCES = ("shipping_address", "address_id")
+
+
 class OrderQuoteInputSerializer(serializers.Serializer):
-    lines = serializers.ListField(child=OrderLineInputSerializer(), allow_empty=False)
+    # Exactly one of ADDRESS_SOURCES: validate() checks it, the schema states it.
+    openapi_schema: ClassVar[dict[str, Any]] = {
+        "oneOf": [{"required": [name]} for name in ADDRESS_SOURCES]
+    }
+
+    lines = serializers.ListField(child=OrderLineInputSerializer(), allow_empty=False, min_length=1)
     shipping_address = ShippingAddressSerializer(required=False)
     address_id = serializers.IntegerField(required=False, min_value=1)
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
@@ -57,7 +67,7 @@ class OrderQuoteInputSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("shipping_address" in attrs) == ("address_id" in attrs):
+        if sum(name in attrs for name in ADDRESS_SOURCES) != 1:
             raise serializers.ValidationError(
                 {"shipping_address": ["Give exactly one of shipping_address and address_id."]}
             )

@@ -1,24 +1,23 @@
 import re
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint
 
-EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+EVENT_TYPE_RE = re.compile(r"^(?:\*|[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)\Z")
 
 
 class EventTypeField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=64, **kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if value != "*" and not EVENT_TYPE_RE.match(value):
-            raise serializers.ValidationError(
-                "An event type like `order.paid` or `stock.changed`, or `*` for every event."
+        self.validators.append(
+            RegexValidator(
+                EVENT_TYPE_RE,
+                "An event type like `order.paid` or `stock.changed`, or `*` for every event.",
             )
-        return value
+        )
 
 
 class EndpointInputSerializer(serializers.Serializer):
