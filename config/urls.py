@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("catalog.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("webhooks.api.urls")),
+    path("", include("integrations.api.urls")),
 ]
 
 urlpatterns = [

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "webhooks",
+    "integrations",
     "config",
 ]
 
@@ -288,6 +289,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # knox, memoised per request: the idempotency middleware already asked.
         "accounts.authentication.TokenAuthentication",
+        # Integrations' API keys (`Bearer sr_...`), memoised the same way.
+        "integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -310,6 +313,8 @@ REST_FRAMEWORK = {
         "login": env("THROTTLE_LOGIN", default="30/min"),
         "register": env("THROTTLE_REGISTER", default="10/hour"),
         "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
+        # Per API key, instead of the "user" rate (config/throttling.py).
+        "integration": env("THROTTLE_INTEGRATION", default="6000/min"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -336,6 +341,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "orders.idempotency.schema_add_idempotency_header",
+        "webhooks.catalogue.schema_add_event_types",
     ],
 }
 
@@ -439,6 +445,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 25},
     },
     # Failed log-ins older than the 15-minute lockout window no longer count.
+    "webhooks-events-purge": {
+        "task": "webhooks.tasks.events_purge",
+        "schedule": crontab(hour=3, minute=41),
+        "options": {"expires": 3600},
+    },
     "accounts-purge-login-failures": {
         "task": "accounts.tasks.login_failures_purge",
         "schedule": crontab(minute="*/30"),
@@ -452,3 +463,12 @@ WEBHOOK_RETRY_WINDOW = timedelta(hours=env.float("WEBHOOK_RETRY_WINDOW_HOURS", d
 WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE_SECONDS", default=30.0)
 WEBHOOK_BACKOFF_MAX = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=3 * 60 * 60.0)
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=25)
+# Outbox events older than this are deleted (with their delivery log) every night.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+if EVENT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("EVENT_RETENTION_DAYS must be at least 1.")
+
+# --- Integrations -------------------------------------------------------------
+# The key of the HMAC that API keys are stored under. Changing it invalidates
+# every API key; by default it is the SECRET_KEY (so rotating that does too).
+API_KEY_PEPPER = env("API_KEY_PEPPER", default=SECRET_KEY)
