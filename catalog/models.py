@@ -111,6 +111,7 @@ class StockMovementKind(models.TextChoices):
     REFUND_RESTOCK = "refund_restock", "Refund restock"
     IMPORT = "import", "Import"
     PAYMENT_REALLOCATED = "payment_reallocated", "Payment reallocated"
+    COUNT = "count", "Count"
 
 
 class StockMovement(models.Model):

@@ -22,6 +22,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from catalog import cache as catalog_cache
 from catalog import fastpath, selectors, services
+from catalog.api import integration_views
 from catalog.api import serializers as s
 from catalog.api.list_query import ProductListQuery, product_list_query
 from catalog.api.permissions import (
@@ -308,6 +309,10 @@ class VariantViewSet(CatalogViewSet):
 
     lookup_field = "sku"
     lookup_value_regex = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+
+    @integration_views.VARIANT_LIST_SCHEMA
+    def list(self, request: Request) -> Response:
+        return integration_views.variant_list(request)
 
     def create(self, request: Request) -> Response:
         data = s.VariantInputSerializer(data=request.data)
