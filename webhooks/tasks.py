@@ -51,3 +51,11 @@ def webhooks_sweep_task() -> dict[str, int]:
     for delivery_id in found.delivery_ids:
         delivery_attempt_task.delay(delivery_id)
     return {"events": len(found.event_ids), "deliveries": len(found.delivery_ids)}
+
+
+@shared_task(name="webhooks.tasks.events_purge", acks_late=True)
+def events_purge_task() -> int:
+    """Nightly (beat): delete events older than EVENT_RETENTION_DAYS."""
+    from webhooks.feed import events_purge
+
+    return events_purge()
