@@ -44,7 +44,13 @@ def delivery_attempt_task(delivery_id: int) -> int | None:
 
 @shared_task(name="webhooks.tasks.webhooks_sweep", acks_late=True)
 def webhooks_sweep_task() -> dict[str, int]:
-    """Every 30 seconds (beat): dispatch events whose task was lost, send due retries."""
+    """Every 30 seconds (beat): dispatch events whose task was lost, send due retries.
+
+    Also numbers the committed events for the feed, so it stays current without readers.
+    """
+    from webhooks.feed import events_sequence_assign
+
+    events_sequence_assign()
     found = services.webhooks_sweep()
     if found.event_ids:
         events_dispatch_task.delay(found.event_ids)
