@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import StockMovement, StockMovementKind, Variant
 from tests.catalog.factories import ProductFactory, VariantFactory
-from tests.integrations.conftest import key_client
+from tests.integrations.factories import key_client
 from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from catalog import services as catalog_services
 from catalog.models import Variant
 from tests.accounts.factories import StaffFactory, UserFactory
 from tests.catalog.factories import ProductFactory, VariantFactory
-from tests.integrations.conftest import key_client
+from tests.integrations.factories import key_client
 
 pytestmark = pytest.mark.django_db
 

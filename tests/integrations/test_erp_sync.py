@@ -13,7 +13,7 @@ from catalog.models import StockMovement, StockMovementKind
 from orders.models import Order, OrderLine
 from tests.accounts.factories import UserFactory
 from tests.catalog.factories import VariantFactory
-from tests.integrations.conftest import key_client
+from tests.integrations.factories import key_client
 from tests.orders.factories import ADDRESS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,6 +75,7 @@ def test_counts_pushed_while_customers_buy_leave_stock_equal_to_the_ledger(make_
         assert movements.filter(order_number=order.number).aggregate(s=Sum("delta"))["s"] == -1
     # The ledger ids follow the variant's lock: what the last count said, minus what sold after.
     last_count = movements.filter(kind=StockMovementKind.COUNT).order_by("-pk").first()
+    assert last_count is not None
     stock_at_last_count = movements.filter(pk__lte=last_count.pk).aggregate(s=Sum("delta"))["s"]
     assert stock_at_last_count == COUNTS[-1]
     later_sales = movements.filter(pk__gt=last_count.pk).aggregate(s=Sum("delta"))["s"] or 0

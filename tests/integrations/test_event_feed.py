@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from orders.transitions import TRANSITIONS
 from tests.conftest import token_client
-from tests.integrations.conftest import key_client
+from tests.integrations.factories import key_client
 from tests.webhooks.factories import EndpointFactory
 from webhooks import feed
 from webhooks.catalogue import EVENT_TYPES

@@ -14,7 +14,7 @@ from integrations.keys import key_digest
 from integrations.models import ApiKey, Integration
 from tests.catalog.factories import VariantFactory
 from tests.conftest import token_client
-from tests.integrations.conftest import key_client
+from tests.integrations.factories import key_client
 from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db

@@ -8,6 +8,8 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from accounts.roles import roles_setup
+from integrations.services import api_key_create, integration_create
 from tests.accounts.factories import AddressFactory, StaffFactory, UserFactory
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from tests.conftest import token_client
@@ -69,12 +71,17 @@ def world(db) -> World:
     alice, bob = _person("alice"), _person("bob")
     staff_user = StaffFactory(email="staff@example.com", is_superuser=True)
     endpoint = EndpointFactory()
+    roles_setup(warn=lambda message: None)
+    integration = integration_create(name="Security ERP", role="Catalog manager")
+    api_key = api_key_create(integration=integration).api_key
     staff = Person(user=staff_user, client=token_client(staff_user), owns=dict(alice.owns))
     values = {
         "category": category.slug,
         "product": product.slug,
         "sku": variant.sku,
         "endpoint": str(endpoint.pk),
+        "integration": str(integration.pk),
+        "api_key": str(api_key.pk),
     }
     return World(alice=alice, bob=bob, staff=staff, anonymous=APIClient(), values=values)
 
@@ -87,6 +94,13 @@ def path_for(path: str, *, owner: Person, world: World) -> str:
         path = path.replace("{slug}", world.values["product"])
     if path.startswith("/api/v1/webhooks/"):
         path = path.replace("{id}", world.values["endpoint"])
+    if path.startswith("/api/v1/integrations/{integration_id}/keys/"):
+        path = path.replace("{id}", world.values["api_key"])
+    if path.startswith("/api/v1/integrations/"):
+        path = path.replace("{integration_id}", world.values["integration"])
+        path = path.replace("{id}", world.values["integration"])
+    if path.startswith("/api/v1/customers/"):
+        path = path.replace("{id}", str(owner.user.pk))
     path = path.replace("{sku}", world.values["sku"])
     for name, value in owner.owns.items():
         path = path.replace("{" + name + "}", value)
