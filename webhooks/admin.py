@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.admin_paginator import EstimatedCountPaginator
-from webhooks import services
+from webhooks import admin_replay, services
 from webhooks.api.serializers import EVENT_TYPE_RE
 from webhooks.exceptions import EndpointInactive
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
@@ -55,7 +55,13 @@ class EndpointAdmin(admin.ModelAdmin):
     list_display = ["url", "is_active", "event_types", "consecutive_failures", "disabled_reason"]
     list_filter = ["is_active"]
     search_fields = ["url", "description"]
-    readonly_fields = ["disabled_reason", "disabled_at", "consecutive_failures", "created_at"]
+    readonly_fields = [
+        "disabled_reason",
+        "disabled_at",
+        "consecutive_failures",
+        "created_at",
+        "replay",
+    ]
     fields = [
         "url",
         "event_types_text",
@@ -66,7 +72,12 @@ class EndpointAdmin(admin.ModelAdmin):
         "disabled_at",
         "consecutive_failures",
         "created_at",
+        "replay",
     ]
+
+    replay = admin_replay.replay_link
+    get_urls = admin_replay.with_replay_url(admin.ModelAdmin.get_urls)
+    replay_view = admin_replay.replay_view
 
     def save_model(self, request: HttpRequest, obj: Endpoint, form: Any, change: bool) -> None:
         data = form.cleaned_data
