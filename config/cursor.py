@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -46,12 +46,12 @@ def cursor_decode(raw: str, *, kinds: Sequence[type]) -> list[Any]:
                 parsed = parse_datetime(value) if isinstance(value, str) else None
                 if parsed is None or parsed.tzinfo is None:
                     raise ValueError
-                typed.append(parsed)
+                typed.append(parsed.astimezone(UTC))
             elif kind is int and isinstance(value, int) and not isinstance(value, bool):
                 typed.append(value)
             else:
                 raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationError({CURSOR: ["Not a cursor from this API."]}) from None
     return typed
 
@@ -73,16 +73,33 @@ def updated_after(request: Request) -> datetime | None:
     raw = request.query_params.get("updated_after")
     if raw is None or not raw.strip():
         return None
-    parsed = parse_datetime(raw.strip())
-    if parsed is None or parsed.tzinfo is None:
-        raise ValidationError({"updated_after": ["An ISO 8601 time with a time zone is required."]})
-    return parsed
+    message = {"updated_after": ["An ISO 8601 time with a time zone is required."]}
+    try:
+        parsed = parse_datetime(raw.strip())
+        if parsed is None or parsed.tzinfo is None:
+            raise ValidationError(message)
+        # In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows.
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValidationError(message) from None
+
+
+def text_param(request: Request, name: str) -> str | None:
+    """A text filter (None when absent or empty); 400 if it holds a NUL (PostgreSQL refuses it)."""
+    raw = request.query_params.get(name)
+    if raw is None or not raw.strip():
+        return None
+    if "\x00" in raw:
+        raise ValidationError({name: ["Null characters are not allowed."]})
+    return raw
 
 
 def wants_cursor_page(request: Request) -> bool:
     """Whether a list that also has numbered pages should answer a cursor page."""
     params = request.query_params
-    return CURSOR in params or params.get("ordering") == "updated_at" or "updated_after" in params
+    return bool(
+        params.get(CURSOR) or params.get("ordering") == "updated_at" or params.get("updated_after")
+    )
 
 
 def paginate_by_update(

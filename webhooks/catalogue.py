@@ -8,14 +8,14 @@ it gets. The schemas are OpenAPI 3.0 schema objects (JSON Schema with
 
 from typing import Any
 
-_ORDER_STATUSES = ["pending", "paid", "shipped", "delivered", "cancelled", "refunded"]
+ORDER_STATUSES = ["pending_payment", "paid", "shipped", "delivered", "cancelled", "refunded"]
 
 _ORDER: dict[str, Any] = {
     "type": "object",
     "required": ["number", "status", "currency", "total", "refund_due", "tracking_number"],
     "properties": {
         "number": {"type": "string", "description": "The order number."},
-        "status": {"type": "string", "enum": _ORDER_STATUSES, "description": "After the event."},
+        "status": {"type": "string", "enum": ORDER_STATUSES, "description": "After the event."},
         "currency": {"type": "string", "description": "ISO 4217."},
         "total": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": "Decimal."},
         "refund_due": {"type": "boolean"},

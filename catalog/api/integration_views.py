@@ -13,7 +13,13 @@ from catalog.api import serializers as s
 from catalog.api.permissions import StockPermissions
 from catalog.bulk import BULK_ITEMS_MAX, BulkItem, stock_bulk_apply
 from catalog.models import Variant
-from config.cursor import CURSOR_PARAMS, UPDATED_AFTER, cursor_page_serializer, paginate_by_update
+from config.cursor import (
+    CURSOR_PARAMS,
+    UPDATED_AFTER,
+    cursor_page_serializer,
+    paginate_by_update,
+    text_param,
+)
 
 
 class BulkItemInputSerializer(serializers.Serializer):
@@ -145,7 +151,7 @@ VARIANT_LIST_SCHEMA = extend_schema(
 def variant_list(request: Request) -> Response:
     """The body of GET variants/ (VariantViewSet.list)."""
     queryset = Variant.objects.select_related("product")
-    product = request.query_params.get("product")
+    product = text_param(request, "product")
     if product:
         queryset = queryset.filter(product__slug=product)
     body = paginate_by_update(

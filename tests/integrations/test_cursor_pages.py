@@ -87,6 +87,8 @@ def test_updated_after_and_product_filter_variants(reader):
         ({"updated_after": "yesterday"}, "updated_after"),
         ({"updated_after": "2026-01-01T00:00:00"}, "updated_after"),
         ({"page_size": "0"}, "page_size"),
+        ({"updated_after": "9999-12-31T23:59:59-05:00"}, "updated_after"),
+        ({"product": "a\x00b"}, "product"),
     ],
 )
 def test_a_bad_cursor_time_or_size_is_a_400(reader, params, field):
@@ -128,3 +130,43 @@ def test_a_staff_account_is_not_a_customer(reader):
     staff = StaffFactory()
 
     assert reader.get(f"/api/v1/customers/{staff.pk}/").status_code == 404
+
+
+def test_updated_after_takes_any_iso_offset(reader):
+    response = reader.get("/api/v1/variants/", {"updated_after": "2026-01-01T00:00:00+23:59"})
+
+    assert response.status_code == 200
+
+
+def test_orders_whose_status_changes_while_paging_are_seen_again_never_skipped(make_integration):
+    from orders.services import order_transition
+    from tests.orders.factories import order_place
+
+    _, key = make_integration("Order manager")
+    client = key_client(key)
+    orders = [order_place() for _ in range(4)]
+
+    first = client.get("/api/v1/orders/?ordering=updated_at&page_size=2").json()
+    assert "count" not in first
+    assert [o["number"] for o in first["results"]] == [o.number for o in orders[:2]]
+    order_transition(order=orders[0], action="cancel", user=None)
+    order_transition(order=orders[3], action="cancel", user=None)
+    rest = client.get(first["next"]).json()["results"]
+    rest += client.get(client.get(first["next"]).json()["next"]).json()["results"]
+
+    assert [(o["number"], o["status"]) for o in rest] == [
+        (orders[2].number, "pending_payment"),
+        (orders[0].number, "cancelled"),
+        (orders[3].number, "cancelled"),
+    ]
+
+
+def test_the_numbered_order_list_is_unchanged_without_cursor_parameters(make_integration):
+    from tests.orders.factories import order_place
+
+    _, key = make_integration("Order manager")
+    order_place()
+
+    body = key_client(key).get("/api/v1/orders/").json()
+
+    assert body["count"] == 1

@@ -164,3 +164,10 @@ def test_a_replay_queues_every_event_since_a_time_for_one_endpoint(superuser):
     pending = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
     assert set(pending.values_list("event_id", flat=True)) == {delivered.pk, never_sent.pk}
     assert not Delivery.objects.filter(endpoint=other).exists()
+
+
+def test_the_catalogue_lists_the_order_statuses_there_are():
+    from orders.models import OrderStatus
+    from webhooks.catalogue import ORDER_STATUSES
+
+    assert list(OrderStatus.values) == ORDER_STATUSES

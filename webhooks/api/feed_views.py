@@ -11,7 +11,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.cursor import CURSOR, CURSOR_PARAMS, cursor_decode, cursor_encode, page_body, page_size
+from config.cursor import (
+    CURSOR,
+    CURSOR_PARAMS,
+    cursor_decode,
+    cursor_encode,
+    page_body,
+    page_size,
+    text_param,
+)
 from webhooks import catalogue, feed
 from webhooks.api.permissions import StaffOnlyModelPermissions
 from webhooks.models import Endpoint, Event
@@ -62,7 +70,7 @@ class EventFeedView(APIView):
     def get(self, request: Request) -> Response:
         raw = request.query_params.get(CURSOR)
         after = cursor_decode(raw, kinds=(int,))[0] if raw else None
-        types = [t.strip() for t in request.query_params.get("type", "").split(",") if t.strip()]
+        types = [t.strip() for t in (text_param(request, "type") or "").split(",") if t.strip()]
         size = page_size(request)
         feed.events_sequence_assign()
         events = list(feed.event_feed(after=after, types=types)[:size])
