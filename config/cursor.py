@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -109,6 +111,7 @@ def paginate_by_update(
     since = updated_after(request)
     if since is not None:
         queryset = queryset.filter(updated_at__gt=since)
+    queryset = queryset.filter(updated_at__lt=settled_before())
     raw = request.query_params.get(CURSOR)
     if raw:
         at, pk = cursor_decode(raw, kinds=(datetime, int))
@@ -121,6 +124,32 @@ def paginate_by_update(
     else:
         cursor = raw or ""
     return page_body(request, cursor=cursor, results=render(rows))
+
+
+def settled_before() -> datetime:
+    """A time before which no change can still appear: rows changed later wait for a later page.
+
+    A row's `updated_at` is written inside its transaction, which may commit
+    after another that wrote a later time: a reader already past that later
+    time would never see the first change. So pages stop before the start of
+    the oldest transaction still open on this database (minus
+    CURSOR_SETTLE_SECONDS, for clocks and the instant between a time taken
+    and its transaction's first statement): every change before that is
+    committed or never will be. A long transaction holds readers back while
+    it runs, never makes them skip.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT LEAST(statement_timestamp(), MIN(xact_start))"
+            " - make_interval(secs => %s) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND backend_type = 'client backend'"
+            " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL",
+            [settings.CURSOR_SETTLE_SECONDS],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    settled: datetime = row[0]
+    return settled
 
 
 def page_body(request: Request, *, cursor: str, results: list[Any]) -> dict[str, Any]:

@@ -469,6 +469,9 @@ if EVENT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("EVENT_RETENTION_DAYS must be at least 1.")
 
 # --- Integrations -------------------------------------------------------------
+# Cursor pages by last change hold back rows changed in the last this many
+# seconds before the oldest open transaction (config/cursor.py).
+CURSOR_SETTLE_SECONDS = env.float("CURSOR_SETTLE_SECONDS", default=1.0)
 # The key of the HMAC that API keys are stored under. Changing it invalidates
 # every API key; by default it is the SECRET_KEY (so rotating that does too).
 API_KEY_PEPPER = env("API_KEY_PEPPER", default=SECRET_KEY)

@@ -15,3 +15,9 @@ def make_integration(db) -> MakeIntegration:
 @pytest.fixture
 def roles(make_integration) -> dict[str, Group]:
     return {group.name: group for group in Group.objects.all()}
+
+
+@pytest.fixture(autouse=True)
+def _no_settle_margin(settings):
+    """Cursor pages here need no margin for clocks: one clock, changes in hand."""
+    settings.CURSOR_SETTLE_SECONDS = 0

@@ -170,3 +170,43 @@ def test_the_numbered_order_list_is_unchanged_without_cursor_parameters(make_int
     body = key_client(key).get("/api/v1/orders/").json()
 
     assert body["count"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_after_a_later_one_is_not_skipped_by_a_reader_in_between(
+    make_integration,
+):
+    """The transaction that writes first commits last; the reader pages in between."""
+    import threading
+
+    from django.db import connection, transaction
+
+    _, key = make_integration("Analyst")
+    reader = key_client(key)
+    early, late = VariantFactory(stock=1), VariantFactory(stock=1)
+    start = reader.get("/api/v1/variants/?page_size=500").json()
+    written, release = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        try:
+            with transaction.atomic():
+                catalog_services.stock_adjust(variant=early, delta=5, reason="slow")
+                written.set()
+                assert release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    try:
+        assert written.wait(timeout=30)
+        catalog_services.stock_adjust(variant=late, delta=1, reason="fast")
+        between = reader.get(start["next"]).json()
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    after = reader.get(between["next"]).json()
+
+    seen = between["results"] + after["results"]
+    assert [(v["sku"], v["stock"]) for v in seen] == [(early.sku, 6), (late.sku, 2)]
+    assert between["results"] == []
