@@ -27,6 +27,7 @@ from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 _SEQUENCE_LOCK = 0x6576736571
 SEQUENCE_BATCH = 5000
 REPLAY_ENQUEUE_MAX = 1000
+PURGE_BATCH = 2000
 
 
 def events_sequence_assign(*, limit: int = SEQUENCE_BATCH) -> int:
@@ -62,12 +63,26 @@ def event_feed(*, after: int | None, types: list[str] | None) -> QuerySet[Event]
     return queryset.order_by("sequence")
 
 
-def events_purge(*, now: datetime | None = None) -> int:
-    """Delete events (and their delivery log) older than EVENT_RETENTION_DAYS; returns how many."""
+def events_purge(*, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete events (and their delivery log) older than EVENT_RETENTION_DAYS; returns how many.
+
+    In batches of `batch` events, each its own transaction, so a large
+    backlog never holds locks or memory for long.
+    """
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.EVENT_RETENTION_DAYS)
-    _deleted, per_model = Event.objects.filter(created_at__lt=cutoff).delete()
-    return int(per_model.get(Event._meta.label, 0))
+    total = 0
+    while True:
+        ids = list(
+            Event.objects.filter(created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return total
+        with transaction.atomic():
+            _deleted, per_model = Event.objects.filter(pk__in=ids).delete()
+        total += int(per_model.get(Event._meta.label, 0))
 
 
 @dataclass(frozen=True)

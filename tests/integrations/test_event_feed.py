@@ -97,12 +97,16 @@ def test_the_feed_needs_the_event_view_permission(make_integration):
 @pytest.mark.django_db
 def test_events_past_the_retention_are_purged(settings):
     settings.EVENT_RETENTION_DAYS = 30
-    old = event_record(type="test.old", data={})
+    old = [event_record(type="test.old", data={}) for _ in range(3)]
     kept = event_record(type="test.kept", data={})
-    Event.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    Event.objects.filter(pk__in=[e.pk for e in old]).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    Delivery.objects.create(event=old[0], endpoint=EndpointFactory())
 
-    assert feed.events_purge() == 1
+    assert feed.events_purge(batch=2) == 3
     assert list(Event.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not Delivery.objects.exists()
 
 
 def test_every_event_type_the_code_records_is_in_the_catalogue():
