@@ -99,7 +99,12 @@ def test_a_key_with_the_right_prefix_and_a_wrong_secret_is_refused(make_integrat
     _, key = make_integration("Catalog manager")
     forged = key[:-1] + ("A" if key[-1] != "A" else "B")
 
-    assert key_client(forged).get("/api/v1/variants/").status_code == 401
+    response = key_client(forged).get("/api/v1/variants/")
+    assert response.status_code == 401
+    assert response.json() == {
+        "code": "authentication_failed",
+        "detail": "Invalid, revoked or expired API key.",
+    }
 
 
 @pytest.mark.parametrize("param", ["key", "api_key", "access_token", "token"])
@@ -110,6 +115,7 @@ def test_a_key_in_a_query_string_is_never_accepted(make_integration, api_client,
 
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+    assert key not in response.content.decode()
 
 
 def test_only_a_keyed_hash_and_the_prefix_are_stored(make_integration):
