@@ -94,6 +94,8 @@ class Variant(models.Model):
             ),
             # Low stock first (the dashboard, the variant list sorted by stock).
             models.Index(fields=["stock", "id"], name="variant_stock_idx"),
+            # Integrations read variants by last change (cursor pages).
+            models.Index(fields=["updated_at", "id"], name="variant_updated_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="variant_stock_gte_0"),
