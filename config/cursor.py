@@ -160,11 +160,15 @@ def page_body(request: Request, *, cursor: str, results: list[Any]) -> dict[str,
 
 CURSOR_PARAMS = [
     OpenApiParameter(
-        CURSOR, OpenApiTypes.STR, description="Opaque: the `cursor` of a previous page's `next`."
+        CURSOR,
+        OpenApiTypes.STR,
+        description="Opaque: the `cursor` of a previous page's `next`.",
+        allow_blank=True,
     ),
     OpenApiParameter(
         "page_size",
         OpenApiTypes.INT,
+        allow_blank=True,
         description=f"Results per page: default {CURSOR_PAGE_SIZE}, at most "
         f"{CURSOR_PAGE_SIZE_MAX} (a larger value is capped).",
     ),
@@ -173,14 +177,16 @@ UPDATED_AFTER = OpenApiParameter(
     "updated_after",
     OpenApiTypes.DATETIME,
     description="Only rows changed after this time (ISO 8601); answers cursor pages.",
+    allow_blank=True,
 )
 
 
 def cursor_page_serializer(name: str, item: type[serializers.Serializer]) -> Any:
-    """The schema of a cursor page of `item`s."""
+    """The schema of a cursor page of `item`s (itself, never wrapped in a numbered page)."""
+    from drf_spectacular.drainage import set_override
     from drf_spectacular.utils import inline_serializer
 
-    return inline_serializer(
+    page = inline_serializer(
         name=name,
         fields={
             "next": serializers.URLField(
@@ -190,3 +196,5 @@ def cursor_page_serializer(name: str, item: type[serializers.Serializer]) -> Any
             "results": item(many=True),
         },
     )
+    set_override(page, "many", False)
+    return page

@@ -52,6 +52,7 @@ ERRORS = {
 class CustomerListView(APIView):
     permission_classes = [StaffOnlyUserPermissions]
     queryset = User.objects.none()
+    query_drops_empty_values = True  # an empty parameter is no parameter (config.openapi)
 
     @extend_schema(
         operation_id="customers_list",

@@ -137,7 +137,9 @@ VARIANT_LIST_SCHEMA = extend_schema(
     parameters=[
         *CURSOR_PARAMS,
         UPDATED_AFTER,
-        OpenApiParameter("product", str, description="Only this product's (its slug)."),
+        OpenApiParameter(
+            "product", str, description="Only this product's (its slug).", allow_blank=True
+        ),
     ],
     responses={
         200: cursor_page_serializer("VariantCursorPage", VariantListItemSerializer),

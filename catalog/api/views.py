@@ -309,6 +309,8 @@ class VariantViewSet(CatalogViewSet):
 
     lookup_field = "sku"
     lookup_value_regex = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+    # The list's filters read an empty value as no filter (config.openapi).
+    query_drops_empty_values = True
 
     @integration_views.VARIANT_LIST_SCHEMA
     def list(self, request: Request) -> Response:

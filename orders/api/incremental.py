@@ -7,13 +7,9 @@ answers cursor pages `{next, previous, results}` ordered by `(updated_at, id)`
 
 from typing import Any
 
+from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    PolymorphicProxySerializer,
-    extend_schema,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +18,6 @@ from config.cursor import (
     CURSOR,
     CURSOR_PAGE_SIZE_MAX,
     UPDATED_AFTER,
-    cursor_page_serializer,
     paginate_by_update,
     wants_cursor_page,
 )
@@ -39,6 +34,20 @@ def order_cursor_page(view: Any, request: Request) -> Response:
     return Response(body)
 
 
+# A numbered page, or a cursor page (without `count`, `next` always set).
+_ORDER_PAGE = inline_serializer(
+    name="OrderListPage",
+    fields={
+        "count": serializers.IntegerField(
+            required=False, help_text="Numbered pages only (absent from cursor pages)."
+        ),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": OrderSerializer(many=True),
+    },
+)
+set_override(_ORDER_PAGE, "many", False)
+
 ORDER_LIST_SCHEMA = extend_schema(
     parameters=[
         UPDATED_AFTER,
@@ -46,31 +55,16 @@ ORDER_LIST_SCHEMA = extend_schema(
             CURSOR,
             OpenApiTypes.STR,
             description="Opaque: the `cursor` of a previous cursor page's `next`.",
+            allow_blank=True,
         ),
         OpenApiParameter(
             "ordering",
             OpenApiTypes.STR,
             enum=["updated_at"],
+            allow_blank=True,
             description="`updated_at`: cursor pages by last change "
             f"(`page_size` up to {CURSOR_PAGE_SIZE_MAX}).",
         ),
     ],
-    responses={
-        200: PolymorphicProxySerializer(
-            component_name="OrderListPage",
-            serializers=[
-                inline_serializer(
-                    name="OrderNumberedPage",
-                    fields={
-                        "count": serializers.IntegerField(),
-                        "next": serializers.URLField(allow_null=True),
-                        "previous": serializers.URLField(allow_null=True),
-                        "results": OrderSerializer(many=True),
-                    },
-                ),
-                cursor_page_serializer("OrderCursorPage", OrderSerializer),
-            ],
-            resource_type_field_name=None,
-        )
-    },
+    responses={200: _ORDER_PAGE},
 )

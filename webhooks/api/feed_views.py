@@ -49,6 +49,7 @@ class EventFeedView(APIView):
 
     permission_classes = [StaffOnlyModelPermissions]
     queryset = Event.objects.none()  # for the model permission (webhooks.view_event)
+    query_drops_empty_values = True  # an empty parameter is no parameter (config.openapi)
 
     @extend_schema(
         operation_id="events_list",
@@ -58,7 +59,12 @@ class EventFeedView(APIView):
         "that resumes from its last `next` never misses an event.",
         parameters=[
             *CURSOR_PARAMS,
-            OpenApiParameter("type", OpenApiTypes.STR, description="Event types, comma-separated."),
+            OpenApiParameter(
+                "type",
+                OpenApiTypes.STR,
+                description="Event types, comma-separated.",
+                allow_blank=True,
+            ),
         ],
         responses={
             200: EventPageSerializer,
