@@ -137,6 +137,7 @@ VARIANT_LIST_SCHEMA = extend_schema(
     parameters=[
         *CURSOR_PARAMS,
         UPDATED_AFTER,
+        OpenApiParameter("page", int, exclude=True),
         OpenApiParameter(
             "product", str, description="Only this product's (its slug).", allow_blank=True
         ),

@@ -11,6 +11,7 @@ from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,12 +22,22 @@ from config.cursor import (
     paginate_by_update,
     wants_cursor_page,
 )
+from config.pagination import page_request
 from orders.api.serializers import OrderSerializer
 
-__all__ = ["ORDER_LIST_SCHEMA", "order_cursor_page", "wants_cursor_page"]
+__all__ = ["ORDER_LIST_SCHEMA", "order_cursor_page", "ordering_check", "wants_cursor_page"]
+
+
+def ordering_check(request: Request) -> None:
+    """400 for an `ordering` other than `updated_at` (the only one there is)."""
+    ordering = request.query_params.get("ordering")
+    if ordering and ordering.strip() and ordering != "updated_at":
+        raise ValidationError({"ordering": ["Only `updated_at` is supported."]})
 
 
 def order_cursor_page(view: Any, request: Request) -> Response:
+    # `page` means nothing here, but a bad one is refused as on numbered pages.
+    page_request(request.query_params.get("page"), None)
     queryset = view.filter_queryset(view.get_queryset())
     body = paginate_by_update(
         request, queryset, render=lambda rows: view.get_serializer(rows, many=True).data

@@ -92,6 +92,7 @@ class OrderViewSet(
 
     @incremental.ORDER_LIST_SCHEMA
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incremental.ordering_check(request)
         if incremental.wants_cursor_page(request):
             return incremental.order_cursor_page(self, request)
         return super().list(request, *args, **kwargs)

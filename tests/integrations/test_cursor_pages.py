@@ -210,3 +210,13 @@ def test_a_change_committed_after_a_later_one_is_not_skipped_by_a_reader_in_betw
     seen = between["results"] + after["results"]
     assert [(v["sku"], v["stock"]) for v in seen] == [(early.sku, 6), (late.sku, 2)]
     assert between["results"] == []
+
+
+@pytest.mark.parametrize("params", ["ordering=-created_at", "ordering=updated_at&page=-1"])
+def test_an_unknown_ordering_or_a_bad_page_is_a_400_on_the_order_list(make_integration, params):
+    _, key = make_integration("Order manager")
+
+    response = key_client(key).get(f"/api/v1/orders/?{params}")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
