@@ -31,10 +31,12 @@ _SIGNATURE = re.compile(SIGNATURE_PATTERN)
 
 
 def sendable(value: str) -> bool:
-    """A header value HTTP clients send as is: latin-1, no control characters, no outer spaces."""
-    return all(0x20 <= ord(c) <= 0xFF and c != "\x7f" for c in value) and value == value.strip(
-        " \t\xa0"
-    )
+    """A header value HTTP clients send as is: latin-1, no control characters, no outer spaces.
+
+    Outer spaces as Python's str.strip() sees them: requests refuses a value
+    that starts with any Unicode whitespace (NEL, \\x85, included).
+    """
+    return all(0x20 <= ord(c) <= 0xFF and c != "\x7f" for c in value) and value == value.strip()
 
 
 def _valid_key(value: Any) -> bool:
