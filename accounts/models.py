@@ -3,7 +3,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Lower, Upper
+from django.db.models.functions import Lower, Now, Upper
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -54,6 +54,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now, db_index=True)
+    # Set by a trigger on every UPDATE too (migration 0008), whatever the
+    # update_fields: incremental readers (customers/?updated_after=) rely on it.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     objects = UserManager()
 
@@ -83,6 +86,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             # The back office's user filters, each with its newest-first order.
             models.Index(fields=["is_staff", "-date_joined"], name="user_staff_joined_idx"),
             models.Index(fields=["is_active", "-date_joined"], name="user_active_joined_idx"),
+            models.Index(fields=["updated_at", "id"], name="user_updated_idx"),
             models.Index(
                 fields=["-date_joined"],
                 name="user_superuser_joined_idx",

@@ -188,6 +188,45 @@ def invalidate() -> bool:
 REPLY = "BENCH_REPLY "
 
 
+def bulk_stock(*, items: int, rounds: int) -> dict[str, Any]:
+    """Time catalog.bulk.stock_bulk_apply on `items` SKUs (half `set_to`, half `delta`).
+
+    Each round is one call (its own transaction, locks and ledger rows), as
+    POST stock/bulk-adjustments/ runs it; the stock only grows, the ledger
+    stays true. Returns the median and slowest round in milliseconds.
+    """
+    import time
+
+    from django.apps import apps
+
+    if not apps.is_installed("catalog"):
+        return {}
+    from catalog.bulk import BulkItem, stock_bulk_apply
+
+    variant_model = apps.get_model("catalog", "Variant")
+    rows = list(variant_model.objects.order_by("pk").values_list("sku", "stock")[:items])
+    if not rows:
+        return {}
+    timings = []
+    for round_number in range(rounds):
+        batch = [
+            BulkItem(sku=sku, set_to=stock + round_number + 1)
+            if index % 2
+            else BulkItem(sku=sku, delta=1)
+            for index, (sku, stock) in enumerate(rows)
+        ]
+        started = time.perf_counter()
+        stock_bulk_apply(items=batch, reason="bench: bulk stock")
+        timings.append((time.perf_counter() - started) * 1000)
+        rows = list(variant_model.objects.order_by("pk").values_list("sku", "stock")[:items])
+    return {
+        "items": len(rows),
+        "rounds": rounds,
+        "median_ms": round(statistics.median(timings), 1),
+        "max_ms": round(max(timings), 1),
+    }
+
+
 def serve() -> None:
     """Answer one JSON command per stdin line with one `BENCH_REPLY <json>` stdout line.
 
@@ -203,6 +242,8 @@ def serve() -> None:
             name = command.pop("command")
             if name == "prepare":
                 result: Any = prepare(**command)
+            elif name == "bulk_stock":
+                result = bulk_stock(**command)
             elif name == "invalidate":
                 result = invalidate()
             elif name == "queries":

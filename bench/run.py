@@ -369,6 +369,7 @@ class Pass:
         assert self.django is not None
         queries = self.django.call("queries", plan=plan)
         (self.work / "queries.json").write_text(json.dumps(queries, indent=1))
+        bulk = self.django.call("bulk_stock", items=1000, rounds=3 if args.smoke else 7)
 
         self.restarts.clear()
         results: dict[str, tuple[wrk.WrkResult, float]] = {}
@@ -458,6 +459,7 @@ class Pass:
             "ceiling_runs": [c.as_dict() for c in ceilings],
             "queries": queries,
             "profile": profile,
+            "bulk_stock": bulk,
         }
 
     def _profile(self, todo: list[Scenario], run_id: str) -> dict[str, str]:
@@ -640,6 +642,15 @@ def main(argv: list[str]) -> int:
         if busy > 0.5 * (os.cpu_count() or 1)
         else []
     )
+    for run in full["passes"]:
+        if bulk := run.get("bulk_stock"):
+            full["remarks"].append(
+                f"Bulk stock at {run['dataset']['products']:,} products: "
+                f"{bulk['items']:,} SKUs (half set_to, half delta) in one "
+                f"stock_bulk_apply call (the service behind POST stock/bulk-adjustments/): "
+                f"median {bulk['median_ms']} ms, slowest {bulk['max_ms']} ms over "
+                f"{bulk['rounds']} rounds, while the server was idle."
+            )
     for run in full["passes"]:
         restarts = sum(row.get("restarts") or 0 for row in run["scenarios"])
         if restarts:

@@ -112,6 +112,8 @@ class Variant(models.Model):
             models.Index(
                 OpClass(Upper("sku"), name="text_pattern_ops"), name="variant_sku_upper_prefix_idx"
             ),
+            # Integrations read variants by last change (cursor pages).
+            models.Index(fields=["updated_at", "id"], name="variant_updated_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="variant_stock_gte_0"),
@@ -133,6 +135,7 @@ class StockMovementKind(models.TextChoices):
     IMPORT = "import", "Import"
     PAYMENT_REALLOCATED = "payment_reallocated", "Payment reallocated"
     RETURN_RESTOCK = "return_restock", "Return restock"
+    COUNT = "count", "Count"
 
 
 class StockMovement(models.Model):

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, IntegerField, Model, ProtectedError, QuerySet, Value, When
+from django.db.models import Model, ProtectedError, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -74,13 +74,15 @@ def _stock_apply(
         raise InsufficientStock(shortages=shortages)
 
     flips = _products_lock_where_stock_flips(variants=variants, deltas=deltas)
-    Variant.objects.filter(pk__in=ids).update(
-        stock=Case(
-            *[When(pk=pk, then=F("stock") + Value(deltas[pk])) for pk in ids],
-            output_field=IntegerField(),
-        ),
-        updated_at=timezone.now(),
-    )
+    # One statement for all rows, its parameters two arrays: the same cost to
+    # build and plan for 1 row or 1,000 (a CASE per row grows with the square).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Variant._meta.db_table} AS v"  # noqa: S608 - the model's own table
+            " SET stock = v.stock + d.delta, updated_at = %s"
+            " FROM unnest(%s::bigint[], %s::integer[]) AS d(id, delta) WHERE v.id = d.id",
+            [timezone.now(), ids, [deltas[pk] for pk in ids]],
+        )
     movements = StockMovement.objects.bulk_create(
         [
             StockMovement(

@@ -73,6 +73,12 @@ class StockroomAdminSite(admin.AdminSite):
     enable_nav_sidebar = False
     index_title = "Dashboard"
 
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Staff accounts only, never an integration's service account."""
+        from integrations.services import is_service_account
+
+        return super().has_permission(request) and not is_service_account(request.user)
+
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         """Django's login page, with the API log-in's lockout and rate limit (AdminLoginForm).
 

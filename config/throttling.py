@@ -106,8 +106,12 @@ class ClientRateThrottle(SimpleRateThrottle):
     def windows(self, request: Any) -> list[tuple[str, int, int]]:
         """(key, limit, duration in seconds) for every rate that applies to `request`."""
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            scopes: list[tuple[str, Any]] = [("user", user.pk)]
+        key: Any = getattr(request, "auth", None)
+        if getattr(key, "prefix", None) is not None and hasattr(key, "integration_id"):
+            # An integration's API key: its own rate, per key, apart from people's.
+            scopes: list[tuple[str, Any]] = [("integration", key.pk)]
+        elif user is not None and user.is_authenticated:
+            scopes = [("user", user.pk)]
         else:
             ident = self.get_ident(request)
             scopes = [("anon", ident), ("user", ident)]

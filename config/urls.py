@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("orders.api.urls")),
     path("", include("webhooks.api.urls")),
     path("", include("pricing.api.urls")),
+    path("", include("integrations.api.urls")),
 ]
 
 urlpatterns = [

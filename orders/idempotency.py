@@ -31,6 +31,7 @@ from rest_framework.throttling import BaseThrottle
 from accounts.authentication import TokenAuthentication
 from config.database import repeatable
 from config.middleware import request_too_large_response
+from integrations.authentication import ApiKeyAuthentication
 from orders.models import IdempotencyKey
 
 logger = logging.getLogger("stockroom.idempotency")
@@ -74,6 +75,8 @@ def _caller(request: HttpRequest) -> str:
     """
     try:
         authenticated = TokenAuthentication().authenticate(request)
+        if authenticated is None:
+            authenticated = ApiKeyAuthentication().authenticate(request)
     except APIException:
         authenticated = None  # the view answers 401 itself; nothing is stored then
     if authenticated is not None:

@@ -93,6 +93,8 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            # Integrations read orders by last change (cursor pages).
+            models.Index(fields=["updated_at", "id"], name="order_updated_idx"),
             models.Index(fields=["-created_at", "-id"], name="order_created_idx"),
             models.Index(fields=["user", "-created_at"], name="order_user_created_idx"),
             models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),

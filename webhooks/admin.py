@@ -11,7 +11,7 @@ from django.utils.cache import add_never_cache_headers
 
 from config.admin_paginator import EstimatedCountPaginator
 from config.admin_search import in_array, search_by_words
-from webhooks import services
+from webhooks import admin_replay, services
 from webhooks.api.serializers import EVENT_TYPE_RE
 from webhooks.destinations import url_check
 from webhooks.exceptions import EndpointInactive, EndpointUrlRefused
@@ -74,7 +74,13 @@ class EndpointAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["url", "description"]
     search_help_text = "Finds endpoints by a part of their URL or description."
-    readonly_fields = ["disabled_reason", "disabled_at", "consecutive_failures", "created_at"]
+    readonly_fields = [
+        "disabled_reason",
+        "disabled_at",
+        "consecutive_failures",
+        "created_at",
+        "replay",
+    ]
     fields = [
         "url",
         "event_types_text",
@@ -85,7 +91,12 @@ class EndpointAdmin(admin.ModelAdmin):
         "disabled_at",
         "consecutive_failures",
         "created_at",
+        "replay",
     ]
+
+    replay = admin_replay.replay_link
+    get_urls = admin_replay.with_replay_url(admin.ModelAdmin.get_urls)
+    replay_view = admin_replay.replay_view
 
     def save_model(self, request: HttpRequest, obj: Endpoint, form: Any, change: bool) -> None:
         data = form.cleaned_data

@@ -15,6 +15,9 @@ class Event(models.Model):
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The event's place in the feed (webhooks.feed): given after its transaction
+    # committed, under a lock, so the feed only ever grows at its end.
+    sequence = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -24,7 +27,12 @@ class Event(models.Model):
                 fields=["created_at"],
                 name="event_undispatched_idx",
                 condition=models.Q(dispatched_at__isnull=True),
-            )
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="event_unsequenced_idx",
+                condition=models.Q(sequence__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

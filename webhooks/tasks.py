@@ -44,10 +44,24 @@ def delivery_attempt_task(delivery_id: int) -> int | None:
 
 @shared_task(name="webhooks.tasks.webhooks_sweep", acks_late=True)
 def webhooks_sweep_task() -> dict[str, int]:
-    """Every 30 seconds (beat): dispatch events whose task was lost, send due retries."""
+    """Every 30 seconds (beat): dispatch events whose task was lost, send due retries.
+
+    Also numbers the committed events for the feed, so it stays current without readers.
+    """
+    from webhooks.feed import events_sequence_assign
+
+    events_sequence_assign()
     found = services.webhooks_sweep()
     if found.event_ids:
         events_dispatch_task.delay(found.event_ids)
     for delivery_id in found.delivery_ids:
         delivery_attempt_task.delay(delivery_id)
     return {"events": len(found.event_ids), "deliveries": len(found.delivery_ids)}
+
+
+@shared_task(name="webhooks.tasks.events_purge", acks_late=True)
+def events_purge_task() -> int:
+    """Nightly (beat): delete events older than EVENT_RETENTION_DAYS."""
+    from webhooks.feed import events_purge
+
+    return events_purge()

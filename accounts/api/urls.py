@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from accounts.api import views
+from accounts.api import customer_views, views
 
 router = SimpleRouter()
 router.register("me/addresses", views.AddressViewSet, basename="address")
@@ -20,5 +20,9 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("me/password/", views.PasswordChangeView.as_view(), name="me-password"),
     path("me/export/", views.ExportView.as_view(), name="me-export"),
+    path("customers/", customer_views.CustomerListView.as_view(), name="customer-list"),
+    path(
+        "customers/<int:pk>/", customer_views.CustomerDetailView.as_view(), name="customer-detail"
+    ),
     *router.urls,
 ]

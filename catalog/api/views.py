@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from catalog import listing, selectors, services
-from catalog.api import fastpath, response_cache
+from catalog.api import fastpath, integration_views, response_cache
 from catalog.api import serializers as s
 from catalog.api.list_query import ProductListQuery, product_list_query
 from catalog.api.permissions import (
@@ -317,6 +317,12 @@ class VariantViewSet(CatalogViewSet):
 
     lookup_field = "sku"
     lookup_value_regex = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+    # The list's filters read an empty value as no filter (config.openapi).
+    query_drops_empty_values = True
+
+    @integration_views.VARIANT_LIST_SCHEMA
+    def list(self, request: Request) -> Response:
+        return integration_views.variant_list(request)
 
     def create(self, request: Request) -> Response:
         data = s.VariantInputSerializer(data=request.data)

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "webhooks",
     "emails",
     "pricing",
+    "integrations",
     "config",
 ]
 
@@ -300,6 +301,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # knox, memoised per request: the idempotency middleware already asked.
         "accounts.authentication.TokenAuthentication",
+        # Integrations' API keys (`Bearer sr_...`), memoised the same way.
+        "integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -322,6 +325,8 @@ REST_FRAMEWORK = {
         "login": env("THROTTLE_LOGIN", default="30/min"),
         "register": env("THROTTLE_REGISTER", default="10/hour"),
         "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
+        # Per API key, instead of the "user" rate (config/throttling.py).
+        "integration": env("THROTTLE_INTEGRATION", default="6000/min"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -353,6 +358,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "orders.idempotency.schema_add_idempotency_header",
+        "webhooks.catalogue.schema_add_event_types",
     ],
 }
 
@@ -478,6 +484,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 25},
     },
     # Failed log-ins older than the 15-minute lockout window no longer count.
+    "webhooks-events-purge": {
+        "task": "webhooks.tasks.events_purge",
+        "schedule": crontab(hour=3, minute=41),
+        "options": {"expires": 3600},
+    },
     "accounts-purge-login-failures": {
         "task": "accounts.tasks.login_failures_purge",
         "schedule": crontab(minute="*/30"),
@@ -494,3 +505,16 @@ WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", defau
 # Off: deliveries go to public addresses only. On: also to loopback and private networks
 # (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), for receivers on an internal network.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+
+# Outbox events older than this are deleted (with their delivery log) every night.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+if EVENT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("EVENT_RETENTION_DAYS must be at least 1.")
+
+# --- Integrations -------------------------------------------------------------
+# Cursor pages by last change hold back rows changed in the last this many
+# seconds before the oldest open transaction (config/cursor.py).
+CURSOR_SETTLE_SECONDS = env.float("CURSOR_SETTLE_SECONDS", default=1.0)
+# The key of the HMAC that API keys are stored under. Changing it invalidates
+# every API key; by default it is the SECRET_KEY (so rotating that does too).
+API_KEY_PEPPER = env("API_KEY_PEPPER", default=SECRET_KEY)

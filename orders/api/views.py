@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders import selectors, services
+from orders.api import incremental
 from orders.api.filters import OrderFilter
 from orders.api.serializers import (
     OrderCancelSerializer,
@@ -111,6 +112,8 @@ class OrderViewSet(
     lookup_field = "number"
     lookup_value_regex = r"[A-Za-z0-9-]+"
     filterset_class = OrderFilter
+    # updated_after, cursor and ordering read an empty value as absent (config.openapi).
+    query_drops_empty_values = True
 
     def get_queryset(self) -> QuerySet[Order]:
         if getattr(self, "swagger_fake_view", False):
@@ -120,6 +123,13 @@ class OrderViewSet(
     def filter_queryset(self, queryset: Any) -> Any:
         # The list filters (status, dates) must never turn a detail or an action into a 404.
         return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    @incremental.ORDER_LIST_SCHEMA
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incremental.ordering_check(request)
+        if incremental.wants_cursor_page(request):
+            return incremental.order_cursor_page(self, request)
+        return super().list(request, *args, **kwargs)
 
     def _respond(self, order: Order, code: int = status.HTTP_200_OK) -> Response:
         order = self.get_queryset().get(pk=order.pk)

@@ -20,6 +20,7 @@ from knox.models import AuthToken
 
 from accounts.models import ApiToken, LoginFailure, User
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
+from integrations.models import ApiKey, Integration
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentEvent
 from pricing.models import Promotion, ShippingMethod, TaxClass, TaxRate, Voucher
 from tests.accounts.factories import UserFactory
@@ -181,6 +182,15 @@ def _promotions(n: int) -> None:
     )
 
 
+def _integrations(n: int) -> None:
+    from accounts.roles import roles_setup
+    from integrations.services import api_key_create, integration_create
+
+    roles_setup(warn=lambda message: None)
+    for _ in range(n):
+        api_key_create(integration=integration_create(name=f"I{_n()}", role="Support"))
+
+
 SEEDERS: dict[type[Model], Callable[[int], object]] = {
     User: _users,
     Group: _groups,
@@ -200,6 +210,8 @@ SEEDERS: dict[type[Model], Callable[[int], object]] = {
     ShippingMethod: _shipping_methods,
     Voucher: _vouchers,
     Promotion: _promotions,
+    Integration: _integrations,
+    ApiKey: _integrations,
 }
 # Extra query strings worth proving too: the filters staff use most.
 FILTERED = {

@@ -8,6 +8,8 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from accounts.roles import roles_setup
+from integrations.services import api_key_create, integration_create
 from orders import fulfilment
 from orders.services import order_transition
 from tests.accounts.factories import AddressFactory, StaffFactory, UserFactory
@@ -86,6 +88,9 @@ def world(db) -> World:
     endpoint = EndpointFactory()
     tax_rate = TaxRateFactory(country="GB", tax_class_id="standard")
     voucher, promotion = VoucherFactory(), PromotionFactory()
+    roles_setup(warn=lambda message: None)
+    integration = integration_create(name="Security ERP", role="Catalog manager")
+    api_key = api_key_create(integration=integration).api_key
     staff = Person(user=staff_user, client=token_client(staff_user), owns=dict(alice.owns))
     values = {
         "alice_sku": alice.owns["sku"],
@@ -96,6 +101,8 @@ def world(db) -> World:
         "tax-rate": str(tax_rate.pk),
         "voucher": str(voucher.pk),
         "promotion": str(promotion.pk),
+        "integration": str(integration.pk),
+        "api_key": str(api_key.pk),
     }
     return World(alice=alice, bob=bob, staff=staff, anonymous=APIClient(), values=values)
 
@@ -113,6 +120,13 @@ def path_for(path: str, *, owner: Person, world: World) -> str:
     for prefix in ("tax-rate", "voucher", "promotion"):
         if path.startswith(f"/api/v1/{prefix}s/"):
             path = path.replace("{id}", world.values[prefix])
+    if path.startswith("/api/v1/integrations/{integration_id}/keys/"):
+        path = path.replace("{id}", world.values["api_key"])
+    if path.startswith("/api/v1/integrations/"):
+        path = path.replace("{integration_id}", world.values["integration"])
+        path = path.replace("{id}", world.values["integration"])
+    if path.startswith("/api/v1/customers/"):
+        path = path.replace("{id}", str(owner.user.pk))
     path = path.replace("{sku}", world.values["sku"])
     # The seeded shipping method and tax class: public, or staff-only, never a customer's.
     path = path.replace("{code}", "standard")

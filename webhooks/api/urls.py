@@ -1,5 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from webhooks.api.feed_views import EndpointReplayView, EventFeedView, EventTypesView
 from webhooks.api.views import DeliveryViewSet, EndpointViewSet
 
 router = SimpleRouter()
@@ -7,4 +9,9 @@ router = SimpleRouter()
 router.register("webhooks/deliveries", DeliveryViewSet, basename="webhook-delivery")
 router.register("webhooks", EndpointViewSet, basename="webhook-endpoint")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("events/", EventFeedView.as_view(), name="event-feed"),
+    path("webhooks/event-types/", EventTypesView.as_view(), name="webhook-event-types"),
+    path("webhooks/<int:pk>/replay/", EndpointReplayView.as_view(), name="webhook-replay"),
+    *router.urls,
+]
