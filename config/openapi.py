@@ -144,6 +144,11 @@ class AutoSchema(BaseAutoSchema):
             if code not in responses:
                 response = OpenApiResponse(ErrorSerializer, description=description)
                 responses[code] = self._get_response_for_code(response, code)
+        for code, declared in list(responses.items()):
+            # An error a view declared with a description only still has the one Error body.
+            if code[:1] in "45" and code != "414" and "content" not in declared:
+                response = OpenApiResponse(ErrorSerializer, description=declared["description"])
+                responses[code] = self._get_response_for_code(response, code)
         bad_request = responses.get("400")
         if "requestBody" in operation and bad_request is not None:
             described = bad_request.get("description", "").strip()

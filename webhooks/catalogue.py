@@ -8,7 +8,15 @@ it gets. The schemas are OpenAPI 3.0 schema objects (JSON Schema with
 
 from typing import Any
 
-ORDER_STATUSES = ["pending_payment", "paid", "shipped", "delivered", "cancelled", "refunded"]
+ORDER_STATUSES = [
+    "pending_payment",
+    "paid",
+    "partially_shipped",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "refunded",
+]
 
 _ORDER: dict[str, Any] = {
     "type": "object",
