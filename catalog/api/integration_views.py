@@ -116,7 +116,7 @@ class VariantListItemSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
     stock = serializers.IntegerField()
-    weight_grams = serializers.IntegerField(allow_null=True)
+    weight_grams = serializers.IntegerField(min_value=0)
     updated_at = serializers.DateTimeField(
         help_text="Changes with every change of the variant, its stock included."
     )
@@ -125,7 +125,6 @@ class VariantListItemSerializer(serializers.Serializer):
 def variant_list_item(variant: Variant) -> dict[str, Any]:
     return {
         **selectors.variant_item(variant),
-        "weight_grams": getattr(variant, "weight_grams", None),
         "updated_at": variant.updated_at,
     }
 

@@ -62,7 +62,7 @@ def test_a_reader_resuming_from_its_last_next_gets_only_later_changes(reader):
 
 
 def test_updated_after_and_product_filter_variants(reader):
-    old = VariantFactory()
+    old = VariantFactory(weight_grams=350)
     Variant.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=2))
     new = VariantFactory()
     since = (timezone.now() - timedelta(days=1)).isoformat()
@@ -75,6 +75,7 @@ def test_updated_after_and_product_filter_variants(reader):
         "sku", "product", "name", "attributes", "price", "currency", "stock",
         "weight_grams", "updated_at",
     }  # fmt: skip
+    assert body["results"][0]["weight_grams"] == 350
     assert body["previous"] is None
     assert "count" not in body
 
