@@ -39,6 +39,7 @@ def test_api_requires_authentication_by_default(settings):
     assert rest["DEFAULT_PERMISSION_CLASSES"] == ["rest_framework.permissions.IsAuthenticated"]
     assert rest["DEFAULT_AUTHENTICATION_CLASSES"] == [
         "accounts.authentication.TokenAuthentication",
+        "integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ]
 
