@@ -78,7 +78,7 @@ def _stock_apply(
     # build and plan for 1 row or 1,000 (a CASE per row grows with the square).
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Variant._meta.db_table} AS v"  # noqa: S608 - the model's own table
+            f"UPDATE {Variant._meta.db_table} AS v"  # noqa: S608  # nosec B608 - the model's table
             " SET stock = v.stock + d.delta, updated_at = %s"
             " FROM unnest(%s::bigint[], %s::integer[]) AS d(id, delta) WHERE v.id = d.id",
             [timezone.now(), ids, [deltas[pk] for pk in ids]],
