@@ -39,7 +39,7 @@ from catalog.exceptions import CatalogInvalid, InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
 from catalog.selectors import product_ids_by_name, variants_by_sku_prefix
 from config.admin_paginator import EstimatedCountPaginator
-from config.admin_search import in_array, search_by_words
+from config.admin_search import WordSearch, in_array
 from config.csv_export import csv_lines
 from config.errors import DomainError, ProtectedObject
 
@@ -295,7 +295,7 @@ def _variant_stat(aggregate: Any) -> Subquery:
 
 
 @admin.register(Product)
-class ProductAdmin(WritesThroughServices):
+class ProductAdmin(WordSearch, WritesThroughServices):
     paginator = EstimatedCountPaginator
     list_display = ["name", "category", "price_range", "total_stock", "is_published"]
     list_filter = ["is_published", OutOfStockFilter, "category"]
@@ -396,11 +396,6 @@ class ProductAdmin(WritesThroughServices):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         services.products_delete(product_ids=queryset.order_by().values_list("pk", flat=True))
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Product], search_term: str
-    ) -> tuple[QuerySet[Product], bool]:
-        return search_by_words(queryset, search_term, self.search_word)
-
     def search_word(self, word: str) -> Q:
         """Products whose name contains the word or with a variant whose SKU starts with it."""
         return Q(name__icontains=word) | in_array(
@@ -472,7 +467,7 @@ class StockAdjustmentForm(forms.Form):
 
 
 @admin.register(Variant)
-class VariantAdmin(WritesThroughServices):
+class VariantAdmin(WordSearch, WritesThroughServices):
     paginator = EstimatedCountPaginator
     list_display = ["sku", "product", "name", "price", "stock"]
     list_select_related = ["product"]
@@ -506,11 +501,6 @@ class VariantAdmin(WritesThroughServices):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Variant]) -> None:
         services.variants_delete(variant_ids=queryset.order_by().values_list("pk", flat=True))
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Variant], search_term: str
-    ) -> tuple[QuerySet[Variant], bool]:
-        return search_by_words(queryset, search_term, self.search_word)
 
     def search_word(self, word: str) -> Q:
         """Variants whose SKU starts with the word or whose product's name contains it."""
@@ -577,7 +567,7 @@ class VariantAdmin(WritesThroughServices):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(WordSearch, admin.ModelAdmin):
     """The ledger, read-only: rows are only ever written by the stock services."""
 
     paginator = EstimatedCountPaginator
@@ -600,11 +590,6 @@ class StockMovementAdmin(admin.ModelAdmin):
     )
     show_full_result_count = False
     list_per_page = 100
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[StockMovement], search_term: str
-    ) -> tuple[QuerySet[StockMovement], bool]:
-        return search_by_words(queryset, search_term, self.search_word)
 
     def search_word(self, word: str) -> Q:
         """Movements of a variant whose SKU starts with the word, of an order whose

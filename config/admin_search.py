@@ -65,3 +65,16 @@ def search_by_words(
     for word in search_words(search_term):
         queryset = queryset.filter(word_filter(word))
     return queryset, False
+
+
+class WordSearch:
+    """A ModelAdmin mixin: the change list's search is `search_by_words` with the
+    admin's own `search_word(word) -> Q` (each word's condition, index-backed)."""
+
+    def search_word(self, word: str) -> Q:
+        raise NotImplementedError
+
+    def get_search_results(
+        self, request: Any, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        return search_by_words(queryset, search_term, self.search_word)

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 
 from accounts.selectors import user_ids_matching
 from config.admin_paginator import EstimatedCountPaginator
-from config.admin_search import in_array, search_by_words
+from config.admin_search import WordSearch, in_array
 from config.csv_export import csv_lines
 from config.errors import DomainError
 from orders.admin_fulfilment import OrderWorkPageMixin
@@ -41,7 +41,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderWorkPageMixin, admin.ModelAdmin):
+class OrderAdmin(WordSearch, OrderWorkPageMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     list_display = [
         "number",
@@ -110,11 +110,6 @@ class OrderAdmin(OrderWorkPageMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
-    ) -> tuple[QuerySet[Order], bool]:
-        return search_by_words(queryset, search_term, self.search_word)
 
     def search_word(self, word: str) -> Q:
         """Orders whose number starts with the word (with or without `SR-`), whose

@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
 from config.admin_paginator import EstimatedCountPaginator
-from config.admin_search import in_array, search_by_words
+from config.admin_search import WordSearch, in_array, search_by_words
 from webhooks import admin_replay, services
 from webhooks.api.serializers import EVENT_TYPE_RE
 from webhooks.destinations import url_check
@@ -149,7 +149,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(WordSearch, admin.ModelAdmin):
     """Read-only log of deliveries; the only write is the "redeliver" action."""
 
     paginator = EstimatedCountPaginator
@@ -185,11 +185,6 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str
-    ) -> tuple[QuerySet[Delivery], bool]:
-        return search_by_words(queryset, search_term, self.search_word)
 
     def search_word(self, word: str) -> Q:
         """The delivery numbered `word`, or the deliveries of the events it finds."""
