@@ -88,7 +88,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-logger_class = "config.gunicorn_logging.JsonAccessLogger"
+logger_class = "core.gunicorn_logging.JsonAccessLogger"
 
 # The proxy in front sets X-Forwarded-Proto; trust it only from these addresses.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

@@ -14,7 +14,7 @@ from knox.models import AuthToken
 from accounts import services
 from accounts.forms import UserChangeForm, UserCreationForm
 from accounts.models import Address, ApiToken, LoginFailure, User
-from config.admin_paginator import EstimatedCountPaginator
+from core.admin_paginator import EstimatedCountPaginator
 
 
 class AddressInline(admin.StackedInline):

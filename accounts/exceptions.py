@@ -1,8 +1,8 @@
-"""Domain errors of accounts; config.errors maps them to `{code, detail, ...}`."""
+"""Domain errors of accounts; core.errors maps them to `{code, detail, ...}`."""
 
 from rest_framework import status
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class InvalidCredentials(DomainError):

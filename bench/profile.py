@@ -15,7 +15,17 @@ from collections import Counter
 from pathlib import Path
 
 FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
-PROJECT = ("accounts/", "catalog/", "orders/", "webhooks/", "config/")
+PROJECT = (
+    "accounts/",
+    "catalog/",
+    "orders/",
+    "webhooks/",
+    "pricing/",
+    "integrations/",
+    "emails/",
+    "core/",
+    "config/",
+)
 # Package of a frame's file, coarse enough to read at a glance.
 PACKAGES = [
     ("psycopg", "psycopg (database driver and waits)"),

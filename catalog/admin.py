@@ -38,10 +38,10 @@ from catalog import services
 from catalog.exceptions import CatalogInvalid, InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
 from catalog.selectors import product_ids_by_name, variants_by_sku_prefix
-from config.admin_paginator import EstimatedCountPaginator
-from config.admin_search import WordSearch, in_array
-from config.csv_export import csv_lines
-from config.errors import DomainError, ProtectedObject
+from core.admin_paginator import EstimatedCountPaginator
+from core.admin_search import WordSearch, in_array
+from core.csv_export import csv_lines
+from core.errors import DomainError, ProtectedObject
 
 # The path of names from the root ("Clothing / Shirts / Tees") and the depth of
 # each category, walked up with a recursive CTE inside the row's own query.

@@ -1,6 +1,6 @@
 from rest_framework import status
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class InsufficientStock(DomainError):

@@ -20,7 +20,7 @@ from catalog import cache as catalog_cache
 from catalog.db import CATEGORY_TREE_LOCK_SQL, category_subtree_ids
 from catalog.exceptions import CatalogInvalid, InsufficientStock, VariantOfAnotherProduct
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
-from config.errors import ProtectedObject
+from core.errors import ProtectedObject
 from webhooks.services import events_record
 
 SLUG_ATTEMPTS = 5

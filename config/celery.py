@@ -35,7 +35,7 @@ class Task(celery.Task):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from django.db import InterfaceError, OperationalError, connections
 
-        from config.database import database_unavailable
+        from core.database import database_unavailable
 
         try:
             return super().__call__(*args, **kwargs)

@@ -2,13 +2,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from config import health, landing
-from config.schema_view import DocsView, SchemaView
+from core import health, landing
+from core.schema_view import DocsView, SchemaView
 
-handler400 = "config.errors.json_400"
-handler403 = "config.errors.json_403"
-handler404 = "config.errors.json_404"
-handler500 = "config.errors.json_500"
+handler400 = "core.errors.json_400"
+handler403 = "core.errors.json_403"
+handler404 = "core.errors.json_404"
+handler500 = "core.errors.json_500"
 
 api_v1 = [
     path("", include("accounts.api.urls")),

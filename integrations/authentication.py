@@ -48,7 +48,7 @@ def _authenticate(header: bytes) -> tuple[Any, ApiKey] | None:
         or not api_key.integration.user.is_active
     ):
         raise AuthenticationFailed(_FAILED)
-    # Imported here: DRF loads this module while config.errors is still loading.
+    # Imported here: DRF loads this module while core.errors is still loading.
     from integrations.services import api_key_touch
 
     api_key_touch(key=api_key, now=now)

@@ -23,7 +23,7 @@ from integrations.models import ApiKey, Integration
 from webhooks.services import event_record
 
 # Service accounts live under a reserved domain (RFC 2606): no mail goes there,
-# and the back office refuses any account of it (config.admin_site).
+# and the back office refuses any account of it (core.admin_site).
 SERVICE_ACCOUNT_DOMAIN = "integration.invalid"
 LAST_USED_RESOLUTION_SECONDS = 60
 

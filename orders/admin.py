@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 
 from accounts.selectors import user_ids_matching
-from config.admin_paginator import EstimatedCountPaginator
-from config.admin_search import WordSearch, in_array
-from config.csv_export import csv_lines
-from config.errors import DomainError
+from core.admin_paginator import EstimatedCountPaginator
+from core.admin_search import WordSearch, in_array
+from core.csv_export import csv_lines
+from core.errors import DomainError
 from orders.admin_fulfilment import OrderWorkPageMixin
 from orders.management.commands.export_orders import COLUMNS, rows
 from orders.models import NUMBER_PREFIX, Order, OrderLine, PaymentEvent

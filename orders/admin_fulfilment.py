@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from config.errors import DomainError
+from core.errors import DomainError
 from orders import fulfilment
 from orders.models import Order, OrderLine, Return, ReturnStatus
 from orders.services import order_transition

@@ -29,11 +29,3 @@ def cancel_expired_orders() -> int:
     from orders.services import orders_cancel_expired
 
     return orders_cancel_expired()
-
-
-@shared_task
-def purge_idempotency_keys() -> int:
-    """Delete Idempotency-Key records older than IDEMPOTENCY_KEY_TTL."""
-    from orders.idempotency import idempotency_keys_purge
-
-    return idempotency_keys_purge()

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from config.admin_paginator import EstimatedCountPaginator
+from core.admin_paginator import EstimatedCountPaginator
 from pricing.models import (
     Promotion,
     ShippingMethod,

@@ -1,8 +1,8 @@
-"""Domain errors of pricing; config.errors maps them to `{code, detail, ...}`."""
+"""Domain errors of pricing; core.errors maps them to `{code, detail, ...}`."""
 
 from rest_framework import status
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 VOUCHER_REASONS = (
     "unknown",

@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
-from config.admin_paginator import EstimatedCountPaginator
-from config.admin_search import WordSearch, in_array, search_by_words
+from core.admin_paginator import EstimatedCountPaginator
+from core.admin_search import WordSearch, in_array, search_by_words
 from webhooks import admin_replay, services
 from webhooks.api.serializers import EVENT_TYPE_RE
 from webhooks.destinations import url_check

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import StaffModelPermissions
-from config.cursor import CURSOR_PARAMS, UPDATED_AFTER, cursor_page_serializer, paginate_by_update
+from core.cursor import CURSOR_PARAMS, UPDATED_AFTER, cursor_page_serializer, paginate_by_update
 
 User = get_user_model()
 _FIELDS = ("id", "email", "first_name", "last_name", "date_joined", "updated_at")
@@ -52,7 +52,7 @@ ERRORS = {
 class CustomerListView(APIView):
     permission_classes = [StaffOnlyUserPermissions]
     queryset = User.objects.none()
-    query_drops_empty_values = True  # an empty parameter is no parameter (config.openapi)
+    query_drops_empty_values = True  # an empty parameter is no parameter (core.openapi)
 
     @extend_schema(
         operation_id="customers_list",

@@ -28,7 +28,7 @@ class NewPasswordField(serializers.CharField):
     """A new password: shape only here; the service applies AUTH_PASSWORD_VALIDATORS.
 
     Its schema carries what a schema can state of the configured validators
-    (minimum length, not all digits; config/openapi.py reads `openapi_schema`).
+    (minimum length, not all digits; core/openapi.py reads `openapi_schema`).
     """
 
     def __init__(self, **kwargs: Any) -> None:

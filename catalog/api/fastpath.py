@@ -36,7 +36,7 @@ from django.utils.cache import patch_vary_headers
 from rest_framework.exceptions import ValidationError
 
 from catalog.api import response_cache
-from config.throttling import ClientRateThrottle
+from core.throttling import ClientRateThrottle
 
 LIST_PATH = "/api/v1/products/"
 # The router's lookup_value_regex for products, anchored to the detail route.

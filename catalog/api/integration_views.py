@@ -13,7 +13,7 @@ from catalog.api import serializers as s
 from catalog.api.permissions import StockPermissions
 from catalog.bulk import BULK_ITEMS_MAX, BulkItem, stock_bulk_apply
 from catalog.models import Variant
-from config.cursor import (
+from core.cursor import (
     CURSOR_PARAMS,
     UPDATED_AFTER,
     cursor_page_serializer,

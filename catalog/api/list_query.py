@@ -21,7 +21,7 @@ from rest_framework.exceptions import ValidationError
 
 from catalog.api.serializers import ProductListParamsSerializer, product_list_params
 from catalog.listing import ProductFilters
-from config.pagination import LAST_PAGE, PageRequest, page_request
+from core.pagination import LAST_PAGE, PageRequest, page_request
 
 FILTERS = tuple(ProductListParamsSerializer().fields)
 PARAMS = (*FILTERS, "page", "page_size")

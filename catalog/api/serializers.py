@@ -309,7 +309,7 @@ class StockMovementSerializer(serializers.Serializer):
 
 
 class NonZero:
-    """A validator that refuses 0; the schema says so (`not: {enum: [0]}`, config/openapi.py)."""
+    """A validator that refuses 0; the schema says so (`not: {enum: [0]}`, core/openapi.py)."""
 
     openapi_schema: ClassVar[dict[str, Any]] = {"not": {"enum": [0]}}
 

@@ -31,7 +31,7 @@ from catalog.api.permissions import (
     sees_unpublished,
 )
 from catalog.models import Category, Product, Variant
-from config.pagination import PageNumberPagination
+from core.pagination import PageNumberPagination
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -317,7 +317,7 @@ class VariantViewSet(CatalogViewSet):
 
     lookup_field = "sku"
     lookup_value_regex = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-    # The list's filters read an empty value as no filter (config.openapi).
+    # The list's filters read an empty value as no filter (core.openapi).
     query_drops_empty_values = True
 
     @integration_views.VARIANT_LIST_SCHEMA

@@ -42,7 +42,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "config.admin_apps.StockroomAdminConfig",  # django.contrib.admin, our site
+    "core.admin_apps.StockroomAdminConfig",  # django.contrib.admin, our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,20 +62,20 @@ INSTALLED_APPS = [
     "emails",
     "pricing",
     "integrations",
-    "config",
+    "core",
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestIdMiddleware",
-    "config.middleware.HealthProbeMiddleware",
+    "core.middleware.RequestIdMiddleware",
+    "core.middleware.HealthProbeMiddleware",
     # Before anything that may answer early (413, redirects), so they carry CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.middleware.BodySizeLimitMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
     # Outside everything that uses the database: a broken connection reruns the request.
-    "config.database.DatabaseRetryMiddleware",
-    "config.middleware.CommonMiddleware",  # Django's, but no redirect of API writes
+    "core.database.DatabaseRetryMiddleware",
+    "core.middleware.CommonMiddleware",  # Django's, but no redirect of API writes
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Current cached public product reads: after every middleware that may answer
@@ -85,7 +85,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "orders.idempotency.IdempotencyMiddleware",
+    "core.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
@@ -125,8 +125,8 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Django's psycopg 3 pool: connections are reused across requests of one
 # process; CONN_MAX_AGE must stay 0 when the pool is on.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-# Django's backend, counting commit attempts (config.database retries requests on it).
-DATABASES["default"]["ENGINE"] = "config.postgresql"
+# Django's backend, counting commit attempts (core.database retries requests on it).
+DATABASES["default"]["ENGINE"] = "core.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
     "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
@@ -306,18 +306,18 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
-    "DEFAULT_METADATA_CLASS": "config.metadata.SchemaOnlyMetadata",
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "core.metadata.SchemaOnlyMetadata",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        # DRF's "anon" and "user" rates, in one Redis round trip (config/throttling.py).
-        "config.throttling.ClientRateThrottle",
+        # DRF's "anon" and "user" rates, in one Redis round trip (core/throttling.py).
+        "core.throttling.ClientRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="600/min"),
@@ -325,7 +325,7 @@ REST_FRAMEWORK = {
         "login": env("THROTTLE_LOGIN", default="30/min"),
         "register": env("THROTTLE_REGISTER", default="10/hour"),
         "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
-        # Per API key, instead of the "user" rate (config/throttling.py).
+        # Per API key, instead of the "user" rate (core/throttling.py).
         "integration": env("THROTTLE_INTEGRATION", default="6000/min"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
@@ -357,7 +357,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "orders.idempotency.schema_add_idempotency_header",
+        "core.idempotency.schema_add_idempotency_header",
         "webhooks.catalogue.schema_add_event_types",
     ],
 }
@@ -388,10 +388,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "config.logging.RequestIdFilter"},
-        "exception_summary": {"()": "config.logging.ExceptionSummaryFilter"},
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+        "exception_summary": {"()": "core.logging.ExceptionSummaryFilter"},
     },
-    "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
@@ -464,7 +464,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 55},
     },
     "orders-purge-idempotency-keys": {
-        "task": "orders.tasks.purge_idempotency_keys",
+        "task": "core.tasks.purge_idempotency_keys",
         "schedule": crontab(hour=3, minute=17),
         "options": {"expires": 3600},
     },
@@ -513,7 +513,7 @@ if EVENT_RETENTION_DAYS < 1:
 
 # --- Integrations -------------------------------------------------------------
 # Cursor pages by last change hold back rows changed in the last this many
-# seconds before the oldest open transaction (config/cursor.py).
+# seconds before the oldest open transaction (core/cursor.py).
 CURSOR_SETTLE_SECONDS = env.float("CURSOR_SETTLE_SECONDS", default=1.0)
 # The key of the HMAC that API keys are stored under. Changing it invalidates
 # every API key; by default it is the SECRET_KEY (so rotating that does too).

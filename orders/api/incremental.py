@@ -15,14 +15,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.cursor import (
+from core.cursor import (
     CURSOR,
     CURSOR_PAGE_SIZE_MAX,
     UPDATED_AFTER,
     paginate_by_update,
     wants_cursor_page,
 )
-from config.pagination import page_request
+from core.pagination import page_request
 from orders.api.serializers import OrderSerializer
 
 __all__ = ["ORDER_LIST_SCHEMA", "order_cursor_page", "ordering_check", "wants_cursor_page"]

@@ -112,7 +112,7 @@ class OrderViewSet(
     lookup_field = "number"
     lookup_value_regex = r"[A-Za-z0-9-]+"
     filterset_class = OrderFilter
-    # updated_after, cursor and ordering read an empty value as absent (config.openapi).
+    # updated_after, cursor and ordering read an empty value as absent (core.openapi).
     query_drops_empty_values = True
 
     def get_queryset(self) -> QuerySet[Order]:

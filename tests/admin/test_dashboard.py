@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Variant
-from config.admin_site import chart_geometry
+from core.admin_site import chart_geometry
 from orders import dashboard
 from orders.models import Order, OrderStatus
 from tests.catalog.factories import VariantFactory

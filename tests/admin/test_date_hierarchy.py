@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from config.admin_dates import bounded_date_hierarchy, periods_with_rows
+from core.admin_dates import bounded_date_hierarchy, periods_with_rows
 from orders.models import Order, OrderStatus
 from tests.orders.factories import OrderFactory
 

@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category
-from config import admin_paginator
-from config.admin_paginator import EstimatedCountPaginator
+from core import admin_paginator
+from core.admin_paginator import EstimatedCountPaginator
 from orders.models import Order
 from tests.admin.test_indexes import BIG_TABLES
 from tests.orders.factories import OrderFactory

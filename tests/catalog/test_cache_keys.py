@@ -17,7 +17,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from catalog import cache as catalog_cache
-from config.throttling import ClientRateThrottle
+from core.throttling import ClientRateThrottle
 from tests.accounts.factories import UserFactory
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from tests.conftest import token_client

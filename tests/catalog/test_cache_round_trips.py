@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from catalog import cache as catalog_cache
 from catalog.api import response_cache
-from config import throttling
+from core import throttling
 from tests.catalog.factories import ProductFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db

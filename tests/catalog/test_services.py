@@ -11,7 +11,7 @@ from catalog import services
 from catalog.db import category_subtree_ids
 from catalog.exceptions import CatalogInvalid, InsufficientStock, VariantOfAnotherProduct
 from catalog.models import Category, Product, StockMovement, Variant
-from config.errors import ProtectedObject
+from core.errors import ProtectedObject
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from webhooks.models import Event
 

@@ -8,7 +8,7 @@ from knox.models import AuthToken
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from config.pagination import PageNumberPagination
+from core.pagination import PageNumberPagination
 
 ITEMS = list(range(250))
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from config.logging import JsonFormatter, RequestIdFilter
+from core.logging import JsonFormatter, RequestIdFilter
 
 
 @pytest.fixture

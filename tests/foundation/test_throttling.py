@@ -7,8 +7,8 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from config import throttling
-from config.throttling import ClientRateThrottle
+from core import throttling
+from core.throttling import ClientRateThrottle
 
 pytestmark = pytest.mark.django_db
 

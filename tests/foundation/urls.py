@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from config.errors import DomainError
 from config.urls import handler400, handler403, handler404, handler500
 from config.urls import urlpatterns as project_urlpatterns
+from core.errors import DomainError
 
 __all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.security.strategies import idempotency_keys, signature_headers
 
-# As in orders.idempotency and orders.payments (test_schemathesis checks they agree):
+# As in core.idempotency and orders.payments (test_schemathesis checks they agree):
 # the `st` process that loads these hooks has no Django to import them from.
 IDEMPOTENCY_KEY = "Idempotency-Key"
 KEY_MAX_LENGTH = 255

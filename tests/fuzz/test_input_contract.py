@@ -1,9 +1,9 @@
 """The fixes schemathesis asked for, each pinned by a direct test (in-process, fast).
 
-- JSON types are what the schema says (config/strict_input.py);
+- JSON types are what the schema says (core/strict_input.py);
 - `page` and `page_size` are positive integers, a page past the end is a 404;
-- OPTIONS never 500s (config/metadata.py);
-- the schema documents the cross-cutting errors (config/openapi.py).
+- OPTIONS never 500s (core/metadata.py);
+- the schema documents the cross-cutting errors (core/openapi.py).
 """
 
 import pytest
@@ -171,7 +171,7 @@ def test_schema_says_empty_filters_are_ignored(schema):
 
 def test_an_anonymous_post_with_a_key_in_use_is_401_not_409(api_client, user_client):
     """Found by schemathesis (ignored_auth): the key's state leaked before authentication."""
-    from orders.models import IdempotencyKey
+    from core.models import IdempotencyKey
 
     # As if an earlier request from this address had stored an answer under the key.
     IdempotencyKey.objects.create(

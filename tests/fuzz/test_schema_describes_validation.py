@@ -36,8 +36,8 @@ from schemathesis.core import NotSet
 
 from accounts.countries import COUNTRY_CODE_PATTERN, COUNTRY_CODES
 from catalog.models import Product
-from config.openapi import decimal_pattern
-from orders import idempotency
+from core import idempotency
+from core.openapi import decimal_pattern
 from tests.catalog.factories import CategoryFactory, VariantFactory
 from tests.fuzz.seed import World, world_build
 

@@ -27,7 +27,8 @@ import requests
 from hypothesis import example, find, given
 from hypothesis import strategies as st
 
-from orders import idempotency, payments
+from core import idempotency
+from orders import payments
 from tests.foundation.procs import PYTHON, ROOT, child_env
 from tests.fuzz import hooks
 from tests.fuzz.live import LiveServer, call, live_server

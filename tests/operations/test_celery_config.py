@@ -68,7 +68,7 @@ def test_beat_runs_expiry_every_minute_and_the_purge_daily():
     expiry = schedule["orders-cancel-expired"]
     assert (expiry["task"], expiry["schedule"]) == ("orders.tasks.cancel_expired_orders", 60.0)
     purge = schedule["orders-purge-idempotency-keys"]
-    assert purge["task"] == "orders.tasks.purge_idempotency_keys"
+    assert purge["task"] == "core.tasks.purge_idempotency_keys"
     assert isinstance(purge["schedule"], crontab)
     assert purge["schedule"].remaining_estimate(purge["schedule"].now()).total_seconds() <= 86400
     assert schedule["webhooks-sweep"]["schedule"] == 30.0

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orders.models import IdempotencyKey, Order
+from core.models import IdempotencyKey
+from orders.models import Order
 from tests.accounts.factories import UserFactory
 from tests.catalog.factories import VariantFactory
 from tests.conftest import token_client
@@ -212,7 +213,7 @@ def test_a_reservation_abandoned_by_a_dead_process_is_taken_over(user, user_clie
 
 
 def test_anonymous_callers_are_keyed_by_address_and_bad_tokens_fall_back(rf):
-    from orders.idempotency import _caller
+    from core.idempotency import _caller
 
     request = rf.post(URL, REMOTE_ADDR="203.0.113.7")
     assert _caller(request) == "anon:203.0.113.7"

@@ -268,7 +268,8 @@ def test_expiry_works_in_batches():
 
 
 def test_the_beat_tasks_run_the_same_services():
-    from orders.tasks import cancel_expired_orders, purge_idempotency_keys
+    from core.tasks import purge_idempotency_keys
+    from orders.tasks import cancel_expired_orders
 
     order = order_place()
     Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(hours=1))

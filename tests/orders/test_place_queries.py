@@ -16,8 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog.models import StockMovement
+from core.models import IdempotencyKey
 from orders import services
-from orders.models import IdempotencyKey, Order
+from orders.models import Order
 from tests.accounts.factories import UserFactory
 from tests.catalog.factories import VariantFactory
 from tests.conftest import token_client

@@ -13,7 +13,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from psycopg_pool import PoolTimeout
 
 from catalog.models import Variant
-from config.database import database_unavailable
+from core.database import database_unavailable
 from orders.models import Order
 from tests.catalog.factories import VariantFactory
 from tests.orders.factories import ADDRESS

@@ -30,7 +30,8 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from orders.models import IdempotencyKey, Order, OrderEvent, PaymentEvent
+from core.models import IdempotencyKey
+from orders.models import Order, OrderEvent, PaymentEvent
 from tests.reliability.live import Gunicorn, Load, call
 from tests.reliability.shop import (
     Shop,

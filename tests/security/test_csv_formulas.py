@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.http import StreamingHttpResponse
 from django.test import Client
 
-from config.csv_export import FORMULA_PREFIXES, CsvWriter, csv_cell, csv_lines
+from core.csv_export import FORMULA_PREFIXES, CsvWriter, csv_cell, csv_lines
 from orders.models import Order
 from tests.accounts.factories import UserFactory
 from tests.catalog.factories import ProductFactory, VariantFactory

@@ -22,9 +22,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from catalog import cache as catalog_cache
-from config.throttling import ClientRateThrottle
-from orders.idempotency import KEY_MAX_LENGTH, applies_to, key_error
-from orders.models import IdempotencyKey, PaymentEvent
+from core.idempotency import KEY_MAX_LENGTH, applies_to, key_error
+from core.models import IdempotencyKey
+from core.throttling import ClientRateThrottle
+from orders.models import PaymentEvent
 from tests.accounts.factories import UserFactory
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from tests.conftest import token_client

@@ -140,7 +140,7 @@ ALLOWED = {
     # the benchmark's own throwaway server on loopback.
     ("bench/server.py", "bench-webhook-secret"),
     # the public password of the local demo data, printed by the commands.
-    ("config/management/commands/demo_setup.py", "stockroom-demo"),
+    ("core/management/commands/demo_setup.py", "stockroom-demo"),
     ("orders/management/commands/seed_demo.py", "stockroom-demo"),
     ("bench/run.py", "stockroom-demo"),
     ("README.md", "stockroom-demo"),  # the demo account make run prints

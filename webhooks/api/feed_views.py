@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.cursor import (
+from core.cursor import (
     CURSOR,
     CURSOR_PARAMS,
     cursor_decode,
@@ -49,7 +49,7 @@ class EventFeedView(APIView):
 
     permission_classes = [StaffOnlyModelPermissions]
     queryset = Event.objects.none()  # for the model permission (webhooks.view_event)
-    query_drops_empty_values = True  # an empty parameter is no parameter (config.openapi)
+    query_drops_empty_values = True  # an empty parameter is no parameter (core.openapi)
 
     @extend_schema(
         operation_id="events_list",

@@ -86,7 +86,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     permission_classes = [StaffOnlyModelPermissions]
     serializer_class = DeliverySerializer
     filter_backends: list[Any] = []
-    # `?endpoint=` (empty) means no filter: the schema says allowEmptyValue (config/openapi.py).
+    # `?endpoint=` (empty) means no filter: the schema says allowEmptyValue (core/openapi.py).
     query_drops_empty_values = True
     lookup_value_regex = r"\d+"
 

@@ -14,7 +14,7 @@ from django.utils.text import slugify
 from catalog import services
 from catalog.exceptions import CatalogInvalid, VariantOfAnotherProduct
 from catalog.models import Category
-from config.progress import Progress, Stream
+from core.progress import Progress, Stream
 
 REQUIRED = ("sku", "product_slug", "product_name", "category_slug", "price")
 OPTIONAL = ("variant_name", "stock", "is_published", "description", "attributes")

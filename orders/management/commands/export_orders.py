@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from config.csv_export import CsvWriter
-from config.progress import Progress, Stream
+from core.csv_export import CsvWriter
+from core.progress import Progress, Stream
 from orders.models import OrderLine, OrderStatus
 
 # Output column -> ORM path from OrderLine. Addresses are reduced to what

@@ -33,7 +33,7 @@ from factory.django import DjangoModelFactory
 from accounts.models import Address, User
 from catalog import cache as catalog_cache
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
-from config.progress import Progress, Stream
+from core.progress import Progress, Stream
 from orders.models import ActorKind, Order, OrderEvent, OrderLine, OrderStatus
 
 CHUNK = 2000

@@ -3,7 +3,7 @@ from typing import Any
 from django import template
 from django.contrib.admin.views.main import ChangeList
 
-from config.admin_dates import bounded_date_hierarchy as bounded_context
+from core.admin_dates import bounded_date_hierarchy as bounded_context
 
 register = template.Library()
 

@@ -9,7 +9,7 @@ first row, in a single UNION ALL. At most a few dozen periods are probed (the
 years of the data, 12 months, up to 31 days), whatever the row count.
 
 Use it on a ModelAdmin with `date_hierarchy` on a DateTimeField (USE_TZ) and a
-change_list.html that calls `{% bounded_date_hierarchy cl %}` (config/templatetags).
+change_list.html that calls `{% bounded_date_hierarchy cl %}` (core/templatetags).
 """
 
 from datetime import datetime, timedelta

@@ -29,10 +29,10 @@ from rest_framework.exceptions import APIException
 from rest_framework.throttling import BaseThrottle
 
 from accounts.authentication import TokenAuthentication
-from config.database import repeatable
-from config.middleware import request_too_large_response
+from core.database import repeatable
+from core.middleware import request_too_large_response
+from core.models import IdempotencyKey
 from integrations.authentication import ApiKeyAuthentication
-from orders.models import IdempotencyKey
 
 logger = logging.getLogger("stockroom.idempotency")
 

@@ -16,7 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.database import (
+from core.database import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE_DETAIL,
     database_failure_record,
@@ -146,7 +146,7 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> Any:
 
 def json_500(request: HttpRequest) -> Any:
     if database_unavailable(sys.exception()):
-        # Not a bug: config.database logs it (once, without the traceback) and may retry.
+        # Not a bug: core.database logs it (once, without the traceback) and may retry.
         response = unavailable_response(request)
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response

@@ -12,7 +12,7 @@ from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 
-from config.logging import request_id_var
+from core.logging import request_id_var
 
 logger = logging.getLogger("stockroom.request")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -56,7 +56,7 @@ class HealthProbeMiddleware:
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        from config import health
+        from core import health
 
         self.get_response = get_response
         self.probes: dict[str, Callable[[HttpRequest], HttpResponse]] = {

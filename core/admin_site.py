@@ -1,6 +1,6 @@
 """The branded admin site ("Stockroom back office") whose index is the dashboard.
 
-Installed through `config.admin_apps.StockroomAdminConfig`, so every
+Installed through `core.admin_apps.StockroomAdminConfig`, so every
 `@admin.register` of the apps lands on this site and `admin.site` is it.
 """
 

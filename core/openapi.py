@@ -156,7 +156,7 @@ class AutoSchema(BaseAutoSchema):
                 also = "Also `parse_error`: the body is not valid JSON."
                 bad_request["description"] = f"{described} {also}".strip()
         if "429" in responses:
-            # The contract: a 429 always comes with `Retry-After` (config.errors sets it).
+            # The contract: a 429 always comes with `Retry-After` (core.errors sets it).
             headers = responses["429"].setdefault("headers", {})
             headers.setdefault("Retry-After", copy.deepcopy(RETRY_AFTER))  # no YAML anchors
         # django-filter reads `?status=` (empty) as "no filter", and the schema says so.

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config import health
+from core import health
 
 HOW_TO_START = """\
 Start them with `docker compose up -d db redis`, or locally:

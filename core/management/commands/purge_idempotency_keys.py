@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from orders.idempotency import idempotency_keys_purge
+from core.idempotency import idempotency_keys_purge
 
 
 class Command(BaseCommand):

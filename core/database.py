@@ -7,10 +7,10 @@ of the request, so neither is a 500:
 
 * `DatabaseRetryMiddleware` runs a request once more, on a fresh connection,
   when its connection broke before anything it did could have been committed
-  (config.postgresql counts commit attempts; side effects run after commit
+  (core.postgresql counts commit attempts; side effects run after commit
   or are outbox rows, so a rolled-back attempt left nothing behind);
 * otherwise the answer is 503 `unavailable` with `Retry-After`: the handler
-  for uncaught errors (config.errors.json_500) and the API's exception
+  for uncaught errors (core.errors.json_500) and the API's exception
   handler both give it. A commit whose outcome is unknown ends here too; a
   client that retries with its `Idempotency-Key` then gets the order if it
   was committed (its stored response is in the same transaction) or places

@@ -5,4 +5,4 @@ from django.contrib.admin.apps import AdminConfig
 
 
 class StockroomAdminConfig(AdminConfig):
-    default_site = "config.admin_site.StockroomAdminSite"
+    default_site = "core.admin_site.StockroomAdminSite"

@@ -1,4 +1,4 @@
-"""The OpenAPI document view (kept apart from config.openapi, which DRF imports as a setting)."""
+"""The OpenAPI document view (kept apart from core.openapi, which DRF imports as a setting)."""
 
 import threading
 from typing import Any

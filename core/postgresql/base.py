@@ -8,7 +8,7 @@ ran outside a transaction (each such statement commits by itself).
 answer was lost counts too: a unit of work that failed with the count
 unchanged left nothing behind. Writes that are harmless to repeat (an
 `INSERT ... ON CONFLICT DO NOTHING` of a key row) can be left out with
-`config.database.repeatable()`.
+`core.database.repeatable()`.
 """
 
 from collections.abc import Callable
