@@ -13,7 +13,7 @@ from django.db import transaction
 
 from catalog.exceptions import CatalogInvalid
 from catalog.models import StockMovement, StockMovementKind, Variant
-from catalog.services import _stock_apply
+from catalog.services import _products_lock, _stock_apply
 
 BULK_ITEMS_MAX = 1000
 
@@ -40,9 +40,10 @@ def stock_bulk_apply(
 ) -> list[BulkResult]:
     """Apply every item, or none: returns one result per item, in the request's order.
 
-    Locks every named variant (primary-key order) before reading its stock, so
-    a `set_to` is exact: its movement (kind `count`) is the difference from
-    the stock at that moment, none when it is already there. Deltas write
+    Locks every named variant, then their products (each in primary-key
+    order), before reading the stock, so a `set_to` is exact: its movement
+    (kind `count`) is the difference from the stock at that moment, none
+    when it is already there. Deltas write
     kind `adjustment`. Raises CatalogInvalid keyed `items.N.sku` for an
     unknown or repeated SKU, InsufficientStock (every short SKU) when a delta
     would take stock below zero; nothing is written then.
@@ -73,6 +74,9 @@ def stock_bulk_apply(
         else:
             assert item.delta is not None
             deltas[variant.pk] = item.delta
+    # All the products at once, in primary-key order: each call below locks its own,
+    # and two sets taken one after the other would not be in one order.
+    _products_lock(ids={variant.product_id for variant in variants})
     # Deltas first: only they can be short, and they are refused before any write.
     movements = _stock_apply(
         deltas=deltas,

@@ -73,7 +73,7 @@ def _stock_apply(
     if shortages:
         raise InsufficientStock(shortages=shortages)
 
-    flips = _products_lock_where_stock_flips(variants=variants, deltas=deltas)
+    flips = _products_lock_for_stock(variants=variants, deltas=deltas)
     # One statement for all rows, its parameters two arrays: the same cost to
     # build and plan for 1 row or 1,000 (a CASE per row grows with the square).
     with connection.cursor() as cursor:
@@ -125,30 +125,29 @@ def _stock_apply(
     return movements
 
 
-def _products_lock_where_stock_flips(
-    *, variants: list[Variant], deltas: Mapping[int, int]
-) -> set[int]:
-    """Lock, in primary-key order, the products whose `in_stock` flag this change may flip.
+def _products_lock_for_stock(*, variants: list[Variant], deltas: Mapping[int, int]) -> set[int]:
+    """Lock the products of these variants in primary-key order; return the ids of those
+    whose `in_stock` flag this change flips.
 
-    A trigger (migration 0007) updates a product's row when one
-    of its variants' stock crosses zero. Left to the trigger, those product
-    rows would be locked in the order the UPDATE meets the variants, so two
-    transactions selling out variants of the same two products could
-    deadlock. Taken here first, after the variants and in a fixed order, they
-    cannot. Nothing is queried when no stock crosses zero (most changes).
-    Returns the ids of those products.
+    Triggers write a product's row when one of its variants' stock changes:
+    its `updated_at` always (migration 0016: the product's page shows the
+    stock), its `in_stock` flag when the stock crosses zero (migration 0007).
+    Left to the triggers, those rows would be locked in the order the UPDATE
+    meets the variants, so two transactions changing the stock of variants
+    of the same two products could deadlock. Taken here first, after the
+    variants and in a fixed order, they cannot.
     """
-    flips = {v.product_id for v in variants if (v.stock > 0) != (v.stock + deltas[v.pk] > 0)}
-    _products_lock(ids=flips)
-    return flips
+    _products_lock(ids={v.product_id for v in variants})
+    return {v.product_id for v in variants if (v.stock > 0) != (v.stock + deltas[v.pk] > 0)}
 
 
 def _products_lock(*, ids: Iterable[int]) -> None:
     """Lock these product rows in primary-key order, before a trigger writes them.
 
-    Every writer that may change a product's trigger-kept `in_stock` takes its
-    variant rows first, then the products through here: one order for all, so
-    no deadlock; and its next statement, whose trigger recomputes the flag,
+    Every writer that may change a product's trigger-kept columns (`in_stock`,
+    and `updated_at` on stock changes) takes its variant rows first, then the
+    products through here: one order for all, so no deadlock; and its next
+    statement, whose trigger recomputes the flag,
     then sees every change committed before it (no two writers both keeping a
     flag that neither change alone would keep).
     """
