@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from catalog import listing, selectors, services
-from catalog.api import fastpath, integration_views, response_cache
+from catalog.api import fastpath, integration_views, product_changes, response_cache
 from catalog.api import serializers as s
 from catalog.api.list_query import ProductListQuery, product_list_query
 from catalog.api.permissions import (
@@ -31,6 +32,7 @@ from catalog.api.permissions import (
     sees_unpublished,
 )
 from catalog.models import Category, Product, Variant
+from core.cursor import wants_cursor_page
 from core.pagination import PageNumberPagination
 
 
@@ -149,11 +151,18 @@ class CategoryViewSet(CatalogViewSet):
             "Published products (staff with `catalog.view_product` also see unpublished "
             "ones, with `is_published`). Public responses are cached and carry an `ETag`. "
             "Each parameter may be given once: a repeated one is a 400 `invalid` whose "
-            "`errors` names it. Unknown parameters are ignored (and left out of the page links)."
+            "`errors` names it. Unknown parameters are ignored (and left out of the page links). "
+            "With `updated_after`, a `cursor` or `ordering=updated_at`: cursor pages by last "
+            "change, ordered by `(updated_at, id)`, never cached; a product changes with its "
+            "variants (their stock too) and its category's slug."
         ),
-        parameters=[s.ProductListParamsSerializer, ETAG_HEADER],
+        parameters=[
+            s.ProductListParamsSerializer,
+            *product_changes.PRODUCT_CURSOR_PARAMS,
+            ETAG_HEADER,
+        ],
         responses={
-            200: s.ProductListItemSerializer,
+            200: product_changes.PRODUCT_PAGE,
             304: NOT_MODIFIED,
             400: _error(
                 "Invalid input: `code` is `invalid`, `errors` names the fields "
@@ -229,6 +238,11 @@ class ProductViewSet(CatalogViewSet):
         )
 
     def list(self, request: Request) -> HttpResponseBase:
+        if wants_cursor_page(request):
+            response = Response(product_changes.product_cursor_page(request))
+            # As the numbered pages: the body depends on who asks.
+            patch_vary_headers(response, ("Authorization", "Cookie"))
+            return response
         # Parsed once: the answer is built from `query` and cached under `query.canonical`.
         query = product_list_query(request.query_params)
 
