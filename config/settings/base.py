@@ -483,12 +483,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
-    # Failed log-ins older than the 15-minute lockout window no longer count.
+    # Events older than EVENT_RETENTION_DAYS leave the feed (and their delivery log).
     "webhooks-events-purge": {
         "task": "webhooks.tasks.events_purge",
         "schedule": crontab(hour=3, minute=41),
         "options": {"expires": 3600},
     },
+    # Failed log-ins older than the 15-minute lockout window no longer count.
     "accounts-purge-login-failures": {
         "task": "accounts.tasks.login_failures_purge",
         "schedule": crontab(minute="*/30"),
