@@ -1,6 +1,7 @@
 """products/ as cursor pages by last change: every change a product's answers show moves it."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -63,7 +64,7 @@ def test_products_changed_while_paging_are_seen_at_their_new_place_never_skipped
         ),
         pytest.param(
             lambda p: catalog_services.variant_update(
-                variant=p.variants.get(), data={"price": "12.50"}
+                variant=p.variants.get(), data={"price": Decimal("12.50")}
             ),
             id="price",
         ),
@@ -74,7 +75,9 @@ def test_products_changed_while_paging_are_seen_at_their_new_place_never_skipped
             id="attributes",
         ),
         pytest.param(
-            lambda p: catalog_services.variant_create(product=p, sku="NEW-1", price="3.00"),
+            lambda p: catalog_services.variant_create(
+                product=p, sku="NEW-1", price=Decimal("3.00")
+            ),
             id="variant added",
         ),
         pytest.param(
