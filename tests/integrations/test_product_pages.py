@@ -195,3 +195,14 @@ def test_a_bad_product_page_parameter_is_a_400(api_client, params, field):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert field in response.json()["errors"]
+
+
+def test_a_product_page_costs_a_fixed_number_of_queries(api_client, django_assert_max_num_queries):
+    for _ in range(30):
+        VariantFactory(stock=1, product=ProductFactory(category=CategoryFactory(slug="mugs")))
+
+    # The open transactions' start, the category's subtree, the page.
+    with django_assert_max_num_queries(3):
+        body = api_client.get("/api/v1/products/?ordering=updated_at&category=mugs").json()
+
+    assert len(body["results"]) == 30
