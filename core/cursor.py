@@ -7,7 +7,8 @@ is never skipped: its key grows, and it is found again at its new place.
 `next` is present on every page (an empty page too) so a reader can poll the
 same link later. `previous` goes back: the rows just before the page's first
 one (as Shopify's and Stripe's cursors go both ways); it is null on a first
-page (no `cursor` given) and on a page that starts at the first row.
+page (no `cursor` given), and on a page reached backwards that starts at the
+first row. Pages reached backwards end where the page they came from began.
 """
 
 import base64
