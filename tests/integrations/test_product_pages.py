@@ -206,3 +206,39 @@ def test_a_product_page_costs_a_fixed_number_of_queries(api_client, django_asser
         body = api_client.get("/api/v1/products/?ordering=updated_at&category=mugs").json()
 
     assert len(body["results"]) == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_product_change_committed_after_a_later_one_is_not_skipped(api_client):
+    """The transaction that writes first commits last; the reader pages in between."""
+    import threading
+
+    from django.db import connection, transaction
+
+    early, late = VariantFactory(stock=1), VariantFactory(stock=1)
+    start = api_client.get("/api/v1/products/?ordering=updated_at").json()
+    written, release = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        try:
+            with transaction.atomic():
+                catalog_services.stock_adjust(variant=early, delta=-1, reason="slow")
+                written.set()
+                assert release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    try:
+        assert written.wait(timeout=30)
+        catalog_services.stock_adjust(variant=late, delta=-1, reason="fast")
+        between = api_client.get(start["next"]).json()
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    after = api_client.get(between["next"]).json()
+
+    assert between["results"] == []
+    seen = [(p["slug"], p["in_stock"]) for p in after["results"]]
+    assert seen == [(early.product.slug, False), (late.product.slug, False)]
