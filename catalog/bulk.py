@@ -13,7 +13,7 @@ from django.db import transaction
 
 from catalog.exceptions import CatalogInvalid
 from catalog.models import StockMovement, StockMovementKind, Variant
-from catalog.services import _products_lock, _stock_apply
+from catalog.services import _stock_apply
 
 BULK_ITEMS_MAX = 1000
 
@@ -74,19 +74,16 @@ def stock_bulk_apply(
         else:
             assert item.delta is not None
             deltas[variant.pk] = item.delta
-    # All the products at once, in primary-key order: each call below locks its own,
-    # and two sets taken one after the other would not be in one order.
-    _products_lock(ids={variant.product_id for variant in variants})
-    # Deltas first: only they can be short, and they are refused before any write.
+    # One pass for both (a count cannot be short: only deltas are refused, before
+    # any write): one UPDATE of the variants, and their products locked once, in
+    # primary-key order, then touched once by the trigger.
     movements = _stock_apply(
-        deltas=deltas,
+        deltas={**deltas, **counts},
         kind=StockMovementKind.ADJUSTMENT,
+        kinds=dict.fromkeys(counts, StockMovementKind.COUNT),
         reason=reason,
         user=user,
         locked=variants,
-    )
-    movements += _stock_apply(
-        deltas=counts, kind=StockMovementKind.COUNT, reason=reason, user=user, locked=variants
     )
     by_variant = {m.variant_id: m for m in movements}
     results = []

@@ -37,6 +37,7 @@ def _stock_apply(
     order_number: str = "",
     user: Any = None,
     locked: Iterable[Variant] | None = None,
+    kinds: Mapping[int, str] | None = None,
 ) -> list[StockMovement]:
     """Apply signed deltas to variants, all or nothing, and write the ledger.
 
@@ -46,8 +47,10 @@ def _stock_apply(
     statement. The CHECK constraint `stock >= 0` is the last line of defence.
     `locked`: rows the caller already read with variants_lock() in this
     transaction (so their stock is current), instead of reading them again.
+    `kinds`: the movement's kind per variant id where it is not `kind`.
     """
     deltas = {pk: delta for pk, delta in deltas.items() if delta}
+    kind_of = {pk: (kinds or {}).get(pk, kind) for pk in deltas}
     if not deltas:
         return []
     ids = sorted(deltas)
@@ -87,7 +90,7 @@ def _stock_apply(
         [
             StockMovement(
                 variant_id=v.pk,
-                kind=kind,
+                kind=kind_of[v.pk],
                 delta=deltas[v.pk],
                 reason=reason,
                 order_number=order_number,
@@ -115,7 +118,7 @@ def _stock_apply(
                     "sku": m.variant.sku,
                     "stock": m.variant.stock,
                     "delta": m.delta,
-                    "kind": kind,
+                    "kind": m.kind,
                     "order": order_number or None,
                 },
             )
