@@ -15,6 +15,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.signals import request_started
 from django.db import connections, reset_queries, transaction
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from catalog import cache as catalog_cache
@@ -23,6 +24,7 @@ from core import replicas, throttling
 from tests.accounts.factories import StaffFactory
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from tests.conftest import token_client
+from tests.foundation.test_health import dead_redis_caches
 from tests.replicas.conftest import ALIAS
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", ALIAS])
@@ -273,3 +275,16 @@ def test_a_stopped_replica_is_skipped_without_a_5xx(replica, api_client, client,
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "cache": "ok"}
     assert ready.json()["replicas"][ALIAS]["state"] == "down"
+
+
+def test_with_the_cache_down_a_caller_who_may_have_written_reads_the_primary(replica, settings):
+    """The pin cannot be read: it may be there, so the caller's reads stay on the primary."""
+    customer = token_client(StaffFactory())
+    CategoryFactory(slug="any")
+    replica.wait_replayed()
+    with override_settings(CACHES=dead_redis_caches(settings)), queries() as ran:
+        assert category_slugs(customer) == ["any"]
+    assert len(ran[ALIAS]) == 0
+    with queries() as ran:
+        assert category_slugs(customer) == ["any"]
+    assert len(ran[ALIAS]) > 0
