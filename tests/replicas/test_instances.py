@@ -20,6 +20,7 @@ from tests.replicas.conftest import ALIAS
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.replicas,
     pytest.mark.django_db(transaction=True, databases=["default", ALIAS]),
 ]
 

@@ -27,7 +27,10 @@ from tests.conftest import token_client
 from tests.foundation.test_health import dead_redis_caches
 from tests.replicas.conftest import ALIAS
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", ALIAS])
+pytestmark = [
+    pytest.mark.replicas,
+    pytest.mark.django_db(transaction=True, databases=["default", ALIAS]),
+]
 
 
 class Captured:
