@@ -132,6 +132,12 @@ def test_a_read_shows_the_replicas_rows(replica, api_client, settings):
 
 def test_staff_lists_and_exports_read_the_replica(replica, hoodie, client):
     staff = StaffFactory(is_superuser=True)
+    api = token_client(staff)
+    for path, table in (("/api/v1/orders/", "orders_order"), ("/api/v1/returns/", "orders_return")):
+        with queries() as ran:
+            assert api.get(path).status_code == 200
+        assert any(table in q["sql"] for q in ran[ALIAS]), path
+        assert not any(table in q["sql"] for q in ran["default"]), path
     client.force_login(staff)
     with queries() as ran:
         page = client.get("/admin/catalog/product/")
