@@ -297,3 +297,33 @@ def test_with_the_cache_down_a_caller_who_may_have_written_reads_the_primary(rep
     with queries() as ran:
         assert category_slugs(customer) == ["any"]
     assert len(ran[ALIAS]) > 0
+
+
+def test_with_the_cache_down_a_public_answer_is_built_on_the_primary(
+    replica, hoodie, api_client, settings
+):
+    """Whether the catalog was just written is unknown then: the primary shows it either way."""
+    with override_settings(CACHES=dead_redis_caches(settings)), queries() as ran:
+        response = api_client.get("/api/v1/products/")
+    assert response.status_code == 200
+    assert response["X-Cache"] == "BYPASS"
+    assert len(ran[ALIAS]) == 0
+
+
+def test_a_stock_change_builds_that_products_page_on_the_primary(
+    replica, hoodie, api_client, settings
+):
+    """Only its own page: a change that moves no list leaves the lists on the replica."""
+    settings.REPLICA_MAX_LAG_SECONDS = 60  # the paused replica stays in use
+    paused(replica)
+    staff = token_client(StaffFactory(is_superuser=True))
+    adjusted = staff.post(
+        "/api/v1/variants/RH-M/stock-adjustments/", {"delta": 3, "reason": "count"}, format="json"
+    )
+    assert adjusted.status_code == 201, adjusted.content
+    page = api_client.get("/api/v1/products/replica-hoodie/")
+    assert page["X-Cache"] == "MISS"
+    assert [v["stock"] for v in page.json()["variants"]] == [7]
+    with queries() as ran:
+        assert api_client.get("/api/v1/products/").status_code == 200
+    assert len(ran[ALIAS]) > 0
