@@ -34,6 +34,7 @@ from catalog.api.permissions import (
 from catalog.models import Category, Product, Variant
 from core.cursor import wants_cursor_page
 from core.pagination import PageNumberPagination
+from core.replicas import replica_reads
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -115,11 +116,13 @@ class CategoryViewSet(CatalogViewSet):
         row = selectors.category_queryset().get(pk=category.pk)
         return selectors.category_item(row)
 
+    @replica_reads
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.category_queryset())
         assert page is not None
         return self.get_paginated_response([selectors.category_item(row) for row in page])
 
+    @replica_reads
     def retrieve(self, request: Request, slug: str) -> Response:
         row = selectors.category_queryset().filter(slug=slug).first()
         if row is None:
@@ -237,6 +240,7 @@ class ProductViewSet(CatalogViewSet):
             product=product,
         )
 
+    @replica_reads
     def list(self, request: Request) -> HttpResponseBase:
         if wants_cursor_page(request):
             response = Response(product_changes.product_cursor_page(request))
@@ -262,6 +266,7 @@ class ProductViewSet(CatalogViewSet):
 
         return self._respond(request, build, self.cache_scopes["list"][0], query.canonical)
 
+    @replica_reads
     def retrieve(self, request: Request, slug: str) -> HttpResponseBase:
         def build(staff: bool, generation: int | None) -> Any:
             item = listing.product_detail(slug=slug, staff=staff)

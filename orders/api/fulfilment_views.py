@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.replicas import replica_reads
 from orders import fulfilment
 from orders.api.fulfilment_serializers import (
     NoteCreateSerializer,
@@ -215,6 +216,7 @@ class ReturnViewSet(
         ],
         responses={200: ReturnSerializer(many=True), 400: ERROR, 403: ERROR},
     )
+    @replica_reads
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not request.user.has_perm("orders.view_order"):
             raise PermissionDenied()
