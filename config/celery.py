@@ -26,6 +26,9 @@ DATABASE_RETRIES = 5
 class Task(celery.Task):
     """Every task: a database that is gone, or a connection that broke, runs it again later.
 
+    A run that beat sent is skipped when another run of the task already
+    claimed the current period (core.periodic: several beats, a restarted one).
+
     The broken connection is closed (its pool drops it) and the task retried
     with backoff, up to DATABASE_RETRIES times, on a fresh connection. Tasks
     are written to have their effect once however often they run (locks,
@@ -36,7 +39,11 @@ class Task(celery.Task):
         from django.db import InterfaceError, OperationalError, connections
 
         from core.database import database_unavailable
+        from core.periodic import BEAT_HEADER, periodic_run_claim
 
+        sent_by_beat = (self.request.headers or {}).get(BEAT_HEADER)
+        if sent_by_beat and not periodic_run_claim(task_name=self.name, task_id=self.request.id):
+            return None
         try:
             return super().__call__(*args, **kwargs)
         except (OperationalError, InterfaceError) as exc:
