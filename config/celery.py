@@ -39,10 +39,12 @@ class Task(celery.Task):
         from django.db import InterfaceError, OperationalError, connections
 
         from core.database import database_unavailable
-        from core.periodic import BEAT_HEADER, periodic_run_claim
+        from core.periodic import BEAT_HEADER, SENT_AT_HEADER, periodic_run_claim
 
-        sent_by_beat = (self.request.headers or {}).get(BEAT_HEADER)
-        if sent_by_beat and not periodic_run_claim(task_name=self.name, task_id=self.request.id):
+        headers = self.request.headers or {}
+        if headers.get(BEAT_HEADER) and not periodic_run_claim(
+            task_name=self.name, task_id=self.request.id, sent_at=headers.get(SENT_AT_HEADER)
+        ):
             return None
         try:
             return super().__call__(*args, **kwargs)

@@ -6,36 +6,70 @@ during a rolling deploy an old and a new beat may both be sending for a
 while. Each message is taken by one worker only, but two messages sent for
 one period would both run.
 
-So a run that beat sent (Celery marks its messages with the
-`celery_beat_task` header) first claims its task in Redis: `SET NX` of
-`periodic:<task name>` with a lifetime of CLAIM_SHARE of the time until the
-task is next due. Only the first run of a period gets the claim; any other
-run of that task before the claim lapses is skipped (logged). The claim
-holds the task id, so a run retried after a database outage (same id) is
-still the claimant. Runs not sent by beat (`celery call`, a test, a manual
-`.delay()`) are never skipped.
+So beat (`Scheduler`, CELERY_BEAT_SCHEDULER) stamps each message with the
+time it sent it, and a run of a stamped message first claims its task
+(`periodic_run_claim`): in one Redis script, it may run only if it was sent
+at least CLAIM_SHARE of the task's period after the send time of the last
+run that claimed it, which it then becomes. Every other message of that
+task is skipped (logged), however late a worker takes it: the claimed send
+times of a task are always at least 0.9 period apart. The claim records the
+task id, so a run retried after a database outage (same id) is still the
+claimant. Runs not sent by beat (`celery call`, a test, a manual `.delay()`)
+are never skipped.
 
 Redis unreachable: the claim cannot be taken or refused, and the run goes
 ahead (every scheduled task is safe to run twice; the claim saves work, it
-is not what keeps the data right).
+is not what keeps the data right). Without django-redis (`make run`: tasks
+run inline, there is no beat) nothing is claimed.
 """
 
 import logging
+import time
 from datetime import UTC, datetime
-
 from typing import Any
 
+from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.schedules import crontab, maybe_schedule, schedule
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 logger = logging.getLogger("stockroom.tasks")
 
 CLAIM_PREFIX = "periodic:"
-# A claim lapses a little before the next run is due, so that a run which is
-# late by less than the rest of the period (a busy queue) is not skipped.
+# Two runs are at least this share of the period apart (by when beat sent them),
+# so that beat's own timing (a tick a little early) never skips a period.
 CLAIM_SHARE = 0.9
-BEAT_HEADER = "celery_beat_task"
+BEAT_HEADER = "celery_beat_task"  # Celery's own mark on what beat sends
+SENT_AT_HEADER = "stockroom_sent_at"
+
+# KEYS[1]: the claim. ARGV: sent at, task id, least gap (s), claim lifetime (ms).
+# The claim is "<sent at> <task id>" of the last run allowed. Returns 1: run.
+_CLAIM = """
+local last = redis.call('GET', KEYS[1])
+if last then
+  local sent, id = string.match(last, '^(%S+) (.*)$')
+  if id ~= ARGV[2] and tonumber(ARGV[1]) < tonumber(sent) + tonumber(ARGV[3]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'PX', ARGV[4])
+return 1
+"""
+
+
+class Scheduler(PersistentScheduler):
+    """Celery's scheduler (state in the --schedule file), stamping what it sends with the time."""
+
+    def apply_async(
+        self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any
+    ) -> Any:
+        if advance:
+            entry = self.reserve(entry)
+        # A copy: the entry itself is kept in the schedule file, the stamp is per message.
+        headers = {**entry.options.get("headers", {}), SENT_AT_HEADER: time.time()}
+        stamped = type(entry)(**{**dict(entry), "options": {**entry.options, "headers": headers}})
+        return super().apply_async(stamped, producer=producer, advance=False, **kwargs)
 
 
 def schedule_period(*, task_name: str, now: datetime | None = None) -> float | None:
@@ -62,27 +96,45 @@ def _seconds_to_next(entry_schedule: Any, *, now: datetime) -> float:
     return float(entry_schedule.remaining_estimate(now).total_seconds())
 
 
-def periodic_run_claim(*, task_name: str, task_id: str) -> bool:
-    """Claim this period's run of `task_name` for `task_id`; False if another run has it.
+_scripts: dict[int, Any] = {}
 
-    True also when the task is not scheduled, or when Redis cannot be asked.
+
+def _claim_script() -> Any:
+    """The claim script on the default cache's Redis; None without django-redis."""
+    client = getattr(cache, "client", None)
+    if client is None or not hasattr(client, "get_client"):
+        return None
+    connection = client.get_client(write=True)
+    script = _scripts.get(id(connection))
+    if script is None:
+        script = _scripts[id(connection)] = connection.register_script(_CLAIM)
+    return script
+
+
+def periodic_run_claim(*, task_name: str, task_id: str, sent_at: float | None = None) -> bool:
+    """Claim the run of `task_name` that beat sent at `sent_at` (now if unknown) for `task_id`.
+
+    False if a run sent less than CLAIM_SHARE of the period before (or any
+    time after) it has claimed the task: skip this one. True also when the
+    task is not scheduled, or when Redis cannot be asked.
     """
     period = schedule_period(task_name=task_name)
-    if period is None:
+    script = _claim_script()
+    if period is None or script is None:
         return True
-    key = f"{CLAIM_PREFIX}{task_name}"
-    lifetime = max(1.0, period * CLAIM_SHARE)
-    claimed = cache.add(key, task_id, timeout=lifetime)
-    if claimed is None:  # django-redis answers None when Redis is unreachable
+    sent_at = time.time() if sent_at is None else sent_at
+    gap = period * CLAIM_SHARE
+    key = cache.make_key(f"{CLAIM_PREFIX}{task_name}")
+    # The claim outlives the next run's gap, so that a late message still meets it.
+    lifetime_ms = int(max(gap * 2, 1.0) * 1000)
+    try:
+        claimed = script(keys=[key], args=[repr(sent_at), task_id, repr(gap), lifetime_ms])
+    except RedisError:
+        logger.warning("could not claim a scheduled run: running it", exc_info=True)
         return True
-    if not claimed and cache.get(key) != task_id:
-        logger.info(
-            "scheduled task skipped: it ran less than a period ago",
-            extra={"periodic_task": task_name, "task_id": task_id, "period": period},
-        )
+    extra = {"periodic_task": task_name, "task_id": task_id, "sent_at": sent_at, "period": period}
+    if not claimed:
+        logger.info("scheduled task skipped: it ran less than a period ago", extra=extra)
         return False
-    logger.info(
-        "scheduled task claimed its period",
-        extra={"periodic_task": task_name, "task_id": task_id, "period": period},
-    )
+    logger.info("scheduled task claimed its period", extra=extra)
     return True

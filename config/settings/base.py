@@ -456,6 +456,9 @@ TASK_HINT_PAUSE = env.float("TASK_HINT_PAUSE", default=5.0)
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="stockroom")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# Celery's file-backed scheduler, stamping each message with when it was sent: a
+# scheduled task runs at most once per period however many beats send it (core/periodic.py).
+CELERY_BEAT_SCHEDULER = "core.periodic:Scheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Both orders tasks are defined in orders/tasks.py (issue 5).
     "orders-cancel-expired": {
