@@ -140,6 +140,16 @@ DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT
 DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c pg_trgm.word_similarity_threshold={env.float('SEARCH_TYPO_THRESHOLD', default=0.35)}"
 )
+# Behind PgBouncer in transaction mode (docs/scaling.md) consecutive transactions
+# of one connection may run on different server sessions: nothing may outlive a
+# transaction. So no named (server-side) cursors for .iterator(), and no startup
+# parameters (PgBouncer refuses what it does not track): set the search threshold
+# on the database instead (ALTER DATABASE ... SET, docs/scaling.md). Prepared
+# statements are off already: Django binds client-side, prepare_threshold None.
+DB_TRANSACTION_POOLING = env.bool("DB_TRANSACTION_POOLING", default=False)
+if DB_TRANSACTION_POOLING:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    del DATABASES["default"]["OPTIONS"]["options"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -61,14 +61,8 @@ class Deployment:
     def web(self, **overrides: str) -> Gunicorn:
         """A web instance (not started): one process of 4 threads, production throttle rates
         for password resets, generous ones for the load."""
-        server = Gunicorn(
-            log_dir=self.log_dir,
-            workers=1,
-            threads=4,
-            THROTTLE_PASSWORD_RESET="5/hour",
-            **self.shared_env(),
-            **overrides,
-        )
+        server = Gunicorn(log_dir=self.log_dir, workers=1, threads=4)
+        server.env.update(self.shared_env(), THROTTLE_PASSWORD_RESET="5/hour", **overrides)
         self.webs.append(server)
         return server
 

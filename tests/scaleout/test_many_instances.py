@@ -23,8 +23,9 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -70,7 +71,7 @@ class Ledger:
     """What the clients sent and were answered, shared by their threads."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    requests: Counter[tuple[str, int]] = field(default_factory=Counter)
+    requests: Counter[tuple[str, int | None]] = field(default_factory=Counter)
     # Idempotency-Key -> every order number a 201 answered with it (fresh or replayed).
     numbers_by_key: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     fresh_by_key: Counter[str] = field(default_factory=Counter)
@@ -85,6 +86,24 @@ class Ledger:
         with self.lock:
             self.requests[(kind, reply.status)] += 1
         return reply
+
+    def post_until_answered(
+        self, kind: str, webs: list[Gunicorn], path: str, **kwargs: Any
+    ) -> Reply:
+        """POST with an Idempotency-Key as a client does: no answer (a timeout on a loaded
+        machine) or 409 `idempotency_in_progress` means try the same key again, on the
+        next instance. Returns the first other answer."""
+        for attempt in range(10):
+            try:
+                reply = self.send(kind, webs[attempt % len(webs)], "POST", path, **kwargs)
+            except OSError:
+                with self.lock:
+                    self.requests[(kind, None)] += 1
+                continue
+            if reply.status != 409 or reply.json()["code"] != "idempotency_in_progress":
+                return reply
+            time.sleep(0.1)
+        raise AssertionError(f"no answer to {path} in 10 attempts")
 
     def answered(self, key: str, reply: Reply, *, token: str) -> None:
         body = reply.json()
@@ -110,6 +129,10 @@ class Shop:
     def web(self, n: int) -> Gunicorn:
         return self.webs[n % len(self.webs)]
 
+    def rotated(self, n: int) -> list[Gunicorn]:
+        """The instances, starting with the nth (a load balancer's round robin)."""
+        return [self.web(n + i) for i in range(len(self.webs))]
+
     def browse(self, n: int) -> int:
         reply = self.ledger.send("browse", self.web(n), "GET", "/api/v1/products/?ordering=name")
         self.ledger.send("browse", self.web(n + 1), "GET", f"/api/v1/products/{self.slugs[n % 4]}/")
@@ -122,14 +145,15 @@ class Shop:
         ]
         body = {"lines": lines, "shipping_address": ADDRESS}
         kwargs: dict[str, Any] = {"token": token, "body": body, "headers": {"Idempotency-Key": key}}
-        reply = self.ledger.send("order", self.web(n), "POST", "/api/v1/orders/", **kwargs)
+        path = "/api/v1/orders/"
+        reply = self.ledger.post_until_answered("order", self.rotated(n), path, **kwargs)
         if reply.status == 201:
             self.ledger.answered(key, reply, token=token)
             if n % 3 == 0:
                 # The answer was lost on its way to the client: it retries, and the load
                 # balancer sends the retry to the other instance.
-                retry = self.ledger.send(
-                    "order retry", self.web(n + 1), "POST", "/api/v1/orders/", **kwargs
+                retry = self.ledger.post_until_answered(
+                    "order retry", self.rotated(n + 1), path, **kwargs
                 )
                 same = retry.status == 201 and retry.json()["number"] == reply.json()["number"]
                 replayed = header(retry, "Idempotent-Replayed") == "true"
@@ -184,30 +208,23 @@ class Shop:
             barrier = threading.Barrier(2)
             replies: list[Reply] = []
 
-            def send(web: Gunicorn) -> None:
+            def send(first: int) -> None:
                 barrier.wait()
+                path = "/api/v1/orders/"
                 replies.append(
-                    self.ledger.send("order race", web, "POST", "/api/v1/orders/", **kwargs)
+                    self.ledger.post_until_answered(
+                        "order race", self.rotated(first), path, **kwargs
+                    )
                 )
 
-            both = [threading.Thread(target=send, args=(web,)) for web in self.webs]
+            both = [threading.Thread(target=send, args=(first,)) for first in (0, 1)]
             for thread in both:
                 thread.start()
             for thread in both:
                 thread.join()
+            assert [r.status for r in replies] == [201, 201], [r.body for r in replies]
             for reply in replies:
-                if reply.status == 201:
-                    self.ledger.answered(key, reply, token=token)
-                else:
-                    assert (reply.status, reply.json()["code"]) == (409, "idempotency_in_progress")
-            # Until the client has its answer it retries, on either instance.
-            while not any(r.status == 201 for r in replies):
-                time.sleep(0.05)
-                replies.append(
-                    self.ledger.send("order race", self.web(n), "POST", "/api/v1/orders/", **kwargs)
-                )
-                if replies[-1].status == 201:
-                    self.ledger.answered(key, replies[-1], token=token)
+                self.ledger.answered(key, reply, token=token)
             return 201
 
         return step
@@ -263,6 +280,17 @@ class Shop:
         return step
 
 
+def paced(step: Callable[[int], int]) -> Callable[[int], int]:
+    """A client, not a load generator: a pause after each step."""
+
+    def paced_step(n: int) -> int:
+        status = step(n)
+        time.sleep(random.uniform(0.1, 0.3))
+        return status
+
+    return paced_step
+
+
 def _json_lines(text: str) -> list[dict[str, Any]]:
     found = []
     for line in text.splitlines():
@@ -274,15 +302,20 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
     return found
 
 
-def _settled() -> bool:
-    """Nothing left for the workers: every email handled, every event delivered."""
-    busy = (
-        OutgoingEmail.objects.filter(status=EmailStatus.PENDING).exists()
-        or Event.objects.filter(dispatched_at__isnull=True).exists()
-        or Delivery.objects.filter(status=DeliveryStatus.PENDING).exists()
-    )
+def _unsettled() -> dict[str, Any]:
+    """What is left for the workers: emails to send, events to dispatch and deliver."""
+    left: dict[str, Any] = {
+        "emails": OutgoingEmail.objects.filter(status=EmailStatus.PENDING).count(),
+        "events": Event.objects.filter(dispatched_at__isnull=True).count(),
+        "deliveries": Delivery.objects.filter(status=DeliveryStatus.PENDING).count(),
+    }
+    if left["deliveries"]:
+        pending = Delivery.objects.filter(status=DeliveryStatus.PENDING)
+        left["deliveries by attempts and error"] = Counter(
+            pending.values_list("attempt_count", "last_status_code", "last_error")
+        )
     connection.close()  # the next look sees the workers' latest commits
-    return not busy
+    return {what: n for what, n in left.items() if n}
 
 
 def test_two_instances_two_workers_and_restarted_beats_agree(tmp_path):
@@ -321,13 +354,12 @@ def test_two_instances_two_workers_and_restarted_beats_agree(tmp_path):
             _expire(expiring[:2])
 
             steps = [
-                ("browse", shop.browse),
-                ("browse", shop.browse),
-                *[("order", shop.shopper(tokens[u.pk])) for u in shoppers[1:]],
-                ("race", shop.racer(tokens[shoppers[1].pk])),
-                ("catalog", shop.catalog(tokens[staff.pk])),
-                ("restock", shop.restock(tokens[staff.pk])),
-                ("login", shop.login(shoppers[0].email)),
+                ("browse", paced(shop.browse)),
+                *[("order", paced(shop.shopper(tokens[u.pk]))) for u in shoppers[1:]],
+                ("race", paced(shop.racer(tokens[shoppers[1].pk]))),
+                ("catalog", paced(shop.catalog(tokens[staff.pk]))),
+                ("restock", paced(shop.restock(tokens[staff.pk]))),
+                ("login", paced(shop.login(shoppers[0].email))),
             ]
             with Load(steps) as load:
                 traffic_started = time.monotonic()
@@ -345,63 +377,76 @@ def test_two_instances_two_workers_and_restarted_beats_agree(tmp_path):
                 load.raise_errors()
             traffic_seconds = time.monotonic() - traffic_started
 
-            deadline = time.monotonic() + 45  # a hint lost to the load waits for a sweep
-            while not _settled():
-                assert time.monotonic() < deadline, "the workers did not finish the outbox"
+            deadline = time.monotonic() + 60  # a hint lost to the load waits for a sweep
+            while left := _unsettled():
+                assert time.monotonic() < deadline, f"the workers left {left}"
                 time.sleep(0.25)
         finally:
             deployment.stop()
         received = Counter((r.path, r.json["id"]) for r in receiver.received)
 
-    # --- Orders: none lost, none doubled, stock equals the ledger.
-    assert ledger.catalog_checks["detail stale"] == ledger.catalog_checks["list stale"] == 0
-    for key, numbers in ledger.numbers_by_key.items():
-        assert len(numbers) == 1, f"key {key} made orders {numbers}"
-        assert ledger.fresh_by_key[key] == 1, (
-            f"key {key} answered fresh {ledger.fresh_by_key[key]} times"
-        )
+    # --- What happened, counted (printed first, so a failure shows it too).
     answered = {n for numbers in ledger.numbers_by_key.values() for n in numbers}
     stored = {
-        o.number: sorted(
-            (line.variant.sku, line.quantity) for line in o.lines.select_related("variant")
-        )
-        for o in Order.objects.prefetch_related("lines")
+        o.number: sorted((line.variant.sku, line.quantity) for line in o.lines.all())
+        for o in Order.objects.prefetch_related("lines__variant")
     }
-    assert set(stored) == answered
-    assert all(stored[number] == lines for number, lines in ledger.lines.items())
-    drifted = Variant.objects.annotate(ledger=Sum("movements__delta")).exclude(stock=F("ledger"))
-    assert list(drifted.values_list("sku", "stock", "ledger")) == []
-    assert set(ledger.cross_instance_retries) == {"replayed"}
-
-    # --- Outbox: each event once per endpoint; each email once.
+    doubled_orders = sum(n - 1 for n in ledger.fresh_by_key.values())
     events = set(Event.objects.exclude(pk__in=seeded_events).values_list("pk", flat=True))
     expected = {(path, str(pk)) for pk in events for path in ("/a", "/b")}
-    assert set(received) == expected
     duplicate_deliveries = sum(n - 1 for n in received.values())
-    assert Delivery.objects.filter(
-        event__in=events, status=DeliveryStatus.SUCCEEDED
-    ).count() == len(expected)
     sent = set(OutgoingEmail.objects.filter(status=EmailStatus.SENT).values_list("pk", flat=True))
     mailed = Counter(
         int(m)
         for path in deployment.mail_dir.iterdir()
-        for m in re.findall(r"^Message-ID: <stockroom-email-(\d+)@", path.read_text(), re.MULTILINE)
+        for m in re.findall(r"^Message-ID: <stockroom-email-(\d+)@", path.read_text(), re.M)
     )
-    assert set(mailed) == sent
     duplicate_emails = sum(n - 1 for n in mailed.values())
+    claims, skips = _scheduled_runs(deployment)
+    duplicates = doubled_orders + duplicate_deliveries + duplicate_emails
+    fresh_reads = ledger.catalog_checks["detail fresh"] + ledger.catalog_checks["list fresh"]
+    server_errors = sum(n for (_, status), n in ledger.requests.items() if (status or 0) >= 500)
+    unanswered = sum(n for (_, status), n in ledger.requests.items() if status is None)
+    print(
+        f"\nmany instances: {sum(ledger.requests.values())} requests in {traffic_seconds:.0f} s "
+        f"through 2 instances ({server_errors} 5xx, {unanswered} timed out and retried); "
+        f"{len(answered)} orders "
+        f"({sum(ledger.cross_instance_retries.values())} retried on the other instance, "
+        f"{len(ledger.raced)} raced on both); {len(events)} events, "
+        f"{sum(received.values())} deliveries to 2 endpoints; {sum(mailed.values())} emails; "
+        f"{sum(len(t) for t in claims.values())} scheduled runs, {sum(skips.values())} skipped; "
+        f"{fresh_reads} cached reads after a write on the other instance, "
+        f"{ledger.catalog_checks['detail stale'] + ledger.catalog_checks['list stale']} stale; "
+        f"duplicates: {duplicates}; {time.monotonic() - started:.0f} s in all"
+    )
+
+    # --- Orders: none lost, none doubled (every key one order), stock equals the ledger.
+    assert duplicates == 0
+    assert server_errors == 0
+    assert all(len(numbers) == 1 for numbers in ledger.numbers_by_key.values())
+    assert set(stored) == answered
+    assert all(stored[number] == lines for number, lines in ledger.lines.items())
+    assert set(ledger.cross_instance_retries) == {"replayed"}
+    drifted = Variant.objects.annotate(ledger=Sum("movements__delta")).exclude(stock=F("ledger"))
+    assert list(drifted.values_list("sku", "stock", "ledger")) == []
+
+    # --- Outbox: each event once per endpoint, each email once.
+    assert set(received) == expected
+    succeeded = Delivery.objects.filter(event__in=events, status=DeliveryStatus.SUCCEEDED)
+    assert succeeded.count() == len(expected)
+    assert set(mailed) == sent
 
     # --- Scheduled tasks: at most one run per period, the expired orders cancelled once.
-    claims, skips = _scheduled_runs(deployment)
-    for task, times in claims.items():
-        gaps = [b - a for a, b in itertools.pairwise(sorted(times))]
-        assert min(gaps, default=PERIOD) > 0.9 * PERIOD - 0.3, (task, gaps)
+    for task, sent_at in claims.items():
+        gaps = [b - a for a, b in itertools.pairwise(sorted(sent_at))]
+        assert min(gaps, default=PERIOD) >= 0.9 * PERIOD, (task, gaps)
     interval_tasks = {
         "orders.tasks.cancel_expired_orders",
         "emails.tasks.emails_sweep",
         "webhooks.tasks.webhooks_sweep",
     }
-    assert all(len(claims[task]) >= 3 for task in interval_tasks), claims
-    assert sum(skips.values()) >= 3, "two beats sent in the same periods: some runs skipped"
+    assert all(len(claims[task]) >= 2 for task in interval_tasks), claims
+    assert sum(skips.values()) >= 1, "two beats sent in the same periods: some runs skipped"
     for number in expiring:
         order = Order.objects.get(number=number)
         assert order.status == OrderStatus.CANCELLED
@@ -411,26 +456,11 @@ def test_two_instances_two_workers_and_restarted_beats_agree(tmp_path):
         cancelled_mail = OutgoingEmail.objects.filter(order=order, kind=EmailKind.ORDER_CANCELLED)
         assert cancelled_mail.count() == 1
 
-    # --- Limits held across instances.
+    # --- Limits held across instances; the catalog's caches agreed.
     assert throttled == [202] * 5 + [429]
     assert locked == [400] * 5 + [429]
-
-    duplicates = (
-        duplicate_deliveries
-        + duplicate_emails
-        + sum(len(n) - 1 for n in ledger.numbers_by_key.values())
-    )
-    print(
-        f"\nmany instances: {sum(ledger.requests.values())} requests in {traffic_seconds:.0f} s "
-        f"through 2 instances, {len(answered)} orders "
-        f"({sum(ledger.cross_instance_retries.values())} retried on the other instance, "
-        f"{len(ledger.raced)} raced), {len(events)} events x 2 endpoints = {sum(received.values())} deliveries, "
-        f"{sum(mailed.values())} emails, scheduled runs {sum(len(t) for t in claims.values())} "
-        f"(skipped {sum(skips.values())}), catalog reads after a write on the other instance "
-        f"{ledger.catalog_checks['detail fresh'] + ledger.catalog_checks['list fresh']} fresh, "
-        f"duplicates: {duplicates}; {time.monotonic() - started:.0f} s in all"
-    )
-    assert duplicates == 0
+    assert ledger.catalog_checks["detail stale"] == ledger.catalog_checks["list stale"] == 0
+    assert fresh_reads > 0
 
 
 def _expire(numbers: list[str]) -> None:
@@ -470,14 +500,15 @@ def _lockout(ledger: Ledger, webs: list[Gunicorn], email: str) -> list[int]:
 
 
 def _scheduled_runs(deployment: Deployment) -> tuple[dict[str, list[float]], Counter[str]]:
-    """From the workers' logs: when each scheduled task claimed a period, and runs skipped."""
+    """From the workers' logs: when beat sent each run that claimed its period, and how many
+    runs were skipped."""
     claims: dict[str, list[float]] = defaultdict(list)
     skips: Counter[str] = Counter()
     for worker in deployment.workers:
         for entry in _json_lines(worker.output()):
-            task = entry.get("periodic_task")
+            task = str(entry.get("periodic_task"))
             if entry["message"].startswith("scheduled task claimed"):
-                claims[task].append(datetime.fromisoformat(entry["time"]).timestamp())
+                claims[task].append(float(entry["sent_at"]))
             elif entry["message"].startswith("scheduled task skipped"):
                 skips[task] += 1
     return claims, skips
