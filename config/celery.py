@@ -26,6 +26,9 @@ DATABASE_RETRIES = 5
 class Task(celery.Task):
     """Every task: a database that is gone, or a connection that broke, runs it again later.
 
+    A run that beat sent is skipped when another run of the task already
+    claimed the current period (core.periodic: several beats, a restarted one).
+
     The broken connection is closed (its pool drops it) and the task retried
     with backoff, up to DATABASE_RETRIES times, on a fresh connection. Tasks
     are written to have their effect once however often they run (locks,
@@ -36,7 +39,13 @@ class Task(celery.Task):
         from django.db import InterfaceError, OperationalError, connections
 
         from core.database import database_unavailable
+        from core.periodic import BEAT_HEADER, SENT_AT_HEADER, periodic_run_claim
 
+        headers = self.request.headers or {}
+        if headers.get(BEAT_HEADER) and not periodic_run_claim(
+            task_name=self.name, task_id=self.request.id, sent_at=headers.get(SENT_AT_HEADER)
+        ):
+            return None
         try:
             return super().__call__(*args, **kwargs)
         except (OperationalError, InterfaceError) as exc:

@@ -142,6 +142,16 @@ DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT
 DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c pg_trgm.word_similarity_threshold={env.float('SEARCH_TYPO_THRESHOLD', default=0.35)}"
 )
+# Behind PgBouncer in transaction mode (docs/scaling.md) consecutive transactions
+# of one connection may run on different server sessions: nothing may outlive a
+# transaction. So no named (server-side) cursors for .iterator(), and no startup
+# parameters (PgBouncer refuses what it does not track): set the search threshold
+# on the database instead (ALTER DATABASE ... SET, docs/scaling.md). Prepared
+# statements are off already: Django binds client-side, prepare_threshold None.
+DB_TRANSACTION_POOLING = env.bool("DB_TRANSACTION_POOLING", default=False)
+if DB_TRANSACTION_POOLING:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    del DATABASES["default"]["OPTIONS"]["options"]
 
 # Read replicas (core/replicas.py): streaming replicas of DATABASE_URL, as
 # aliases replica1, replica2, ... with the primary's engine and options. Only
@@ -498,6 +508,9 @@ TASK_HINT_PAUSE = env.float("TASK_HINT_PAUSE", default=5.0)
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="stockroom")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# Celery's file-backed scheduler, stamping each message with when it was sent: a
+# scheduled task runs at most once per period however many beats send it (core/periodic.py).
+CELERY_BEAT_SCHEDULER = "core.periodic:Scheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Both orders tasks are defined in orders/tasks.py (issue 5).
     "orders-cancel-expired": {

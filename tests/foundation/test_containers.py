@@ -227,3 +227,74 @@ def test_ci_runs_the_runtime_smoke_after_the_tests():
     makefile = (ROOT / "Makefile").read_text()
     recipe = r"^smoke-runtime:.*\n(\t.*\\\n)*\t.* -m scripts\.smoke_runtime"
     assert re.search(recipe, makefile, re.MULTILINE)
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_names_no_container_so_every_service_can_scale():
+    """`docker compose up --scale web=3 --scale worker=2` needs compose to name containers."""
+    named = [name for name, service in compose_services().items() if "container_name" in service]
+    assert named == []
+
+
+def test_compose_scaled_services_publish_no_fixed_host_port():
+    services = compose_services()
+    assert "ports" not in services["worker"]  # web publishes a range (tested above)
+    # Services published on a fixed port are single by nature (and say so by a variable).
+    for name in ("db", "redis", "db-replica"):
+        (port,) = services[name]["ports"]
+        assert re.fullmatch(r"127\.0\.0\.1:\$\{[A-Z_]+:-\d+\}:\d+", port), (name, port)
+
+
+def test_compose_beat_stays_a_single_instance():
+    beat = compose_services()["beat"]
+    assert beat["deploy"]["replicas"] == 1
+    assert "ports" not in beat
+
+
+def test_compose_primary_streams_to_replicas():
+    db = compose_services()["db"]
+    command = " ".join(db["command"])
+    assert db["command"][0] == "postgres"
+    assert "wal_level=replica" in command
+    assert "max_wal_senders=" in command
+    assert "hba_file=/etc/postgresql/pg_hba.conf" in command
+    assert db["configs"] == [{"source": "pg_hba", "target": "/etc/postgresql/pg_hba.conf"}]
+    hba = compose()["configs"]["pg_hba"]["content"].splitlines()
+    assert "local all all trust" in hba, "the image's first start connects over the socket"
+    assert any(line.split()[:3] == ["host", "replication", "all"] for line in hba)
+
+
+def test_compose_replica_profile_copies_the_primary_and_follows_it():
+    services = compose_services()
+    replica, db = services["db-replica"], services["db"]
+    assert replica["profiles"] == ["replica"]
+    assert replica["image"] == db["image"], "pg_basebackup needs the primary's major version"
+    assert replica["depends_on"] == {"db": {"condition": "service_healthy"}}
+    script = replica["command"][0]
+    assert "pg_basebackup --host=db --username=postgres" in script
+    assert "--write-recovery-conf" in script  # -R: standby.signal and primary_conninfo
+    assert script.rstrip().endswith("exec postgres -c hot_standby=on")
+    assert replica["environment"]["PGPASSWORD"] == db["environment"]["POSTGRES_PASSWORD"]
+    # Its own data: a replica never shares the primary's volume.
+    (volume,) = replica["volumes"]
+    assert volume.split(":")[0] != db["volumes"][0].split(":")[0]
+    assert volume.split(":")[0] in compose()["volumes"]
+    assert "pg_isready" in " ".join(replica["healthcheck"]["test"])
+
+
+def test_compose_replica_is_optional_and_web_reads_from_it_when_named():
+    services = compose_services()
+    for name, service in services.items():
+        if "profiles" not in service:
+            assert "db-replica" not in service.get("depends_on", {}), name
+    web = services["web"]
+    assert web["environment"]["DATABASE_REPLICA_URLS"] == "${DATABASE_REPLICA_URLS:-}"
+    # The URL the comment at the top gives names the replica service, db's database and port.
+    header = COMPOSE.read_text().split("\nx-app:")[0]
+    (url,) = re.findall(r"DATABASE_REPLICA_URLS=(\S+)", header)
+    database = services["db"]["environment"]["POSTGRES_DB"]
+    assert url.endswith(f"@db-replica:5432/{database}")
+    assert "COMPOSE_PROFILES=replica" in header

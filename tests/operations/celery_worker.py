@@ -1,4 +1,4 @@
-"""Start a real `celery -A config worker` against Redis, on a queue of its own."""
+"""Start a real `celery -A config worker` (or `beat`) against Redis, on a queue of its own."""
 
 import contextlib
 import os
@@ -26,9 +26,13 @@ class Worker:
         *,
         concurrency: int = 1,
         queue: str | None = None,
+        name: str | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
+        """`queue`: the queue it consumes (several workers may share one); `name`: its
+        node name before the @ (default: the queue's)."""
         self.queue = queue or f"stockroom-test-{uuid.uuid4().hex[:12]}"
+        self.name = name or self.queue
         self.prefix = f"{self.queue}:"
         self.extra_env = env or {}
         self.log_path = log_dir / f"{self.queue}-{uuid.uuid4().hex[:6]}.log"
@@ -56,30 +60,34 @@ class Worker:
             **self.extra_env,
         }
 
-    def start(self) -> "Worker":
+    # What the process logs once it takes work.
+    ready_text = "ready"
+
+    def command(self) -> list[str]:
+        return [
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={self.concurrency}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{self.name}@%h",
+        ]
+
+    def start(self, *, timeout: float = 30) -> "Worker":
+        """Start it and wait (up to `timeout` seconds) until it says it is ready."""
         celery = Path(sys.executable).with_name("celery")
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                str(celery),
-                "-A",
-                "config",
-                "worker",
-                "--pool=prefork",
-                f"--concurrency={self.concurrency}",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"{self.queue}@%h",
-            ],
+            [str(celery), "-A", "config", *self.command()],
             cwd=ROOT,
             env=self.env(),
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_for_log("ready", timeout=30)
+        self.wait_for_log(self.ready_text, timeout=timeout)
         return self
 
     def output(self) -> str:
@@ -137,3 +145,27 @@ class Worker:
         if keys:
             broker.delete(*keys)
         broker.close()
+
+
+class Beat(Worker):
+    """`celery -A config beat`: sends the schedule to `queue`, keeping its state in `schedule`.
+
+    Give a restarted beat the same `schedule` file (a container restarted),
+    or a new one (a container replaced).
+    """
+
+    ready_text = "beat: Starting"
+
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        queue: str,
+        schedule: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(log_dir, queue=queue, env=env)
+        self.schedule = schedule
+
+    def command(self) -> list[str]:
+        return ["beat", "--loglevel=INFO", f"--schedule={self.schedule}"]
