@@ -1,12 +1,15 @@
 """The product list and a product's page, as answers (dicts), from catalog.listing.sql."""
 
+from collections.abc import Callable
 from typing import Any
 
 from catalog.listing import sql
 from catalog.listing.declaration import (
     HISTOGRAM_FILTERS,
+    SEARCH_COUNT_MAX,
     ProductFilters,
     product_item,
+    search_terms,
     variant_item,
 )
 from catalog.listing.memo import Memo
@@ -26,14 +29,37 @@ class ProductListing:
     keep what answers of the same catalog generation share (the subtree, the
     count, which depends on the filters only: not the page, not the
     ordering); without one (staff, the cache down) everything is computed.
+
+    A search is full text first: typo matching (sql.typo_query) joins in only
+    when full text finds fewer matches than `page_size`, the page the caller
+    shows. Its count is bounded: up to SEARCH_COUNT_MAX matches exactly,
+    past that `count()` is SEARCH_COUNT_MAX, `count_exact()` false, and no
+    row past it is served.
     """
 
-    def __init__(self, *, filters: ProductFilters, staff: bool, memo: Memo | None = None) -> None:
+    def __init__(
+        self, *, filters: ProductFilters, staff: bool, page_size: int, memo: Memo | None = None
+    ) -> None:
         self.filters = filters
         self.staff = staff
+        self.page_size = page_size
         self.memo = memo
+        self.term = (filters.get("search") or "").strip()
         self._categories: list[int] | None = None
-        self._total: int | None = None
+        self._typos: tuple[str | None] | None = None
+        # A search's match count when a short page showed it (not bounded then).
+        self._seen_total: int | None = None
+
+    def _memoized[T](self, scope: str, compute: Callable[[], T]) -> T:
+        """`compute()`, kept per generation under `scope` and the filters (the page aside)."""
+        if self.memo is None:
+            return compute()
+        parts = sorted(
+            (name, str(value))
+            for name, value in self.filters.items()
+            if name != "ordering" and value is not None and value != ""
+        )
+        return self.memo.get(scope=scope, parts=repr((self.staff, parts)), compute=compute)
 
     def _category_ids(self) -> list[int] | None:
         slug = self.filters.get("category")
@@ -48,20 +74,62 @@ class ProductListing:
                 )
         return self._categories
 
+    def _search_count(self, typos: str | None) -> int:
+        """The search's matches (with `typos`: its typo matches too), up to SEARCH_COUNT_MAX + 1."""
+
+        def compute() -> int:
+            return sql.product_count(
+                filters=self.filters,
+                staff=self.staff,
+                categories=self._category_ids(),
+                typos=typos,
+                limit=SEARCH_COUNT_MAX + 1,
+            )
+
+        return self._memoized(f"search-count:{typos}", compute)
+
+    def typos(self) -> str | None:
+        """The typo query (sql.typo_query) when typo matching applies to this search, else None.
+
+        It applies when full text finds fewer matches than the page holds.
+        """
+        if self._typos is None:
+            typos = None
+            if search_terms(self.term).wanted and self._search_count(None) < self.page_size:
+                typos = self._memoized("typos", lambda: sql.typo_query(self.term))
+            self._typos = (typos,)
+        return self._typos[0]
+
     def rows(self, limit: int, offset: int) -> list[dict[str, Any]]:
         """Rows for `product_item`: field name -> database value."""
-        rows, self._total = sql.product_rows(
+        typos = None
+        if self.term:
+            typos = self.typos()
+            # A search serves its first SEARCH_COUNT_MAX matches only.
+            limit = min(limit, max(0, SEARCH_COUNT_MAX - offset))
+            if limit == 0:
+                return []
+        rows = sql.product_rows(
             filters=self.filters,
             staff=self.staff,
             categories=self._category_ids(),
             limit=limit,
             offset=offset,
+            typos=typos,
         )
+        if self.term and len(rows) < limit and (rows or offset == 0):
+            self._seen_total = offset + len(rows)
         return rows
 
     def items(self, limit: int, offset: int) -> list[dict[str, Any]]:
         """A page of answers (`product_item` of each row)."""
         return [product_item(row, staff=self.staff) for row in self.rows(limit, offset)]
+
+    def _search_total(self) -> int:
+        """The search's matches, up to SEARCH_COUNT_MAX + 1."""
+        if self._seen_total is not None:
+            return self._seen_total
+        return self._search_count(self.typos())
 
     def _count(self) -> int:
         memo = self.memo
@@ -89,16 +157,14 @@ class ProductListing:
         )
 
     def count(self) -> int:
-        if self._total is not None:  # counted with the page (a search)
-            return self._total
-        if self.memo is None:
-            return self._count()
-        parts = sorted(
-            (name, str(value))
-            for name, value in self.filters.items()
-            if name != "ordering" and value is not None and value != ""
-        )
-        return self.memo.get(scope="count", parts=repr((self.staff, parts)), compute=self._count)
+        """How many products match; a search's count stops at SEARCH_COUNT_MAX."""
+        if self.term:
+            return min(self._search_total(), SEARCH_COUNT_MAX)
+        return self._memoized("count", self._count)
+
+    def count_exact(self) -> bool:
+        """False when a search matches more than SEARCH_COUNT_MAX products (`count` is capped)."""
+        return not self.term or self._search_total() <= SEARCH_COUNT_MAX
 
 
 def product_detail(*, slug: str, staff: bool) -> dict[str, Any] | None:

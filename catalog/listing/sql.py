@@ -30,7 +30,12 @@ from catalog.listing.declaration import (
 
 _SKU_MATCH = "p.id = ANY(ARRAY(SELECT product_id FROM catalog_variant WHERE sku = %s OR sku = %s))"
 _TSQUERY = f"websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
+_TYPO_TSQUERY = f"to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
+# The name's part of the search document (weight A, migration 0002).
+_NAME_VECTOR = "ts_filter(p.search_vector, '{a}')"
 _WITH_CATEGORY = "catalog_product p JOIN catalog_category c ON c.id = p.category_id"
+# How many dictionary words one misspelt word may stand for.
+TYPO_CORRECTIONS = 5
 
 
 def _column(field: Field, *, joined: bool) -> str:
@@ -41,29 +46,95 @@ def _column(field: Field, *, joined: bool) -> str:
     return str(field.sql)
 
 
-def _search_where(term: str) -> tuple[str, list[Any]]:
-    """Exact SKU, or full text, or a typo/partial word of the name (not an excluded word)."""
-    search = search_terms(term)
-    params: list[Any] = [term, term.upper(), term]
-    if not search.wanted:
-        return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY})", params
-    fuzzy = "p.name %%> %s"
-    params.append(search.wanted)
-    if search.excluded:
-        fuzzy += f" AND NOT (p.search_vector @@ {_TSQUERY} AND p.search_vector IS NOT NULL)"
-        params.append(" or ".join(search.excluded))
-    return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY} OR ({fuzzy}))", params
+def typo_query(term: str) -> str | None:
+    """The `to_tsquery` text that finds the names `term`'s words are typos or beginnings of.
+
+    Each wanted word (not an excluded one) stands for the few name words
+    (catalog_searchword) most like it by trigram word similarity, above the
+    `pg_trgm.word_similarity_threshold` setting: `('hoodie' | 'hoodies') & ('lamp')`.
+    None when a word is like no name word (then no name has them all).
+    """
+    words = [w.lower() for w in search_terms(term).wanted.split()]
+    if not words:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.n, s.word FROM unnest(%s::text[]) WITH ORDINALITY AS t(term, n) "
+            "CROSS JOIN LATERAL (SELECT word FROM catalog_searchword "
+            "WHERE word %%> t.term ORDER BY t.term <<-> word, word LIMIT %s) s",
+            [words, TYPO_CORRECTIONS],
+        )
+        found = cursor.fetchall()
+    alternatives: dict[int, list[str]] = {}
+    for position, word in found:
+        alternatives.setdefault(position, []).append(word)
+    if len(alternatives) < len(words):
+        return None
+    quoted = (
+        "(" + " | ".join(_tsquery_word(w) for w in alternatives[n]) + ")"
+        for n in sorted(alternatives)
+    )
+    return " & ".join(quoted)
 
 
-def _search_order(term: str) -> tuple[str, list[Any]]:
-    """Exact SKU first, then full-text rank, then word similarity of the name."""
-    search = search_terms(term)
-    params: list[Any] = [term, term.upper(), term]
-    sql = f"({_SKU_MATCH}) DESC, ts_rank(p.search_vector, {_TSQUERY}) DESC, "
-    if search.wanted:  # else the same for every row
-        sql += "WORD_SIMILARITY(%s, p.name) DESC, "
-        params.append(search.wanted)
-    return sql + "p.id DESC", params
+def _tsquery_word(word: str) -> str:
+    """`word` as one quoted operand of to_tsquery (normalised there by the search config)."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _full_text(term: str) -> tuple[str, list[Any]]:
+    """An exact SKU, or the full-text query."""
+    return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY})", [term, term.upper(), term]
+
+
+def _typo(term: str, typos: str) -> tuple[str, list[Any]]:
+    """A name with a word like each wanted word (`typos`: from typo_query), no excluded word."""
+    sql = f"(p.search_vector @@ {_TYPO_TSQUERY} AND {_NAME_VECTOR} @@ {_TYPO_TSQUERY}"
+    params: list[Any] = [typos, typos]
+    if excluded := search_terms(term).excluded:
+        sql += f" AND NOT coalesce(p.search_vector @@ {_TSQUERY}, false)"
+        params.append(" or ".join(excluded))
+    return sql + ")", params
+
+
+def _search_where(term: str, typos: str | None) -> tuple[str, list[Any]]:
+    """Full text (or an exact SKU), and typo matches of the name when `typos` is given."""
+    sql, params = _full_text(term)
+    if typos is None:
+        return sql, params
+    typo_sql, typo_params = _typo(term, typos)
+    return f"({sql} OR {typo_sql})", [*params, *typo_params]
+
+
+def _relevance_tiers(term: str, typos: str | None) -> list[tuple[str, list[Any]]]:
+    """The matches by relevance, best first, as disjoint tiers (each newest first).
+
+    An exact SKU; full text matching the name; full text matching elsewhere
+    (description, SKUs); then, with `typos`, names with words like the term's.
+    """
+    sku = (_SKU_MATCH, [term, term.upper()])
+    not_sku = f"NOT {_SKU_MATCH}"
+    full_text = f"p.search_vector @@ {_TSQUERY}"
+    tiers = [
+        sku,
+        (
+            f"{not_sku} AND {full_text} AND {_NAME_VECTOR} @@ {_TSQUERY}",
+            [term, term.upper(), term, term],
+        ),
+        (
+            f"{not_sku} AND {full_text} AND NOT ({_NAME_VECTOR} @@ {_TSQUERY})",
+            [term, term.upper(), term, term],
+        ),
+    ]
+    if typos is not None:
+        typo_sql, typo_params = _typo(term, typos)
+        tiers.append(
+            (
+                f"{not_sku} AND NOT coalesce({full_text}, false) AND {typo_sql}",
+                [term, term.upper(), term, *typo_params],
+            )
+        )
+    return tiers
 
 
 def category_ids(slug: str) -> list[int]:
@@ -78,12 +149,18 @@ def category_ids(slug: str) -> list[int]:
 
 
 def _where(
-    filters: Mapping[str, Any], *, staff: bool, categories: Sequence[int] | None
+    filters: Mapping[str, Any],
+    *,
+    staff: bool,
+    categories: Sequence[int] | None,
+    search: bool = True,
+    typos: str | None = None,
 ) -> tuple[str, list[Any]]:
+    """The WHERE of `filters`; without the search when `search` is false (the caller adds it)."""
     clauses = [] if staff else ["p.is_published"]
     params: list[Any] = []
-    if term := (filters.get("search") or "").strip():
-        clause, search_params = _search_where(term)
+    if search and (term := (filters.get("search") or "").strip()):
+        clause, search_params = _search_where(term, typos)
         clauses.append(clause)
         params += search_params
     if categories is not None and len(categories) == 1:
@@ -102,13 +179,27 @@ def _where(
 
 
 def product_count(
-    *, filters: Mapping[str, Any], staff: bool, categories: Sequence[int] | None
+    *,
+    filters: Mapping[str, Any],
+    staff: bool,
+    categories: Sequence[int] | None,
+    typos: str | None = None,
+    limit: int | None = None,
 ) -> int:
-    """How many products match `filters` (their ordering and any page aside)."""
-    where, params = _where(filters, staff=staff, categories=categories)
+    """How many products match `filters` (their ordering and any page aside), up to `limit`.
+
+    `typos`: with the search, also the names with words like its words
+    (typo_query). `limit`: count no further than that (a search's count is
+    bounded: see SEARCH_COUNT_MAX).
+    """
+    where, params = _where(filters, staff=staff, categories=categories, typos=typos)
+    # `where` is made of constant clauses; every value is a bound parameter.
+    sql = f"SELECT count(*) FROM catalog_product p WHERE {where}"  # noqa: S608  # nosec B608
+    if limit is not None:
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM catalog_product p WHERE {where} LIMIT %s) m"  # noqa: S608  # nosec B608
+        params.append(limit)
     with connection.cursor() as cursor:
-        # `where` is made of constant clauses; every value is a bound parameter.
-        cursor.execute(f"SELECT count(*) FROM catalog_product p WHERE {where}", params)  # noqa: S608  # nosec B608
+        cursor.execute(sql, params)
         return int(cursor.fetchone()[0])
 
 
@@ -153,41 +244,69 @@ def product_rows(
     categories: Sequence[int] | None,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int | None]:
-    """One page of products as rows for `product_item` (field name -> value), and maybe the count.
+    typos: str | None = None,
+) -> list[dict[str, Any]]:
+    """One page of products as rows for `product_item` (field name -> value).
 
-    A search by relevance reads and ranks every match to find its page anyway
-    (and its trigram test is most of the cost), so that page query counts them
-    too, as a window over the same rows: the count is then known whenever the
-    page is not empty, without a second pass over the matches.
+    `typos`: with the search, also the names with words like its words
+    (typo_query), after every full-text match.
     """
-    where, params = _where(filters, staff=staff, categories=categories)
-    order = order_sql(filters.get("ordering"))
     term = (filters.get("search") or "").strip()
-    by_relevance = bool(term) and not filters.get("ordering")
-    if by_relevance:
-        order, order_params = _search_order(term)
-        params += order_params
+    if term and not filters.get("ordering"):
+        return _rows_by_relevance(
+            filters, term=term, staff=staff, categories=categories, limit=limit, offset=offset,
+            typos=typos,
+        )  # fmt: skip
+    where, params = _where(filters, staff=staff, categories=categories, typos=typos)
     fields = selected(product_fields(staff=staff, detail=False))
-    # Not with another ordering: the planner may then walk that ordering's
-    # index and stop at the page, which the window would make it read to the end.
-    if by_relevance:
-        # The category as a join: the window sees every match, not only the page.
-        columns = ", ".join([*(_column(f, joined=True) for f in fields), "count(*) OVER ()"])
-        source = _WITH_CATEGORY
-    else:
-        columns = ", ".join(_column(f, joined=False) for f in fields)
-        source = "catalog_product p"
+    columns = ", ".join(_column(f, joined=False) for f in fields)
     sql = (
-        f"SELECT {columns} FROM {source} WHERE {where} "  # noqa: S608  # nosec B608
-        f"ORDER BY {order} LIMIT %s OFFSET %s"
+        f"SELECT {columns} FROM catalog_product p WHERE {where} "  # noqa: S608  # nosec B608
+        f"ORDER BY {order_sql(filters.get('ordering'))} LIMIT %s OFFSET %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit, offset])
         rows = cursor.fetchall()
-    total = rows[0][len(fields)] if by_relevance and rows else None
     names = [f.name for f in fields]
-    return [dict(zip(names, row[: len(names)], strict=True)) for row in rows], total
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _rows_by_relevance(
+    filters: Mapping[str, Any],
+    *,
+    term: str,
+    staff: bool,
+    categories: Sequence[int] | None,
+    limit: int,
+    offset: int,
+    typos: str | None,
+) -> list[dict[str, Any]]:
+    """A page of a search by relevance: the tiers of `_relevance_tiers` in turn, newest first.
+
+    Each tier reads its newest `offset + limit` matches at most, in the primary
+    key's order, and PostgreSQL's Append runs a tier only while the page is
+    not full: a broad word is answered from the first tier's newest rows,
+    without ranking (or even reading) every product that has it.
+    """
+    where, params = _where(filters, staff=staff, categories=categories, search=False)
+    branches, branch_params = [], []
+    for tier, (clause, clause_params) in enumerate(_relevance_tiers(term, typos)):
+        branches.append(
+            f"(SELECT {tier} AS tier, p.id FROM catalog_product p "  # noqa: S608  # nosec B608
+            f"WHERE {where} AND {clause} ORDER BY p.id DESC LIMIT %s)"
+        )
+        branch_params += [*params, *clause_params, offset + limit]
+    fields = selected(product_fields(staff=staff, detail=False))
+    columns = ", ".join(_column(f, joined=False) for f in fields)
+    sql = (
+        f"SELECT {columns} FROM ({' UNION ALL '.join(branches)} LIMIT %s OFFSET %s) m "  # noqa: S608  # nosec B608
+        "JOIN catalog_product p ON p.id = m.id ORDER BY m.tier, m.id DESC"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*branch_params, limit, offset])
+        rows = cursor.fetchall()
+    names = [f.name for f in fields]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 _DETAIL_FIELDS = selected(product_fields(staff=True, detail=True))
