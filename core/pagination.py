@@ -225,7 +225,6 @@ class BoundedCountPagination(PageNumberPagination):
             },
             "count_exact": {
                 "type": "boolean",
-                "enum": [False],
                 "description": (
                     "Present, and false, only when a search matched more than `count` "
                     "results: `count` is then the bound, not every match."

@@ -9,7 +9,6 @@ from catalog.listing.declaration import (
     SEARCH_COUNT_MAX,
     ProductFilters,
     product_item,
-    search_terms,
     variant_item,
 )
 from catalog.listing.memo import Memo
@@ -30,11 +29,11 @@ class ProductListing:
     count, which depends on the filters only: not the page, not the
     ordering); without one (staff, the cache down) everything is computed.
 
-    A search is full text first: typo matching (sql.typo_query) joins in only
-    when full text finds fewer matches than `page_size`, the page the caller
-    shows. Its count is bounded: up to SEARCH_COUNT_MAX matches exactly,
-    past that `count()` is SEARCH_COUNT_MAX, `count_exact()` false, and no
-    row past it is served.
+    A search is full text first: typo matching joins in only when full text
+    finds fewer matches than `page_size`, the page the caller shows. Its
+    count is bounded: up to SEARCH_COUNT_MAX matches exactly; past that
+    `count()` is SEARCH_COUNT_MAX, `count_exact()` false, and no row past
+    it is served.
     """
 
     def __init__(
@@ -46,7 +45,6 @@ class ProductListing:
         self.memo = memo
         self.term = (filters.get("search") or "").strip()
         self._categories: list[int] | None = None
-        self._typos: tuple[str | None] | None = None
         # A search's match count when a short page showed it (not bounded then).
         self._seen_total: int | None = None
 
@@ -74,37 +72,24 @@ class ProductListing:
                 )
         return self._categories
 
-    def _search_count(self, typos: str | None) -> int:
-        """The search's matches (with `typos`: its typo matches too), up to SEARCH_COUNT_MAX + 1."""
+    def _search_count(self) -> int:
+        """The search's matches, up to SEARCH_COUNT_MAX + 1 (typo matches for this page size)."""
 
         def compute() -> int:
             return sql.product_count(
                 filters=self.filters,
                 staff=self.staff,
                 categories=self._category_ids(),
-                typos=typos,
+                page_size=self.page_size,
                 limit=SEARCH_COUNT_MAX + 1,
             )
 
-        return self._memoized(f"search-count:{typos}", compute)
-
-    def typos(self) -> str | None:
-        """The typo query (sql.typo_query) when typo matching applies to this search, else None.
-
-        It applies when full text finds fewer matches than the page holds.
-        """
-        if self._typos is None:
-            typos = None
-            if search_terms(self.term).wanted and self._search_count(None) < self.page_size:
-                typos = self._memoized("typos", lambda: sql.typo_query(self.term))
-            self._typos = (typos,)
-        return self._typos[0]
+        # Whether typos match depends on the page size: part of the key.
+        return self._memoized(f"search-count:{self.page_size}", compute)
 
     def rows(self, limit: int, offset: int) -> list[dict[str, Any]]:
         """Rows for `product_item`: field name -> database value."""
-        typos = None
         if self.term:
-            typos = self.typos()
             # A search serves its first SEARCH_COUNT_MAX matches only.
             limit = min(limit, max(0, SEARCH_COUNT_MAX - offset))
             if limit == 0:
@@ -115,7 +100,7 @@ class ProductListing:
             categories=self._category_ids(),
             limit=limit,
             offset=offset,
-            typos=typos,
+            page_size=self.page_size,
         )
         if self.term and len(rows) < limit and (rows or offset == 0):
             self._seen_total = offset + len(rows)
@@ -129,7 +114,7 @@ class ProductListing:
         """The search's matches, up to SEARCH_COUNT_MAX + 1."""
         if self._seen_total is not None:
             return self._seen_total
-        return self._search_count(self.typos())
+        return self._search_count()
 
     def _count(self) -> int:
         memo = self.memo

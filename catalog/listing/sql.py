@@ -11,6 +11,7 @@ the declaration are put together as text.
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -30,12 +31,26 @@ from catalog.listing.declaration import (
 
 _SKU_MATCH = "p.id = ANY(ARRAY(SELECT product_id FROM catalog_variant WHERE sku = %s OR sku = %s))"
 _TSQUERY = f"websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
-_TYPO_TSQUERY = f"to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
 # The name's part of the search document (weight A, migration 0002).
 _NAME_VECTOR = "ts_filter(p.search_vector, '{a}')"
 _WITH_CATEGORY = "catalog_product p JOIN catalog_category c ON c.id = p.category_id"
-# How many dictionary words one misspelt word may stand for.
+# How many name words one misspelt word may stand for.
 TYPO_CORRECTIONS = 5
+# A name word as one quoted operand of to_tsquery (normalised there by the search config).
+_QUOTED_WORD = r"'''' || replace(replace(s.word, '\', '\\'), '''', '''''') || ''''"
+# The typo query of the search's wanted words: each word stands for the few name
+# words (catalog_searchword) most like it by trigram word similarity, above
+# the `pg_trgm.word_similarity_threshold` setting, and all words are required:
+# `('hoodie' | 'hoddie') & ('lamp')`. NULL when a word is like no name word.
+_CORRECTIONS = (  # constant fragments; the words are bound parameters
+    f"SELECT to_tsquery("  # noqa: S608  # nosec B608
+    f"'{SEARCH_CONFIG}'::regconfig, string_agg(alternatives, ' & ')) FROM ("
+    f"SELECT '(' || string_agg({_QUOTED_WORD}, ' | ') || ')' AS alternatives "
+    "FROM unnest(%s::text[]) WITH ORDINALITY AS t(term, n) "
+    "CROSS JOIN LATERAL (SELECT word FROM catalog_searchword WHERE word %%> t.term "
+    "ORDER BY t.term <<-> word, word LIMIT %s) s GROUP BY t.n) a HAVING count(*) = %s"
+)
+_TYPO_QUERY = "(SELECT q FROM typo)"
 
 
 def _column(field: Field, *, joined: bool) -> str:
@@ -46,95 +61,67 @@ def _column(field: Field, *, joined: bool) -> str:
     return str(field.sql)
 
 
-def typo_query(term: str) -> str | None:
-    """The `to_tsquery` text that finds the names `term`'s words are typos or beginnings of.
+@dataclass(frozen=True)
+class _Search:
+    """The SQL of one search: what its statements start with, what it matches, its tiers.
 
-    Each wanted word (not an excluded one) stands for the few name words
-    (catalog_searchword) most like it by trigram word similarity, above the
-    `pg_trgm.word_similarity_threshold` setting: `('hoodie' | 'hoodies') & ('lamp')`.
-    None when a word is like no name word (then no name has them all).
+    `prefix`: the WITH clause computing the typo query once per statement
+    (empty without wanted words); `match`: every match; `tiers`: the matches
+    by relevance, best first, as disjoint clauses (`_relevance_tiers`).
     """
-    words = [w.lower() for w in search_terms(term).wanted.split()]
+
+    prefix: tuple[str, list[Any]]
+    match: tuple[str, list[Any]]
+    tiers: list[tuple[str, list[Any]]]
+
+
+def _search(term: str, *, page_size: int, scope: tuple[str, list[Any]]) -> _Search:
+    """Full text (or an exact SKU); typo matches of the name when full text finds fewer
+    than `page_size` among the products of `scope` (the filters' WHERE).
+
+    One statement decides and corrects: the typo query is a materialised CTE,
+    read only by a clause that needs it; it counts the full-text matches (no
+    further than a page) and, only when they are fewer, corrects the words.
+    """
+    full_text = (f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY})", [term, term.upper(), term])
+    search = search_terms(term)
+    words = [w.lower() for w in search.wanted.split()]
+    tiers = _relevance_tiers(term)
     if not words:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT t.n, s.word FROM unnest(%s::text[]) WITH ORDINALITY AS t(term, n) "
-            "CROSS JOIN LATERAL (SELECT word FROM catalog_searchword "
-            "WHERE word %%> t.term ORDER BY t.term <<-> word, word LIMIT %s) s",
-            [words, TYPO_CORRECTIONS],
-        )
-        found = cursor.fetchall()
-    alternatives: dict[int, list[str]] = {}
-    for position, word in found:
-        alternatives.setdefault(position, []).append(word)
-    if len(alternatives) < len(words):
-        return None
-    quoted = (
-        "(" + " | ".join(_tsquery_word(w) for w in alternatives[n]) + ")"
-        for n in sorted(alternatives)
+        return _Search(prefix=("", []), match=full_text, tiers=tiers)
+    guard = (
+        f"(SELECT count(*) FROM (SELECT 1 FROM catalog_product p WHERE {scope[0]} "  # noqa: S608  # nosec B608
+        f"AND {full_text[0]} LIMIT %s) f) < %s"
     )
-    return " & ".join(quoted)
+    prefix = (
+        f"WITH typo(q) AS MATERIALIZED (SELECT CASE WHEN {guard} THEN ({_CORRECTIONS}) END) ",
+        [*scope[1], *full_text[1], page_size, page_size, words, TYPO_CORRECTIONS, len(words)],
+    )
+    typo = f"p.search_vector @@ {_TYPO_QUERY} AND {_NAME_VECTOR} @@ {_TYPO_QUERY}"
+    typo_params: list[Any] = []
+    if search.excluded:
+        typo += f" AND NOT coalesce(p.search_vector @@ {_TSQUERY}, false)"
+        typo_params.append(" or ".join(search.excluded))
+    match = (f"({full_text[0]} OR ({typo}))", [*full_text[1], *typo_params])
+    tiers.append((f"NOT coalesce({full_text[0]}, false) AND {typo}", [*full_text[1], *typo_params]))
+    return _Search(prefix=prefix, match=match, tiers=tiers)
 
 
-def _tsquery_word(word: str) -> str:
-    """`word` as one quoted operand of to_tsquery (normalised there by the search config)."""
-    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _full_text(term: str) -> tuple[str, list[Any]]:
-    """An exact SKU, or the full-text query."""
-    return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY})", [term, term.upper(), term]
-
-
-def _typo(term: str, typos: str) -> tuple[str, list[Any]]:
-    """A name with a word like each wanted word (`typos`: from typo_query), no excluded word."""
-    sql = f"(p.search_vector @@ {_TYPO_TSQUERY} AND {_NAME_VECTOR} @@ {_TYPO_TSQUERY}"
-    params: list[Any] = [typos, typos]
-    if excluded := search_terms(term).excluded:
-        sql += f" AND NOT coalesce(p.search_vector @@ {_TSQUERY}, false)"
-        params.append(" or ".join(excluded))
-    return sql + ")", params
-
-
-def _search_where(term: str, typos: str | None) -> tuple[str, list[Any]]:
-    """Full text (or an exact SKU), and typo matches of the name when `typos` is given."""
-    sql, params = _full_text(term)
-    if typos is None:
-        return sql, params
-    typo_sql, typo_params = _typo(term, typos)
-    return f"({sql} OR {typo_sql})", [*params, *typo_params]
-
-
-def _relevance_tiers(term: str, typos: str | None) -> list[tuple[str, list[Any]]]:
-    """The matches by relevance, best first, as disjoint tiers (each newest first).
+def _relevance_tiers(term: str) -> list[tuple[str, list[Any]]]:
+    """The full-text matches by relevance, best first, as disjoint clauses.
 
     An exact SKU; full text matching the name; full text matching elsewhere
-    (description, SKUs); then, with `typos`, names with words like the term's.
+    (description, SKUs). `_search` adds the typo matches after them.
     """
-    sku = (_SKU_MATCH, [term, term.upper()])
     not_sku = f"NOT {_SKU_MATCH}"
     full_text = f"p.search_vector @@ {_TSQUERY}"
-    tiers = [
-        sku,
-        (
-            f"{not_sku} AND {full_text} AND {_NAME_VECTOR} @@ {_TSQUERY}",
-            [term, term.upper(), term, term],
-        ),
-        (
-            f"{not_sku} AND {full_text} AND NOT ({_NAME_VECTOR} @@ {_TSQUERY})",
-            [term, term.upper(), term, term],
-        ),
+    in_name = f"{_NAME_VECTOR} @@ {_TSQUERY}"
+    params = [term, term.upper(), term, term]
+    return [
+        (_SKU_MATCH, [term, term.upper()]),
+        (f"{not_sku} AND {full_text} AND {in_name}", params),
+        (f"{not_sku} AND {full_text} AND NOT {in_name}", params),
     ]
-    if typos is not None:
-        typo_sql, typo_params = _typo(term, typos)
-        tiers.append(
-            (
-                f"{not_sku} AND NOT coalesce({full_text}, false) AND {typo_sql}",
-                [term, term.upper(), term, *typo_params],
-            )
-        )
-    return tiers
 
 
 def category_ids(slug: str) -> list[int]:
@@ -149,20 +136,11 @@ def category_ids(slug: str) -> list[int]:
 
 
 def _where(
-    filters: Mapping[str, Any],
-    *,
-    staff: bool,
-    categories: Sequence[int] | None,
-    search: bool = True,
-    typos: str | None = None,
+    filters: Mapping[str, Any], *, staff: bool, categories: Sequence[int] | None
 ) -> tuple[str, list[Any]]:
-    """The WHERE of `filters`; without the search when `search` is false (the caller adds it)."""
+    """The WHERE of every filter but the search."""
     clauses = [] if staff else ["p.is_published"]
     params: list[Any] = []
-    if search and (term := (filters.get("search") or "").strip()):
-        clause, search_params = _search_where(term, typos)
-        clauses.append(clause)
-        params += search_params
     if categories is not None and len(categories) == 1:
         # Not ANY(): with one value the (category_id, <ordering>) indexes give the order.
         clauses.append("p.category_id = %s")
@@ -178,25 +156,47 @@ def _where(
     return (" AND ".join(clauses) or "true"), params
 
 
+def _statement(
+    filters: Mapping[str, Any],
+    *,
+    staff: bool,
+    categories: Sequence[int] | None,
+    page_size: int,
+) -> tuple[str, str, list[Any], _Search | None]:
+    """(WITH prefix, WHERE, their parameters, the search or None) of `filters`."""
+    scope = _where(filters, staff=staff, categories=categories)
+    term = (filters.get("search") or "").strip()
+    if not term:
+        return "", scope[0], scope[1], None
+    search = _search(term, page_size=page_size, scope=scope)
+    where = f"{scope[0]} AND {search.match[0]}"
+    return search.prefix[0], where, [*search.prefix[1], *scope[1], *search.match[1]], search
+
+
 def product_count(
     *,
     filters: Mapping[str, Any],
     staff: bool,
     categories: Sequence[int] | None,
-    typos: str | None = None,
+    page_size: int = 0,
     limit: int | None = None,
 ) -> int:
     """How many products match `filters` (their ordering and any page aside), up to `limit`.
 
-    `typos`: with the search, also the names with words like its words
-    (typo_query). `limit`: count no further than that (a search's count is
+    `page_size`: the page shown, which decides whether a search matches typos
+    (`_search`). `limit`: count no further than that (a search's count is
     bounded: see SEARCH_COUNT_MAX).
     """
-    where, params = _where(filters, staff=staff, categories=categories, typos=typos)
+    prefix, where, params, _ = _statement(
+        filters, staff=staff, categories=categories, page_size=page_size
+    )
     # `where` is made of constant clauses; every value is a bound parameter.
-    sql = f"SELECT count(*) FROM catalog_product p WHERE {where}"  # noqa: S608  # nosec B608
+    sql = f"{prefix}SELECT count(*) FROM catalog_product p WHERE {where}"  # noqa: S608  # nosec B608
     if limit is not None:
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM catalog_product p WHERE {where} LIMIT %s) m"  # noqa: S608  # nosec B608
+        sql = (
+            f"{prefix}SELECT count(*) FROM "  # noqa: S608  # nosec B608
+            f"(SELECT 1 FROM catalog_product p WHERE {where} LIMIT %s) m"
+        )
         params.append(limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -244,69 +244,57 @@ def product_rows(
     categories: Sequence[int] | None,
     limit: int,
     offset: int,
-    typos: str | None = None,
+    page_size: int | None = None,
 ) -> list[dict[str, Any]]:
     """One page of products as rows for `product_item` (field name -> value).
 
-    `typos`: with the search, also the names with words like its words
-    (typo_query), after every full-text match.
+    `page_size`: the page shown (default `limit`), which decides whether a
+    search matches typos (`_search`).
     """
-    term = (filters.get("search") or "").strip()
-    if term and not filters.get("ordering"):
-        return _rows_by_relevance(
-            filters, term=term, staff=staff, categories=categories, limit=limit, offset=offset,
-            typos=typos,
-        )  # fmt: skip
-    where, params = _where(filters, staff=staff, categories=categories, typos=typos)
+    prefix, where, params, search = _statement(
+        filters, staff=staff, categories=categories, page_size=page_size or limit
+    )
     fields = selected(product_fields(staff=staff, detail=False))
     columns = ", ".join(_column(f, joined=False) for f in fields)
-    sql = (
-        f"SELECT {columns} FROM catalog_product p WHERE {where} "  # noqa: S608  # nosec B608
-        f"ORDER BY {order_sql(filters.get('ordering'))} LIMIT %s OFFSET %s"
-    )
+    if search is not None and not filters.get("ordering"):
+        scope = _where(filters, staff=staff, categories=categories)
+        sql, params = _by_relevance(search, scope, columns, limit=limit, offset=offset)
+    else:
+        sql = (
+            f"{prefix}SELECT {columns} FROM catalog_product p WHERE {where} "  # noqa: S608  # nosec B608
+            f"ORDER BY {order_sql(filters.get('ordering'))} LIMIT %s OFFSET %s"
+        )
+        params += [limit, offset]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit, offset])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     names = [f.name for f in fields]
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def _rows_by_relevance(
-    filters: Mapping[str, Any],
-    *,
-    term: str,
-    staff: bool,
-    categories: Sequence[int] | None,
-    limit: int,
-    offset: int,
-    typos: str | None,
-) -> list[dict[str, Any]]:
-    """A page of a search by relevance: the tiers of `_relevance_tiers` in turn, newest first.
+def _by_relevance(
+    search: _Search, scope: tuple[str, list[Any]], columns: str, *, limit: int, offset: int
+) -> tuple[str, list[Any]]:
+    """A page of a search's matches by relevance: its tiers in turn.
 
-    Each tier reads its newest `offset + limit` matches at most, in the primary
-    key's order, and PostgreSQL's Append runs a tier only while the page is
-    not full: a broad word is answered from the first tier's newest rows,
-    without ranking (or even reading) every product that has it.
+    Each tier reads its newest `offset + limit` matches at most, in the
+    primary key's order, and PostgreSQL's Append runs a tier only while the
+    page is not full: a broad word is answered from the first tier's newest
+    rows, without ranking (or even reading) every product that has it.
     """
-    where, params = _where(filters, staff=staff, categories=categories, search=False)
-    branches, branch_params = [], []
-    for tier, (clause, clause_params) in enumerate(_relevance_tiers(term, typos)):
+    branches, params = [], list(search.prefix[1])
+    for tier, (clause, clause_params) in enumerate(search.tiers):
         branches.append(
             f"(SELECT {tier} AS tier, p.id FROM catalog_product p "  # noqa: S608  # nosec B608
-            f"WHERE {where} AND {clause} ORDER BY p.id DESC LIMIT %s)"
+            f"WHERE {scope[0]} AND {clause} ORDER BY p.id DESC LIMIT %s)"
         )
-        branch_params += [*params, *clause_params, offset + limit]
-    fields = selected(product_fields(staff=staff, detail=False))
-    columns = ", ".join(_column(f, joined=False) for f in fields)
+        params += [*scope[1], *clause_params, offset + limit]
+    # LIMIT and OFFSET apply to the tiers in turn; the outer ORDER BY sorts the page only.
     sql = (
-        f"SELECT {columns} FROM ({' UNION ALL '.join(branches)} LIMIT %s OFFSET %s) m "  # noqa: S608  # nosec B608
-        "JOIN catalog_product p ON p.id = m.id ORDER BY m.tier, m.id DESC"
+        f"{search.prefix[0]}SELECT {columns} FROM ({' UNION ALL '.join(branches)} "  # noqa: S608  # nosec B608
+        "LIMIT %s OFFSET %s) m JOIN catalog_product p ON p.id = m.id ORDER BY m.tier, m.id DESC"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*branch_params, limit, offset])
-        rows = cursor.fetchall()
-    names = [f.name for f in fields]
-    return [dict(zip(names, row, strict=True)) for row in rows]
+    return sql, [*params, limit, offset]
 
 
 _DETAIL_FIELDS = selected(product_fields(staff=True, detail=True))

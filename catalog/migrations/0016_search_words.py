@@ -8,6 +8,9 @@ one INSERT here); a rename adds the new name's words (row trigger: PostgreSQL
 allows no transition table on a trigger with a column list). Words are
 inserted in their sort order, so concurrent inserts of overlapping words
 wait for each other in one order and cannot deadlock.
+
+The trigram index on whole names (migration 0002) served the old typo match
+and is dropped.
 """
 
 import django.contrib.postgres.indexes
@@ -68,6 +71,16 @@ class Migration(migrations.Migration):
             options={
                 'indexes': [django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass('word', name='gin_trgm_ops'), name='searchword_trgm_idx')],
             },
+        ),
+        migrations.RunSQL(
+            # Whole names are no longer compared by trigrams (the public search
+            # corrects words against catalog_searchword; the back office reads
+            # product_name_upper_trgm_idx).
+            sql=["DROP INDEX IF EXISTS product_name_trgm_idx"],
+            reverse_sql=[
+                "CREATE INDEX IF NOT EXISTS product_name_trgm_idx ON catalog_product "
+                "USING gin (name gin_trgm_ops)"
+            ],
         ),
         migrations.RunSQL(
             # The names saved before this migration.
