@@ -19,6 +19,9 @@ from catalog.listing.memo import Memo
 # directly is cheaper: the histogram is built only at the HISTOGRAM_AFTER-th
 # price-range count of a generation.
 HISTOGRAM_AFTER = 4
+# A tier of a broad search holding at least this many of its counted matches
+# is read in primary-key order (ProductListing._walks).
+WALK_SAMPLE_MIN = 50
 
 
 class ProductListing:
@@ -47,6 +50,7 @@ class ProductListing:
         self._categories: list[int] | None = None
         # A search's match count when a short page showed it (not bounded then).
         self._seen_total: int | None = None
+        self._sampled: tuple[int, tuple[int, ...]] | None = None
 
     def _memoized[T](self, scope: str, compute: Callable[[], T]) -> T:
         """`compute()`, kept per generation under `scope` and the filters (the page aside)."""
@@ -72,11 +76,11 @@ class ProductListing:
                 )
         return self._categories
 
-    def _search_count(self) -> int:
-        """The search's matches, up to SEARCH_COUNT_MAX + 1 (typo matches for this page size)."""
+    def _sample(self) -> tuple[int, tuple[int, ...]]:
+        """The search's matches up to SEARCH_COUNT_MAX + 1, and how many in each tier."""
 
-        def compute() -> int:
-            return sql.product_count(
+        def compute() -> tuple[int, tuple[int, ...]]:
+            return sql.search_sample(
                 filters=self.filters,
                 staff=self.staff,
                 categories=self._category_ids(),
@@ -84,14 +88,33 @@ class ProductListing:
                 limit=SEARCH_COUNT_MAX + 1,
             )
 
-        # Whether typos match depends on the page size: part of the key.
-        return self._memoized(f"search-count:{self.page_size}", compute)
+        if self._sampled is None:
+            # Whether typos match depends on the page size: part of the key.
+            self._sampled = self._memoized(f"search-sample:{self.page_size}", compute)
+        return self._sampled
+
+    def _walks(self) -> tuple[bool, ...]:
+        """Per tier, whether the page reads it in primary-key order (sql.product_rows).
+
+        When the search matches more than it counts, a tier that holds many of
+        the counted matches is dense enough for the newest rows to fill the
+        page soon; any other tier is read through the index, its matches being
+        few (or the search's: at most SEARCH_COUNT_MAX + 1).
+        """
+        total, tiers = self._sample()
+        return tuple(total > SEARCH_COUNT_MAX and n >= WALK_SAMPLE_MIN for n in tiers)
 
     def rows(self, limit: int, offset: int) -> list[dict[str, Any]]:
         """Rows for `product_item`: field name -> database value."""
+        walk: tuple[bool, ...] = ()
         if self.term:
             # A search serves its first SEARCH_COUNT_MAX matches only.
             limit = min(limit, max(0, SEARCH_COUNT_MAX - offset))
+            if not self.filters.get("ordering"):
+                # By relevance: counted first, to pick how each tier is read.
+                if offset >= self._search_total():
+                    limit = 0
+                walk = self._walks()
             if limit == 0:
                 return []
         rows = sql.product_rows(
@@ -101,6 +124,7 @@ class ProductListing:
             limit=limit,
             offset=offset,
             page_size=self.page_size,
+            walk=walk,
         )
         if self.term and len(rows) < limit and (rows or offset == 0):
             self._seen_total = offset + len(rows)
@@ -114,7 +138,7 @@ class ProductListing:
         """The search's matches, up to SEARCH_COUNT_MAX + 1."""
         if self._seen_total is not None:
             return self._seen_total
-        return self._search_count()
+        return self._sample()[0]
 
     def _count(self) -> int:
         memo = self.memo

@@ -51,6 +51,16 @@ _CORRECTIONS = (  # constant fragments; the words are bound parameters
     "ORDER BY t.term <<-> word, word LIMIT %s) s GROUP BY t.n) a HAVING count(*) = %s"
 )
 _TYPO_QUERY = "(SELECT q FROM typo)"
+# A match of the search document and of its name part (`<query>`; `<in_name>`:
+# whether the name matches), as its GIN index reads it, and as one test that
+# costs enough per row (migration 0016) for PostgreSQL to read the primary key
+# in order and stop at the page, rather than scan and sort.
+_VECTOR = f"p.search_vector @@ <query> AND ({_NAME_VECTOR} @@ <query>) = <in_name>"
+_WALKED = "catalog_search_walk_match(p.search_vector, <query>, <in_name>)"
+
+
+def _match(vector: str, query: str, *, in_name: bool) -> str:
+    return vector.replace("<query>", query).replace("<in_name>", str(in_name).lower())
 
 
 def _column(field: Field, *, joined: bool) -> str:
@@ -67,12 +77,16 @@ class _Search:
 
     `prefix`: the WITH clause computing the typo query once per statement
     (empty without wanted words); `match`: every match; `tiers`: the matches
-    by relevance, best first, as disjoint clauses (`_relevance_tiers`).
+    by relevance, best first, as disjoint clauses (`_relevance_tiers`), as
+    the search document's GIN index reads them; `walks`: the same clauses
+    over an expression no index has, so that PostgreSQL reads the primary key
+    in order and stops at the page (for a tier with many matches).
     """
 
     prefix: tuple[str, list[Any]]
     match: tuple[str, list[Any]]
     tiers: list[tuple[str, list[Any]]]
+    walks: list[tuple[str, list[Any]]]
 
 
 def _search(term: str, *, page_size: int, scope: tuple[str, list[Any]]) -> _Search:
@@ -86,9 +100,9 @@ def _search(term: str, *, page_size: int, scope: tuple[str, list[Any]]) -> _Sear
     full_text = (f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY})", [term, term.upper(), term])
     search = search_terms(term)
     words = [w.lower() for w in search.wanted.split()]
-    tiers = _relevance_tiers(term)
+    tiers, walks = _relevance_tiers(term, _VECTOR), _relevance_tiers(term, _WALKED)
     if not words:
-        return _Search(prefix=("", []), match=full_text, tiers=tiers)
+        return _Search(prefix=("", []), match=full_text, tiers=tiers, walks=walks)
     guard = (
         f"(SELECT count(*) FROM (SELECT 1 FROM catalog_product p WHERE {scope[0]} "  # noqa: S608  # nosec B608
         f"AND {full_text[0]} LIMIT %s) f) < %s"
@@ -97,30 +111,35 @@ def _search(term: str, *, page_size: int, scope: tuple[str, list[Any]]) -> _Sear
         f"WITH typo(q) AS MATERIALIZED (SELECT CASE WHEN {guard} THEN ({_CORRECTIONS}) END) ",
         [*scope[1], *full_text[1], page_size, page_size, words, TYPO_CORRECTIONS, len(words)],
     )
-    typo = f"p.search_vector @@ {_TYPO_QUERY} AND {_NAME_VECTOR} @@ {_TYPO_QUERY}"
-    typo_params: list[Any] = []
-    if search.excluded:
-        typo += f" AND NOT coalesce(p.search_vector @@ {_TSQUERY}, false)"
-        typo_params.append(" or ".join(search.excluded))
-    match = (f"({full_text[0]} OR ({typo}))", [*full_text[1], *typo_params])
-    tiers.append((f"NOT coalesce({full_text[0]}, false) AND {typo}", [*full_text[1], *typo_params]))
-    return _Search(prefix=prefix, match=match, tiers=tiers)
+
+    def typo(vector: str) -> tuple[str, list[Any]]:
+        sql = _match(vector, _TYPO_QUERY, in_name=True)
+        params: list[Any] = []
+        if search.excluded:
+            sql += f" AND NOT coalesce(p.search_vector @@ {_TSQUERY}, false)"
+            params.append(" or ".join(search.excluded))
+        not_full_text = f"NOT coalesce(({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY}), false)"
+        return f"{not_full_text} AND {sql}", [term, term.upper(), term, *params]
+
+    match = (f"({full_text[0]} OR ({typo(_VECTOR)[0]}))", [*full_text[1], *typo(_VECTOR)[1]])
+    tiers.append(typo(_VECTOR))
+    walks.append(typo(_WALKED))
+    return _Search(prefix=prefix, match=match, tiers=tiers, walks=walks)
 
 
-def _relevance_tiers(term: str) -> list[tuple[str, list[Any]]]:
+def _relevance_tiers(term: str, vector: str) -> list[tuple[str, list[Any]]]:
     """The full-text matches by relevance, best first, as disjoint clauses.
 
     An exact SKU; full text matching the name; full text matching elsewhere
     (description, SKUs). `_search` adds the typo matches after them.
+    `vector`: the search document as the clauses read it (`_VECTOR` or `_WALKED`).
     """
     not_sku = f"NOT {_SKU_MATCH}"
-    full_text = f"p.search_vector @@ {_TSQUERY}"
-    in_name = f"{_NAME_VECTOR} @@ {_TSQUERY}"
-    params = [term, term.upper(), term, term]
+    params = [term, term.upper(), *[term] * vector.count("<query>")]
     return [
         (_SKU_MATCH, [term, term.upper()]),
-        (f"{not_sku} AND {full_text} AND {in_name}", params),
-        (f"{not_sku} AND {full_text} AND NOT {in_name}", params),
+        (f"{not_sku} AND {_match(vector, _TSQUERY, in_name=True)}", params),
+        (f"{not_sku} AND {_match(vector, _TSQUERY, in_name=False)}", params),
     ]
 
 
@@ -203,6 +222,45 @@ def product_count(
         return int(cursor.fetchone()[0])
 
 
+def search_sample(
+    *,
+    filters: Mapping[str, Any],
+    staff: bool,
+    categories: Sequence[int] | None,
+    page_size: int,
+    limit: int,
+) -> tuple[int, tuple[int, ...]]:
+    """A search's matches counted no further than `limit`: their number, and per tier.
+
+    The tiers are those of the page by relevance (`product_rows`): how many
+    of the counted matches fall in each tells how dense each tier is.
+    `page_size`: the page shown, which decides whether typos match.
+    """
+    prefix, where, params, search = _statement(
+        filters, staff=staff, categories=categories, page_size=page_size
+    )
+    assert search is not None, "a search needs a term"
+    # The tiers of `_relevance_tiers` (an exact SKU counts with its full-text tier:
+    # it is read by its own index anyway), then the typo matches.
+    tiers = (
+        f"CASE WHEN NOT coalesce(p.search_vector @@ {_TSQUERY}, false) THEN 3 "
+        f"WHEN {_NAME_VECTOR} @@ {_TSQUERY} THEN 1 ELSE 2 END"
+    )
+    per_tier = ", ".join(f"count(*) FILTER (WHERE t = {tier})" for tier in range(4))
+    sql = (
+        f"{prefix}SELECT count(*), {per_tier} FROM (SELECT {tiers} AS t "  # noqa: S608  # nosec B608
+        f"FROM catalog_product p WHERE {where} LIMIT %s) m"
+    )
+    # The CASE comes before the WHERE in the statement: its parameters too.
+    prefix_params = search.prefix[1]
+    rest = params[len(prefix_params) :]
+    term = (filters.get("search") or "").strip()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*prefix_params, term, term, *rest, limit])
+        total, *tiers_seen = cursor.fetchone()
+    return int(total), tuple(int(n) for n in tiers_seen)
+
+
 HISTOGRAM_MAX = 5_000
 
 
@@ -245,11 +303,15 @@ def product_rows(
     limit: int,
     offset: int,
     page_size: int | None = None,
+    walk: Sequence[bool] = (),
 ) -> list[dict[str, Any]]:
     """One page of products as rows for `product_item` (field name -> value).
 
     `page_size`: the page shown (default `limit`), which decides whether a
-    search matches typos (`_search`).
+    search matches typos (`_search`). `walk`: per tier of a search by
+    relevance, whether to read it in primary-key order (a tier with many
+    matches: the page's rows come first) rather than through the GIN index
+    (few matches); see `search_sample`.
     """
     prefix, where, params, search = _statement(
         filters, staff=staff, categories=categories, page_size=page_size or limit
@@ -258,7 +320,7 @@ def product_rows(
     columns = ", ".join(_column(f, joined=False) for f in fields)
     if search is not None and not filters.get("ordering"):
         scope = _where(filters, staff=staff, categories=categories)
-        sql, params = _by_relevance(search, scope, columns, limit=limit, offset=offset)
+        sql, params = _by_relevance(search, scope, columns, limit=limit, offset=offset, walk=walk)
     else:
         sql = (
             f"{prefix}SELECT {columns} FROM catalog_product p WHERE {where} "  # noqa: S608  # nosec B608
@@ -273,7 +335,13 @@ def product_rows(
 
 
 def _by_relevance(
-    search: _Search, scope: tuple[str, list[Any]], columns: str, *, limit: int, offset: int
+    search: _Search,
+    scope: tuple[str, list[Any]],
+    columns: str,
+    *,
+    limit: int,
+    offset: int,
+    walk: Sequence[bool],
 ) -> tuple[str, list[Any]]:
     """A page of a search's matches by relevance: its tiers in turn.
 
@@ -283,7 +351,9 @@ def _by_relevance(
     rows, without ranking (or even reading) every product that has it.
     """
     branches, params = [], list(search.prefix[1])
-    for tier, (clause, clause_params) in enumerate(search.tiers):
+    for tier, indexed in enumerate(search.tiers):
+        walked = tier < len(walk) and walk[tier]
+        clause, clause_params = search.walks[tier] if walked else indexed
         branches.append(
             f"(SELECT {tier} AS tier, p.id FROM catalog_product p "  # noqa: S608  # nosec B608
             f"WHERE {scope[0]} AND {clause} ORDER BY p.id DESC LIMIT %s)"

@@ -48,7 +48,23 @@ CREATE TRIGGER catalog_product_words_renamed
     EXECUTE FUNCTION catalog_product_words_renamed();
 """
 
+# A search tier with many matches is read in primary-key order, the page's newest
+# rows first (catalog.listing.sql). PostgreSQL picks that over a scan and a sort
+# only when it sees the test as costly per row and not too selective: one
+# function call (plpgsql, so that it is not inlined) says both. `in_name`: the
+# query must (true) or must not (false) match the name's part (weight A).
+WALK_MATCH = """
+CREATE OR REPLACE FUNCTION catalog_search_walk_match(
+    document tsvector, query tsquery, in_name boolean
+) RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
+BEGIN
+    RETURN document @@ query AND (ts_filter(document, '{a}') @@ query) = in_name;
+END
+$$;
+"""
+
 BACKWARD = """
+DROP FUNCTION IF EXISTS catalog_search_walk_match(tsvector, tsquery, boolean);
 DROP TRIGGER IF EXISTS catalog_product_words_renamed ON catalog_product;
 DROP TRIGGER IF EXISTS catalog_product_words_inserted ON catalog_product;
 DROP FUNCTION IF EXISTS catalog_product_words_renamed();
@@ -84,7 +100,7 @@ class Migration(migrations.Migration):
         ),
         migrations.RunSQL(
             # The names saved before this migration.
-            sql=[FORWARD, WORDS_OF.format(source="catalog_product")],
+            sql=[FORWARD, WALK_MATCH, WORDS_OF.format(source="catalog_product")],
             reverse_sql=[BACKWARD],
         ),
     ]

@@ -11,9 +11,9 @@ from catalog import services
 from catalog.listing import SEARCH_COUNT_MAX
 from catalog.listing import sql as product_sql
 from catalog.models import Category, Product, SearchWord
+from tests.catalog import reference
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from tests.catalog.test_concurrency import run_threads
-from tests.catalog.test_product_sql_plans import _plan
 from tests.contract.schema import openapi
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +115,8 @@ def test_a_search_serves_no_page_past_its_bound(api_client, many_lamps):
     straddling = search(api_client, "lamp", page_size=30, page=34)
     assert (len(straddling["results"]), straddling["count"]) == (10, 1000)
     assert straddling["count_exact"] is False
+    _, expected = reference.product_rows(filters={"search": "lamp"}, staff=False, page_size=30)
+    assert slugs(straddling) == [row["slug"] for row in expected[990:1000]]
 
 
 def test_lists_without_search_count_exactly(api_client, many_lamps):
@@ -123,16 +125,32 @@ def test_lists_without_search_count_exactly(api_client, many_lamps):
     assert api_client.get(URL, {"page": 51}).json()["results"]
 
 
-def test_a_broad_search_reads_its_page_without_reading_every_match(many_lamps):
-    """The first tier's newest rows answer the page: the plan stops early, no sort of all."""
+def test_a_broad_search_walks_its_dense_tier_in_key_order(many_lamps):
+    """A tier that holds most matches is read newest first and stops at the page: no sort."""
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE catalog_product")
-    plan = _plan(
-        lambda: product_sql.product_rows(
-            filters={"search": "lamp"}, staff=False, categories=None, limit=20, offset=0
+    seen = []
+
+    def capture(execute, sql, params, many, context):
+        seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        rows = product_sql.product_rows(
+            filters={"search": "lamp"},
+            staff=False,
+            categories=None,
+            limit=20,
+            offset=0,
+            walk=(False, True, False),
         )
-    )
-    assert "Append" in plan and "Parallel" not in plan, plan
+    ((sql, params),) = seen
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}", params)  # our own query
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan Backward using catalog_product_pkey" in plan, plan
+    assert "Parallel" not in plan, plan
+    assert [row["slug"] for row in rows] == ["b-0", *(f"a-{i}" for i in range(999, 980, -1))]
 
 
 def test_the_schema_describes_count_exact():
