@@ -48,8 +48,6 @@ class ProductListing:
         self.memo = memo
         self.term = (filters.get("search") or "").strip()
         self._categories: list[int] | None = None
-        # A search's match count when a short page showed it (not bounded then).
-        self._seen_total: int | None = None
         self._sampled: tuple[int, tuple[int, ...]] | None = None
 
     def _memoized[T](self, scope: str, compute: Callable[[], T]) -> T:
@@ -93,42 +91,54 @@ class ProductListing:
             self._sampled = self._memoized(f"search-sample:{self.page_size}", compute)
         return self._sampled
 
-    def _walks(self) -> tuple[bool, ...]:
-        """Per tier, whether the page reads it in primary-key order (sql.product_rows).
+    def _reads(self) -> tuple[str, ...]:
+        """How the page reads each tier (sql.product_rows), from the counted sample.
 
-        When the search matches more than it counts, a tier that holds many of
-        the counted matches is dense enough for the newest rows to fill the
-        page soon; any other tier is read through the index, its matches being
-        few (or the search's: at most SEARCH_COUNT_MAX + 1).
+        A tier none of the counted matches fall in is skipped: it is empty when
+        every match was counted, and holds almost none of them otherwise. When
+        the search matches more than it counts, a tier that holds many of the
+        counted matches is dense enough for its newest rows to fill the page
+        soon: it is walked in primary-key order. Any other tier is read through
+        the index: it has few matches. The exact SKU's tier is always read.
         """
         total, tiers = self._sample()
-        return tuple(total > SEARCH_COUNT_MAX and n >= WALK_SAMPLE_MIN for n in tiers)
+        reads = [sql.INDEX]
+        for seen in tiers[1:]:
+            if seen == 0:
+                reads.append(sql.SKIP)
+            elif total > SEARCH_COUNT_MAX and seen >= WALK_SAMPLE_MIN:
+                reads.append(sql.WALK)
+            else:
+                reads.append(sql.INDEX)
+        return tuple(reads)
 
     def rows(self, limit: int, offset: int) -> list[dict[str, Any]]:
-        """Rows for `product_item`: field name -> database value."""
-        walk: tuple[bool, ...] = ()
+        """Rows for `product_item`: field name -> database value.
+
+        A search is counted first (its bounded sample): past its matches there
+        is no row to read, and how it reads its page depends on their number.
+        """
+        reads: tuple[str, ...] = ()
+        few = False
         if self.term:
             # A search serves its first SEARCH_COUNT_MAX matches only.
             limit = min(limit, max(0, SEARCH_COUNT_MAX - offset))
-            if not self.filters.get("ordering"):
-                # By relevance: counted first, to pick how each tier is read.
-                if offset >= self._search_total():
-                    limit = 0
-                walk = self._walks()
+            if offset >= self._search_total():
+                limit = 0
             if limit == 0:
                 return []
-        rows = sql.product_rows(
+            reads = self._reads()
+            few = self._search_total() <= SEARCH_COUNT_MAX
+        return sql.product_rows(
             filters=self.filters,
             staff=self.staff,
             categories=self._category_ids(),
             limit=limit,
             offset=offset,
             page_size=self.page_size,
-            walk=walk,
+            reads=reads,
+            few=few,
         )
-        if self.term and len(rows) < limit and (rows or offset == 0):
-            self._seen_total = offset + len(rows)
-        return rows
 
     def items(self, limit: int, offset: int) -> list[dict[str, Any]]:
         """A page of answers (`product_item` of each row)."""
@@ -136,8 +146,6 @@ class ProductListing:
 
     def _search_total(self) -> int:
         """The search's matches, up to SEARCH_COUNT_MAX + 1."""
-        if self._seen_total is not None:
-            return self._seen_total
         return self._sample()[0]
 
     def _count(self) -> int:

@@ -51,6 +51,8 @@ _CORRECTIONS = (  # constant fragments; the words are bound parameters
     "ORDER BY t.term <<-> word, word LIMIT %s) s GROUP BY t.n) a HAVING count(*) = %s"
 )
 _TYPO_QUERY = "(SELECT q FROM typo)"
+# How a page by relevance reads a tier (product_rows).
+WALK, INDEX, SKIP = "walk", "index", "skip"
 # A match of the search document and of its name part (`<query>`; `<in_name>`:
 # whether the name matches), as its GIN index reads it, and as one test that
 # costs enough per row (migration 0016) for PostgreSQL to read the primary key
@@ -79,8 +81,9 @@ class _Search:
     (empty without wanted words); `match`: every match; `tiers`: the matches
     by relevance, best first, as disjoint clauses (`_relevance_tiers`), as
     the search document's GIN index reads them; `walks`: the same clauses
-    over an expression no index has, so that PostgreSQL reads the primary key
-    in order and stops at the page (for a tier with many matches).
+    as one costly function no index serves (`_WALKED`), so that PostgreSQL
+    reads the primary key in order and stops at the page (for a tier with
+    many matches).
     """
 
     prefix: tuple[str, list[Any]]
@@ -303,15 +306,19 @@ def product_rows(
     limit: int,
     offset: int,
     page_size: int | None = None,
-    walk: Sequence[bool] = (),
+    reads: Sequence[str] = (),
+    few: bool = False,
 ) -> list[dict[str, Any]]:
     """One page of products as rows for `product_item` (field name -> value).
 
     `page_size`: the page shown (default `limit`), which decides whether a
-    search matches typos (`_search`). `walk`: per tier of a search by
-    relevance, whether to read it in primary-key order (a tier with many
-    matches: the page's rows come first) rather than through the GIN index
-    (few matches); see `search_sample`.
+    search matches typos (`_search`). `reads`: per tier of a search by
+    relevance, how to read it (see `search_sample`): WALK in primary-key
+    order (many matches: the page's newest rows come first), INDEX through
+    the GIN index then sorted (few matches), SKIP (none); INDEX by default.
+    `few`: a search in another order matches few products (at most
+    SEARCH_COUNT_MAX): they are all read through the index, then sorted,
+    rather than found by walking the ordering's index.
     """
     prefix, where, params, search = _statement(
         filters, staff=staff, categories=categories, page_size=page_size or limit
@@ -320,7 +327,16 @@ def product_rows(
     columns = ", ".join(_column(f, joined=False) for f in fields)
     if search is not None and not filters.get("ordering"):
         scope = _where(filters, staff=staff, categories=categories)
-        sql, params = _by_relevance(search, scope, columns, limit=limit, offset=offset, walk=walk)
+        sql, params = _by_relevance(search, scope, columns, limit=limit, offset=offset, reads=reads)
+    elif search is not None and few:
+        # Materialised: the planner cannot walk the ordering's index looking for them.
+        matched = f"{prefix.rstrip()}," if prefix else "WITH"
+        sql = (
+            f"{matched} matched AS MATERIALIZED (SELECT p.id FROM catalog_product p "  # noqa: S608  # nosec B608
+            f"WHERE {where}) SELECT {columns} FROM matched m JOIN catalog_product p "
+            f"ON p.id = m.id ORDER BY {order_sql(filters.get('ordering'))} LIMIT %s OFFSET %s"
+        )
+        params += [limit, offset]
     else:
         sql = (
             f"{prefix}SELECT {columns} FROM catalog_product p WHERE {where} "  # noqa: S608  # nosec B608
@@ -341,7 +357,7 @@ def _by_relevance(
     *,
     limit: int,
     offset: int,
-    walk: Sequence[bool],
+    reads: Sequence[str],
 ) -> tuple[str, list[Any]]:
     """A page of a search's matches by relevance: its tiers in turn.
 
@@ -352,13 +368,20 @@ def _by_relevance(
     """
     branches, params = [], list(search.prefix[1])
     for tier, indexed in enumerate(search.tiers):
-        walked = tier < len(walk) and walk[tier]
-        clause, clause_params = search.walks[tier] if walked else indexed
+        read = reads[tier] if tier < len(reads) else INDEX
+        if read == SKIP:
+            continue
+        clause, clause_params = search.walks[tier] if read == WALK else indexed
+        # Through the index, the rows are sorted: `+ 0` keeps the planner from
+        # walking the primary key through a tier that may hold few of them.
+        order = "p.id DESC" if read == WALK else "p.id + 0 DESC"
         branches.append(
             f"(SELECT {tier} AS tier, p.id FROM catalog_product p "  # noqa: S608  # nosec B608
-            f"WHERE {scope[0]} AND {clause} ORDER BY p.id DESC LIMIT %s)"
+            f"WHERE {scope[0]} AND {clause} ORDER BY {order} LIMIT %s)"
         )
         params += [*scope[1], *clause_params, offset + limit]
+    if not branches:
+        branches.append("(SELECT 0 AS tier, 0::bigint AS id WHERE false)")
     # LIMIT and OFFSET apply to the tiers in turn; the outer ORDER BY sorts the page only.
     sql = (
         f"{search.prefix[0]}SELECT {columns} FROM ({' UNION ALL '.join(branches)} "  # noqa: S608  # nosec B608

@@ -142,7 +142,7 @@ def test_a_broad_search_walks_its_dense_tier_in_key_order(many_lamps):
             categories=None,
             limit=20,
             offset=0,
-            walk=(False, True, False),
+            reads=(product_sql.INDEX, product_sql.WALK, product_sql.SKIP, product_sql.SKIP),
         )
     ((sql, params),) = seen
     with connection.cursor() as cursor:
