@@ -19,9 +19,9 @@ from catalog.listing.memo import Memo
 # directly is cheaper: the histogram is built only at the HISTOGRAM_AFTER-th
 # price-range count of a generation.
 HISTOGRAM_AFTER = 4
-# A tier of a broad search holding at least this many of its counted matches
-# is read in primary-key order (ProductListing._walks).
-WALK_SAMPLE_MIN = 50
+# A tier of a broad search holding at least this many of its sampled matches
+# (sql.TIER_SAMPLE) is read in primary-key order (ProductListing._reads).
+WALK_SAMPLE_MIN = 10
 
 
 class ProductListing:
@@ -75,7 +75,7 @@ class ProductListing:
         return self._categories
 
     def _sample(self) -> tuple[int, tuple[int, ...]]:
-        """The search's matches up to SEARCH_COUNT_MAX + 1, and how many in each tier."""
+        """The search's matches up to SEARCH_COUNT_MAX + 1; the tiers of the first sampled."""
 
         def compute() -> tuple[int, tuple[int, ...]]:
             return sql.search_sample(
@@ -92,21 +92,23 @@ class ProductListing:
         return self._sampled
 
     def _reads(self) -> tuple[str, ...]:
-        """How the page reads each tier (sql.product_rows), from the counted sample.
+        """How the page reads each tier (sql.product_rows), from the sample's tiers.
 
-        A tier none of the counted matches fall in is skipped: it is empty when
-        every match was counted, and holds almost none of them otherwise. When
-        the search matches more than it counts, a tier that holds many of the
-        counted matches is dense enough for its newest rows to fill the page
-        soon: it is walked in primary-key order. Any other tier is read through
-        the index: it has few matches. The exact SKU's tier is always read.
+        A tier none of the sampled matches fall in is skipped when the sample
+        saw every match (it is empty), or when the search matches more than it
+        counts (it holds almost none of them). Then, a tier that holds many of
+        the sampled matches is dense enough for its newest rows to fill the
+        page soon: it is walked in primary-key order. Any other tier is read
+        through the index: it has few matches, or the search has (at most
+        SEARCH_COUNT_MAX). The exact SKU's tier is always read.
         """
         total, tiers = self._sample()
+        broad = total > SEARCH_COUNT_MAX
         reads = [sql.INDEX]
         for seen in tiers[1:]:
-            if seen == 0:
+            if seen == 0 and (broad or total <= sql.TIER_SAMPLE):
                 reads.append(sql.SKIP)
-            elif total > SEARCH_COUNT_MAX and seen >= WALK_SAMPLE_MIN:
+            elif broad and seen >= WALK_SAMPLE_MIN:
                 reads.append(sql.WALK)
             else:
                 reads.append(sql.INDEX)

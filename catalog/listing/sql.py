@@ -53,6 +53,8 @@ _CORRECTIONS = (  # constant fragments; the words are bound parameters
 _TYPO_QUERY = "(SELECT q FROM typo)"
 # How a page by relevance reads a tier (product_rows).
 WALK, INDEX, SKIP = "walk", "index", "skip"
+# How many of a search's matches search_sample tells the tier of.
+TIER_SAMPLE = 200
 # A match of the search document and of its name part (`<query>`; `<in_name>`:
 # whether the name matches), as its GIN index reads it, and as one test that
 # costs enough per row (migration 0016) for PostgreSQL to read the primary key
@@ -233,11 +235,12 @@ def search_sample(
     page_size: int,
     limit: int,
 ) -> tuple[int, tuple[int, ...]]:
-    """A search's matches counted no further than `limit`: their number, and per tier.
+    """A search's matches counted no further than `limit`, and how TIER_SAMPLE of them
+    fall into the tiers of the page by relevance (`product_rows`), in one statement.
 
-    The tiers are those of the page by relevance (`product_rows`): how many
-    of the counted matches fall in each tells how dense each tier is.
-    `page_size`: the page shown, which decides whether typos match.
+    Which tier a match is in costs more to tell than the match itself: only
+    the first TIER_SAMPLE are told. `page_size`: the page shown, which
+    decides whether typos match.
     """
     prefix, where, params, search = _statement(
         filters, staff=staff, categories=categories, page_size=page_size
@@ -251,15 +254,17 @@ def search_sample(
     )
     per_tier = ", ".join(f"count(*) FILTER (WHERE t = {tier})" for tier in range(4))
     sql = (
-        f"{prefix}SELECT count(*), {per_tier} FROM (SELECT {tiers} AS t "  # noqa: S608  # nosec B608
+        f"{prefix}SELECT (SELECT count(*) FROM (SELECT 1 FROM catalog_product p "  # noqa: S608  # nosec B608
+        f"WHERE {where} LIMIT %s) a), {per_tier} FROM (SELECT {tiers} AS t "
         f"FROM catalog_product p WHERE {where} LIMIT %s) m"
     )
-    # The CASE comes before the WHERE in the statement: its parameters too.
     prefix_params = search.prefix[1]
     rest = params[len(prefix_params) :]
     term = (filters.get("search") or "").strip()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*prefix_params, term, term, *rest, limit])
+        cursor.execute(
+            sql, [*prefix_params, *rest, limit, term, term, *rest, min(limit, TIER_SAMPLE)]
+        )
         total, *tiers_seen = cursor.fetchone()
     return int(total), tuple(int(n) for n in tiers_seen)
 
