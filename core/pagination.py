@@ -190,7 +190,7 @@ class BoundedCountPagination(PageNumberPagination):
     count_bound = 1_000
     count_exact: Callable[[], bool] | None = None
 
-    def paginate_rows(  # type: ignore[override]
+    def paginate_rows(
         self,
         request: Request,
         *,

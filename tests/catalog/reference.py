@@ -76,19 +76,18 @@ def _stocked() -> Coalesce:
 
 def _typo_query(words: list[str]) -> SearchQuery | None:
     """Each word as one of the name words most like it (SearchWord), all words required."""
-    query = None
+    query: SearchQuery | None = None
     for word in words:
         alternatives = list(
             SearchWord.objects.filter(word__trigram_word_similar=word)
-            .order_by(TrigramWordDistance(Value(word), "word"), "word")
+            .order_by(TrigramWordDistance(word, "word"), "word")
             .values_list("word", flat=True)[:TYPO_CORRECTIONS]
         )
         if not alternatives:
             return None
-        either = None
-        for alternative in alternatives:
-            one = SearchQuery(alternative, search_type="phrase", config=SEARCH_CONFIG)
-            either = one if either is None else either | one
+        either = SearchQuery(alternatives[0], search_type="phrase", config=SEARCH_CONFIG)
+        for alternative in alternatives[1:]:
+            either |= SearchQuery(alternative, search_type="phrase", config=SEARCH_CONFIG)
         query = either if query is None else query & either
     return query
 
