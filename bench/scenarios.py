@@ -96,17 +96,32 @@ def _list_paths(data: dict[str, Any], rng: random.Random, count: int) -> list[st
     return _distinct(lambda: _list_path(data, rng), count)
 
 
+def _typo(word: str, rng: random.Random) -> str:
+    """`word` with one typo past its first letter: a letter dropped, doubled or swapped."""
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.randrange(3)
+    if kind == 0:
+        return word[:i] + word[i + 1 :]
+    if kind == 1:
+        return word[:i] + word[i] + word[i:]
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+
+
 def _search_paths(
     words: list[str], categories: list[str], rng: random.Random, count: int
 ) -> list[str]:
-    """Distinct searches: one word or two, sometimes within a category or ordered by price."""
+    """Distinct searches: one word, two words, or one word with a typo; sometimes within a
+    category or ordered by price."""
     if not words:
         return []
 
     def make() -> str:
         term = rng.choice(words)
-        if rng.random() < 0.5:
+        kind = rng.random()
+        if kind < 1 / 3:
             term = f"{term}+{rng.choice(words)}"
+        elif kind < 2 / 3 and len(term) > 3:
+            term = _typo(term, rng)
         category = rng.choice(categories) if categories and rng.random() < 0.2 else ""
         ordering = rng.choice(["", "", "", "price", "-created_at"])
         return f"{API}/products/?" + _query(search=term, category=category, ordering=ordering)

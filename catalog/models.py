@@ -174,3 +174,24 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant_id} {self.delta:+d} ({self.kind})"
+
+
+class SearchWord(models.Model):
+    """A word of some product's name: the dictionary typo-tolerant search corrects against.
+
+    Kept by triggers on catalog_product (migration 0016): every word of every
+    name ever saved, lowercased (PostgreSQL's `simple` text search parser).
+    Never deleted: a word no product has any more corrects to nothing that
+    matches, and the table stays as small as the vocabulary of the names.
+    """
+
+    word = models.CharField(max_length=255, primary_key=True)
+
+    class Meta:
+        indexes = [
+            # A misspelt word finds its neighbours (`word %> 'hodie'`) through trigrams.
+            GinIndex(OpClass("word", name="gin_trgm_ops"), name="searchword_trgm_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.word

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator as DjangoPaginator
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination as BasePageNumberPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
@@ -109,6 +110,10 @@ class PageNumberPagination(BasePageNumberPagination):
                 )
         return parameters
 
+    def page_size_for(self, page: PageRequest) -> int:
+        """The rows a page of `page` holds (the default, or the size asked for, capped)."""
+        return self.page_size if page.size is None else min(page.size, self.max_page_size)
+
     def paginate_rows(
         self,
         request: Request,
@@ -134,7 +139,7 @@ class PageNumberPagination(BasePageNumberPagination):
         if page is None:
             raw = request.query_params.get(self.page_query_param)
             page = page_request(raw, request.query_params.get(self.page_size_query_param))
-        size = self.page_size if page.size is None else min(page.size, self.max_page_size)
+        size = self.page_size_for(page)
         number = None if page.number == LAST_PAGE else int(page.number or 1)
         total: int | None = None
         rows: list[Any] | None = None
@@ -171,3 +176,60 @@ class _CountedPaginator(DjangoPaginator):
     def __init__(self, count: int, per_page: int) -> None:
         super().__init__((), per_page)
         self.count = count  # a cached_property on Django's paginator, set in advance
+
+
+class BoundedCountPagination(PageNumberPagination):
+    """PageNumberPagination for lists whose count may stop at a bound (a search's matches).
+
+    `paginate_rows(count_exact=...)`: when it answers False, the count is the
+    bound, not every match, and the page says so with `"count_exact": false`
+    after `count`; the key is absent otherwise.
+    """
+
+    # The bound, as the schema describes it (set by a subclass).
+    count_bound = 1_000
+    count_exact: Callable[[], bool] | None = None
+
+    def paginate_rows(
+        self,
+        request: Request,
+        *,
+        fetch: Callable[[int, int], list[Any]],
+        count: Callable[[], int],
+        page: PageRequest | None = None,
+        link_query: str | None = None,
+        count_exact: Callable[[], bool] | None = None,
+    ) -> list[Any]:
+        self.count_exact = count_exact
+        return super().paginate_rows(
+            request, fetch=fetch, count=count, page=page, link_query=link_query
+        )
+
+    def get_paginated_response(self, data: Any) -> Response:
+        response = super().get_paginated_response(data)
+        if self.count_exact is not None and not self.count_exact():
+            body = response.data
+            response.data = {"count": body["count"], "count_exact": False, **body}
+        return response
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paginated = super().get_paginated_response_schema(schema)
+        properties = paginated["properties"]
+        paginated["properties"] = {
+            "count": {
+                **properties["count"],
+                "description": (
+                    f"How many results match; a search counts up to {self.count_bound:,} "
+                    "matches (then `count_exact` is false and no page past them is served)."
+                ),
+            },
+            "count_exact": {
+                "type": "boolean",
+                "description": (
+                    "Present, and false, only when a search matched more than `count` "
+                    "results: `count` is then the bound, not every match."
+                ),
+            },
+            **{name: value for name, value in properties.items() if name != "count"},
+        }
+        return paginated

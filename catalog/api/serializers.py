@@ -94,8 +94,12 @@ class ProductListParamsSerializer(serializers.Serializer):
         max_length=200,
         help_text=(
             "Full text over name, description and SKU (web-search syntax: quotes, "
-            "`or`, `-word`); an exact SKU match comes first, then the best match. "
-            "Typos and partial words also match."
+            "`or`, `-word`); an exact SKU match comes first, then matches in the name, "
+            "then the others, newest first within each. Only when full text finds fewer "
+            "matches than the page holds do names with typos or beginnings of the words "
+            "match too (after every full-text match). A search counts up to 1,000 "
+            "matches: past that `count` is 1,000, the page says `count_exact: false`, "
+            "and no page past the 1,000th match is served."
         ),
     )
     category = serializers.SlugField(

@@ -33,8 +33,14 @@ from catalog.api.permissions import (
 )
 from catalog.models import Category, Product, Variant
 from core.cursor import wants_cursor_page
-from core.pagination import PageNumberPagination
+from core.pagination import BoundedCountPagination
 from core.replicas import replica_reads
+
+
+class ProductPagination(BoundedCountPagination):
+    """A search counts its matches up to SEARCH_COUNT_MAX (`count_exact: false` past it)."""
+
+    count_bound = listing.SEARCH_COUNT_MAX
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -206,6 +212,7 @@ class ProductViewSet(CatalogViewSet):
     serializer_class = s.ProductInputSerializer
 
     queryset = Product.objects.all()
+    pagination_class = ProductPagination
     # The response cache's scope per action, and how the action parses its query
     # (None: it reads none). catalog.api.fastpath reads them.
     cache_scopes: dict[str, tuple[str, Callable[[QueryDict], ProductListQuery] | None]] = {
@@ -252,15 +259,21 @@ class ProductViewSet(CatalogViewSet):
 
         def build(staff: bool, generation: int | None) -> Any:
             memo = None if generation is None else self.listing_memo.at(generation)
-            products = listing.ProductListing(filters=query.filters, staff=staff, memo=memo)
             paginator = self.paginator
-            assert isinstance(paginator, PageNumberPagination)
+            assert isinstance(paginator, ProductPagination)
+            products = listing.ProductListing(
+                filters=query.filters,
+                staff=staff,
+                page_size=paginator.page_size_for(query.page),
+                memo=memo,
+            )
             items = paginator.paginate_rows(
                 request,
                 fetch=products.items,
                 count=products.count,
                 page=query.page,
                 link_query=query.links,
+                count_exact=products.count_exact,
             )
             return self.get_paginated_response(items).data
 

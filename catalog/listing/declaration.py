@@ -182,6 +182,11 @@ ROW_FILTERS: Mapping[str, Callable[[Any], tuple[str, list[Any]]]] = MappingProxy
 HISTOGRAM_FILTERS = frozenset({"min_price", "max_price", "in_stock"})
 
 SEARCH_CONFIG = "english"
+# A search page counts its matches exactly up to this many; past it the page
+# says `count_exact: false`, its `count` is this number and no page past it is
+# served (counting, or ranking, every match of a broad search costs as much as
+# the catalog is large).
+SEARCH_COUNT_MAX = 1_000
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """The product list and a product's page, as answers (dicts), from catalog.listing.sql."""
 
+from collections.abc import Callable
 from typing import Any
 
 from catalog.listing import sql
 from catalog.listing.declaration import (
     HISTOGRAM_FILTERS,
+    SEARCH_COUNT_MAX,
     ProductFilters,
     product_item,
     variant_item,
@@ -17,6 +19,9 @@ from catalog.listing.memo import Memo
 # directly is cheaper: the histogram is built only at the HISTOGRAM_AFTER-th
 # price-range count of a generation.
 HISTOGRAM_AFTER = 4
+# A tier of a broad search holding at least this many of its sampled matches
+# (sql.TIER_SAMPLE) is read in primary-key order (ProductListing._reads).
+WALK_SAMPLE_MIN = 10
 
 
 class ProductListing:
@@ -26,14 +31,35 @@ class ProductListing:
     keep what answers of the same catalog generation share (the subtree, the
     count, which depends on the filters only: not the page, not the
     ordering); without one (staff, the cache down) everything is computed.
+
+    A search is full text first: typo matching joins in only when full text
+    finds fewer matches than `page_size`, the page the caller shows. Its
+    count is bounded: up to SEARCH_COUNT_MAX matches exactly; past that
+    `count()` is SEARCH_COUNT_MAX, `count_exact()` false, and no row past
+    it is served.
     """
 
-    def __init__(self, *, filters: ProductFilters, staff: bool, memo: Memo | None = None) -> None:
+    def __init__(
+        self, *, filters: ProductFilters, staff: bool, page_size: int, memo: Memo | None = None
+    ) -> None:
         self.filters = filters
         self.staff = staff
+        self.page_size = page_size
         self.memo = memo
+        self.term = (filters.get("search") or "").strip()
         self._categories: list[int] | None = None
-        self._total: int | None = None
+        self._sampled: tuple[int, tuple[int, ...]] | None = None
+
+    def _memoized[T](self, scope: str, compute: Callable[[], T]) -> T:
+        """`compute()`, kept per generation under `scope` and the filters (the page aside)."""
+        if self.memo is None:
+            return compute()
+        parts = sorted(
+            (name, str(value))
+            for name, value in self.filters.items()
+            if name != "ordering" and value is not None and value != ""
+        )
+        return self.memo.get(scope=scope, parts=repr((self.staff, parts)), compute=compute)
 
     def _category_ids(self) -> list[int] | None:
         slug = self.filters.get("category")
@@ -48,20 +74,81 @@ class ProductListing:
                 )
         return self._categories
 
+    def _sample(self) -> tuple[int, tuple[int, ...]]:
+        """The search's matches up to SEARCH_COUNT_MAX + 1; the tiers of the first sampled."""
+
+        def compute() -> tuple[int, tuple[int, ...]]:
+            return sql.search_sample(
+                filters=self.filters,
+                staff=self.staff,
+                categories=self._category_ids(),
+                page_size=self.page_size,
+                limit=SEARCH_COUNT_MAX + 1,
+            )
+
+        if self._sampled is None:
+            # Whether typos match depends on the page size: part of the key.
+            self._sampled = self._memoized(f"search-sample:{self.page_size}", compute)
+        return self._sampled
+
+    def _reads(self) -> tuple[str, ...]:
+        """How the page reads each tier (sql.product_rows), from the sample's tiers.
+
+        A tier none of the sampled matches fall in is skipped when the sample
+        saw every match (it is empty), or when the search matches more than it
+        counts (it holds almost none of them). Then, a tier that holds many of
+        the sampled matches is dense enough for its newest rows to fill the
+        page soon: it is walked in primary-key order. Any other tier is read
+        through the index: it has few matches, or the search has (at most
+        SEARCH_COUNT_MAX). The exact SKU's tier is always read.
+        """
+        total, tiers = self._sample()
+        broad = total > SEARCH_COUNT_MAX
+        reads = [sql.INDEX]
+        for seen in tiers[1:]:
+            if seen == 0 and (broad or total <= sql.TIER_SAMPLE):
+                reads.append(sql.SKIP)
+            elif broad and seen >= WALK_SAMPLE_MIN:
+                reads.append(sql.WALK)
+            else:
+                reads.append(sql.INDEX)
+        return tuple(reads)
+
     def rows(self, limit: int, offset: int) -> list[dict[str, Any]]:
-        """Rows for `product_item`: field name -> database value."""
-        rows, self._total = sql.product_rows(
+        """Rows for `product_item`: field name -> database value.
+
+        A search is counted first (its bounded sample): past its matches there
+        is no row to read, and how it reads its page depends on their number.
+        """
+        reads: tuple[str, ...] = ()
+        few = False
+        if self.term:
+            # A search serves its first SEARCH_COUNT_MAX matches only.
+            limit = min(limit, max(0, SEARCH_COUNT_MAX - offset))
+            if offset >= self._search_total():
+                limit = 0
+            if limit == 0:
+                return []
+            reads = self._reads()
+            few = self._search_total() <= SEARCH_COUNT_MAX
+        return sql.product_rows(
             filters=self.filters,
             staff=self.staff,
             categories=self._category_ids(),
             limit=limit,
             offset=offset,
+            page_size=self.page_size,
+            reads=reads,
+            few=few,
         )
-        return rows
 
     def items(self, limit: int, offset: int) -> list[dict[str, Any]]:
         """A page of answers (`product_item` of each row)."""
         return [product_item(row, staff=self.staff) for row in self.rows(limit, offset)]
+
+    def _search_total(self) -> int:
+        """The search's matches, up to SEARCH_COUNT_MAX + 1."""
+        return self._sample()[0]
 
     def _count(self) -> int:
         memo = self.memo
@@ -89,16 +176,14 @@ class ProductListing:
         )
 
     def count(self) -> int:
-        if self._total is not None:  # counted with the page (a search)
-            return self._total
-        if self.memo is None:
-            return self._count()
-        parts = sorted(
-            (name, str(value))
-            for name, value in self.filters.items()
-            if name != "ordering" and value is not None and value != ""
-        )
-        return self.memo.get(scope="count", parts=repr((self.staff, parts)), compute=self._count)
+        """How many products match; a search's count stops at SEARCH_COUNT_MAX."""
+        if self.term:
+            return min(self._search_total(), SEARCH_COUNT_MAX)
+        return self._memoized("count", self._count)
+
+    def count_exact(self) -> bool:
+        """False when a search matches more than SEARCH_COUNT_MAX products (`count` is capped)."""
+        return not self.term or self._search_total() <= SEARCH_COUNT_MAX
 
 
 def product_detail(*, slug: str, staff: bool) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ reads would (core.replicas.read_connection: a replica inside a replica scope).
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +31,40 @@ from core.replicas import read_connection
 
 _SKU_MATCH = "p.id = ANY(ARRAY(SELECT product_id FROM catalog_variant WHERE sku = %s OR sku = %s))"
 _TSQUERY = f"websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
+# The name's part of the search document (weight A, migration 0002).
+_NAME_VECTOR = "ts_filter(p.search_vector, '{a}')"
 _WITH_CATEGORY = "catalog_product p JOIN catalog_category c ON c.id = p.category_id"
+# How many name words one misspelt word may stand for.
+TYPO_CORRECTIONS = 5
+# A name word as one quoted operand of to_tsquery (normalised there by the search config).
+_QUOTED_WORD = r"'''' || replace(replace(s.word, '\', '\\'), '''', '''''') || ''''"
+# The typo query of the search's wanted words: each word stands for the few name
+# words (catalog_searchword) most like it by trigram word similarity, above
+# the `pg_trgm.word_similarity_threshold` setting, and all words are required:
+# `('hoodie' | 'hoddie') & ('lamp')`. NULL when a word is like no name word.
+_CORRECTIONS = (  # constant fragments; the words are bound parameters
+    f"SELECT to_tsquery("  # noqa: S608  # nosec B608
+    f"'{SEARCH_CONFIG}'::regconfig, string_agg(alternatives, ' & ')) FROM ("
+    f"SELECT '(' || string_agg({_QUOTED_WORD}, ' | ') || ')' AS alternatives "
+    "FROM unnest(%s::text[]) WITH ORDINALITY AS t(term, n) "
+    "CROSS JOIN LATERAL (SELECT word FROM catalog_searchword WHERE word %%> t.term "
+    "ORDER BY t.term <<-> word, word LIMIT %s) s GROUP BY t.n) a HAVING count(*) = %s"
+)
+_TYPO_QUERY = "(SELECT q FROM typo)"
+# How a page by relevance reads a tier (product_rows).
+WALK, INDEX, SKIP = "walk", "index", "skip"
+# How many of a search's matches search_sample tells the tier of.
+TIER_SAMPLE = 200
+# A match of the search document and of its name part (`<query>`; `<in_name>`:
+# whether the name matches), as its GIN index reads it, and as one test that
+# costs enough per row (migration 0016) for PostgreSQL to read the primary key
+# in order and stop at the page, rather than scan and sort.
+_VECTOR = f"p.search_vector @@ <query> AND ({_NAME_VECTOR} @@ <query>) = <in_name>"
+_WALKED = "catalog_search_walk_match(p.search_vector, <query>, <in_name>)"
+
+
+def _match(vector: str, query: str, *, in_name: bool) -> str:
+    return vector.replace("<query>", query).replace("<in_name>", str(in_name).lower())
 
 
 def _column(field: Field, *, joined: bool) -> str:
@@ -41,29 +75,77 @@ def _column(field: Field, *, joined: bool) -> str:
     return str(field.sql)
 
 
-def _search_where(term: str) -> tuple[str, list[Any]]:
-    """Exact SKU, or full text, or a typo/partial word of the name (not an excluded word)."""
-    search = search_terms(term)
-    params: list[Any] = [term, term.upper(), term]
-    if not search.wanted:
-        return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY})", params
-    fuzzy = "p.name %%> %s"
-    params.append(search.wanted)
-    if search.excluded:
-        fuzzy += f" AND NOT (p.search_vector @@ {_TSQUERY} AND p.search_vector IS NOT NULL)"
-        params.append(" or ".join(search.excluded))
-    return f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY} OR ({fuzzy}))", params
+@dataclass(frozen=True)
+class _Search:
+    """The SQL of one search: what its statements start with, what it matches, its tiers.
+
+    `prefix`: the WITH clause computing the typo query once per statement
+    (empty without wanted words); `match`: every match; `tiers`: the matches
+    by relevance, best first, as disjoint clauses (`_relevance_tiers`), as
+    the search document's GIN index reads them; `walks`: the same clauses
+    as one costly function no index serves (`_WALKED`), so that PostgreSQL
+    reads the primary key in order and stops at the page (for a tier with
+    many matches).
+    """
+
+    prefix: tuple[str, list[Any]]
+    match: tuple[str, list[Any]]
+    tiers: list[tuple[str, list[Any]]]
+    walks: list[tuple[str, list[Any]]]
 
 
-def _search_order(term: str) -> tuple[str, list[Any]]:
-    """Exact SKU first, then full-text rank, then word similarity of the name."""
+def _search(term: str, *, page_size: int, scope: tuple[str, list[Any]]) -> _Search:
+    """Full text (or an exact SKU); typo matches of the name when full text finds fewer
+    than `page_size` among the products of `scope` (the filters' WHERE).
+
+    One statement decides and corrects: the typo query is a materialised CTE,
+    read only by a clause that needs it; it counts the full-text matches (no
+    further than a page) and, only when they are fewer, corrects the words.
+    """
+    full_text = (f"({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY})", [term, term.upper(), term])
     search = search_terms(term)
-    params: list[Any] = [term, term.upper(), term]
-    sql = f"({_SKU_MATCH}) DESC, ts_rank(p.search_vector, {_TSQUERY}) DESC, "
-    if search.wanted:  # else the same for every row
-        sql += "WORD_SIMILARITY(%s, p.name) DESC, "
-        params.append(search.wanted)
-    return sql + "p.id DESC", params
+    words = [w.lower() for w in search.wanted.split()]
+    tiers, walks = _relevance_tiers(term, _VECTOR), _relevance_tiers(term, _WALKED)
+    if not words:
+        return _Search(prefix=("", []), match=full_text, tiers=tiers, walks=walks)
+    guard = (
+        f"(SELECT count(*) FROM (SELECT 1 FROM catalog_product p WHERE {scope[0]} "  # noqa: S608  # nosec B608
+        f"AND {full_text[0]} LIMIT %s) f) < %s"
+    )
+    prefix = (
+        f"WITH typo(q) AS MATERIALIZED (SELECT CASE WHEN {guard} THEN ({_CORRECTIONS}) END) ",
+        [*scope[1], *full_text[1], page_size, page_size, words, TYPO_CORRECTIONS, len(words)],
+    )
+
+    def typo(vector: str) -> tuple[str, list[Any]]:
+        sql = _match(vector, _TYPO_QUERY, in_name=True)
+        params: list[Any] = []
+        if search.excluded:
+            sql += f" AND NOT coalesce(p.search_vector @@ {_TSQUERY}, false)"
+            params.append(" or ".join(search.excluded))
+        not_full_text = f"NOT coalesce(({_SKU_MATCH} OR p.search_vector @@ {_TSQUERY}), false)"
+        return f"{not_full_text} AND {sql}", [term, term.upper(), term, *params]
+
+    match = (f"({full_text[0]} OR ({typo(_VECTOR)[0]}))", [*full_text[1], *typo(_VECTOR)[1]])
+    tiers.append(typo(_VECTOR))
+    walks.append(typo(_WALKED))
+    return _Search(prefix=prefix, match=match, tiers=tiers, walks=walks)
+
+
+def _relevance_tiers(term: str, vector: str) -> list[tuple[str, list[Any]]]:
+    """The full-text matches by relevance, best first, as disjoint clauses.
+
+    An exact SKU; full text matching the name; full text matching elsewhere
+    (description, SKUs). `_search` adds the typo matches after them.
+    `vector`: the search document as the clauses read it (`_VECTOR` or `_WALKED`).
+    """
+    not_sku = f"NOT {_SKU_MATCH}"
+    params = [term, term.upper(), *[term] * vector.count("<query>")]
+    return [
+        (_SKU_MATCH, [term, term.upper()]),
+        (f"{not_sku} AND {_match(vector, _TSQUERY, in_name=True)}", params),
+        (f"{not_sku} AND {_match(vector, _TSQUERY, in_name=False)}", params),
+    ]
 
 
 def category_ids(slug: str) -> list[int]:
@@ -80,12 +162,9 @@ def category_ids(slug: str) -> list[int]:
 def _where(
     filters: Mapping[str, Any], *, staff: bool, categories: Sequence[int] | None
 ) -> tuple[str, list[Any]]:
+    """The WHERE of every filter but the search."""
     clauses = [] if staff else ["p.is_published"]
     params: list[Any] = []
-    if term := (filters.get("search") or "").strip():
-        clause, search_params = _search_where(term)
-        clauses.append(clause)
-        params += search_params
     if categories is not None and len(categories) == 1:
         # Not ANY(): with one value the (category_id, <ordering>) indexes give the order.
         clauses.append("p.category_id = %s")
@@ -101,15 +180,93 @@ def _where(
     return (" AND ".join(clauses) or "true"), params
 
 
+def _statement(
+    filters: Mapping[str, Any],
+    *,
+    staff: bool,
+    categories: Sequence[int] | None,
+    page_size: int,
+) -> tuple[str, str, list[Any], _Search | None]:
+    """(WITH prefix, WHERE, their parameters, the search or None) of `filters`."""
+    scope = _where(filters, staff=staff, categories=categories)
+    term = (filters.get("search") or "").strip()
+    if not term:
+        return "", scope[0], scope[1], None
+    search = _search(term, page_size=page_size, scope=scope)
+    where = f"{scope[0]} AND {search.match[0]}"
+    return search.prefix[0], where, [*search.prefix[1], *scope[1], *search.match[1]], search
+
+
 def product_count(
-    *, filters: Mapping[str, Any], staff: bool, categories: Sequence[int] | None
+    *,
+    filters: Mapping[str, Any],
+    staff: bool,
+    categories: Sequence[int] | None,
+    page_size: int = 0,
+    limit: int | None = None,
 ) -> int:
-    """How many products match `filters` (their ordering and any page aside)."""
-    where, params = _where(filters, staff=staff, categories=categories)
+    """How many products match `filters` (their ordering and any page aside), up to `limit`.
+
+    `page_size`: the page shown, which decides whether a search matches typos
+    (`_search`). `limit`: count no further than that (a search's count is
+    bounded: see SEARCH_COUNT_MAX).
+    """
+    prefix, where, params, _ = _statement(
+        filters, staff=staff, categories=categories, page_size=page_size
+    )
+    # `where` is made of constant clauses; every value is a bound parameter.
+    sql = f"{prefix}SELECT count(*) FROM catalog_product p WHERE {where}"  # noqa: S608  # nosec B608
+    if limit is not None:
+        sql = (
+            f"{prefix}SELECT count(*) FROM "  # noqa: S608  # nosec B608
+            f"(SELECT 1 FROM catalog_product p WHERE {where} LIMIT %s) m"
+        )
+        params.append(limit)
     with read_connection().cursor() as cursor:
-        # `where` is made of constant clauses; every value is a bound parameter.
-        cursor.execute(f"SELECT count(*) FROM catalog_product p WHERE {where}", params)  # noqa: S608  # nosec B608
+        cursor.execute(sql, params)
         return int(cursor.fetchone()[0])
+
+
+def search_sample(
+    *,
+    filters: Mapping[str, Any],
+    staff: bool,
+    categories: Sequence[int] | None,
+    page_size: int,
+    limit: int,
+) -> tuple[int, tuple[int, ...]]:
+    """A search's matches counted no further than `limit`, and how TIER_SAMPLE of them
+    fall into the tiers of the page by relevance (`product_rows`), in one statement.
+
+    Which tier a match is in costs more to tell than the match itself: only
+    the first TIER_SAMPLE are told. `page_size`: the page shown, which
+    decides whether typos match.
+    """
+    prefix, where, params, search = _statement(
+        filters, staff=staff, categories=categories, page_size=page_size
+    )
+    assert search is not None, "a search needs a term"
+    # The tiers of `_relevance_tiers` (an exact SKU counts with its full-text tier:
+    # it is read by its own index anyway), then the typo matches.
+    tiers = (
+        f"CASE WHEN NOT coalesce(p.search_vector @@ {_TSQUERY}, false) THEN 3 "
+        f"WHEN {_NAME_VECTOR} @@ {_TSQUERY} THEN 1 ELSE 2 END"
+    )
+    per_tier = ", ".join(f"count(*) FILTER (WHERE t = {tier})" for tier in range(4))
+    sql = (
+        f"{prefix}SELECT (SELECT count(*) FROM (SELECT 1 FROM catalog_product p "  # noqa: S608  # nosec B608
+        f"WHERE {where} LIMIT %s) a), {per_tier} FROM (SELECT {tiers} AS t "
+        f"FROM catalog_product p WHERE {where} LIMIT %s) m"
+    )
+    prefix_params = search.prefix[1]
+    rest = params[len(prefix_params) :]
+    term = (filters.get("search") or "").strip()
+    with read_connection().cursor() as cursor:
+        cursor.execute(
+            sql, [*prefix_params, *rest, limit, term, term, *rest, min(limit, TIER_SAMPLE)]
+        )
+        total, *tiers_seen = cursor.fetchone()
+    return int(total), tuple(int(n) for n in tiers_seen)
 
 
 HISTOGRAM_MAX = 5_000
@@ -153,41 +310,89 @@ def product_rows(
     categories: Sequence[int] | None,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int | None]:
-    """One page of products as rows for `product_item` (field name -> value), and maybe the count.
+    page_size: int | None = None,
+    reads: Sequence[str] = (),
+    few: bool = False,
+) -> list[dict[str, Any]]:
+    """One page of products as rows for `product_item` (field name -> value).
 
-    A search by relevance reads and ranks every match to find its page anyway
-    (and its trigram test is most of the cost), so that page query counts them
-    too, as a window over the same rows: the count is then known whenever the
-    page is not empty, without a second pass over the matches.
+    `page_size`: the page shown (default `limit`), which decides whether a
+    search matches typos (`_search`). `reads`: per tier of a search by
+    relevance, how to read it (see `search_sample`): WALK in primary-key
+    order (many matches: the page's newest rows come first), INDEX through
+    the GIN index then sorted (few matches), SKIP (none); INDEX by default.
+    `few`: a search in another order matches few products (at most
+    SEARCH_COUNT_MAX): they are all read through the index, then sorted,
+    rather than found by walking the ordering's index.
     """
-    where, params = _where(filters, staff=staff, categories=categories)
-    order = order_sql(filters.get("ordering"))
-    term = (filters.get("search") or "").strip()
-    by_relevance = bool(term) and not filters.get("ordering")
-    if by_relevance:
-        order, order_params = _search_order(term)
-        params += order_params
-    fields = selected(product_fields(staff=staff, detail=False))
-    # Not with another ordering: the planner may then walk that ordering's
-    # index and stop at the page, which the window would make it read to the end.
-    if by_relevance:
-        # The category as a join: the window sees every match, not only the page.
-        columns = ", ".join([*(_column(f, joined=True) for f in fields), "count(*) OVER ()"])
-        source = _WITH_CATEGORY
-    else:
-        columns = ", ".join(_column(f, joined=False) for f in fields)
-        source = "catalog_product p"
-    sql = (
-        f"SELECT {columns} FROM {source} WHERE {where} "  # noqa: S608  # nosec B608
-        f"ORDER BY {order} LIMIT %s OFFSET %s"
+    prefix, where, params, search = _statement(
+        filters, staff=staff, categories=categories, page_size=page_size or limit
     )
+    fields = selected(product_fields(staff=staff, detail=False))
+    columns = ", ".join(_column(f, joined=False) for f in fields)
+    if search is not None and not filters.get("ordering"):
+        scope = _where(filters, staff=staff, categories=categories)
+        sql, params = _by_relevance(search, scope, columns, limit=limit, offset=offset, reads=reads)
+    elif search is not None and few:
+        # Materialised: the planner cannot walk the ordering's index looking for them.
+        matched = f"{prefix.rstrip()}," if prefix else "WITH"
+        sql = (
+            f"{matched} matched AS MATERIALIZED (SELECT p.id FROM catalog_product p "  # noqa: S608  # nosec B608
+            f"WHERE {where}) SELECT {columns} FROM matched m JOIN catalog_product p "
+            f"ON p.id = m.id ORDER BY {order_sql(filters.get('ordering'))} LIMIT %s OFFSET %s"
+        )
+        params += [limit, offset]
+    else:
+        sql = (
+            f"{prefix}SELECT {columns} FROM catalog_product p WHERE {where} "  # noqa: S608  # nosec B608
+            f"ORDER BY {order_sql(filters.get('ordering'))} LIMIT %s OFFSET %s"
+        )
+        params += [limit, offset]
     with read_connection().cursor() as cursor:
-        cursor.execute(sql, [*params, limit, offset])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
-    total = rows[0][len(fields)] if by_relevance and rows else None
     names = [f.name for f in fields]
-    return [dict(zip(names, row[: len(names)], strict=True)) for row in rows], total
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _by_relevance(
+    search: _Search,
+    scope: tuple[str, list[Any]],
+    columns: str,
+    *,
+    limit: int,
+    offset: int,
+    reads: Sequence[str],
+) -> tuple[str, list[Any]]:
+    """A page of a search's matches by relevance: its tiers in turn.
+
+    Each tier reads its newest `offset + limit` matches at most, in the
+    primary key's order, and PostgreSQL's Append runs a tier only while the
+    page is not full: a broad word is answered from the first tier's newest
+    rows, without ranking (or even reading) every product that has it.
+    """
+    branches, params = [], list(search.prefix[1])
+    for tier, indexed in enumerate(search.tiers):
+        read = reads[tier] if tier < len(reads) else INDEX
+        if read == SKIP:
+            continue
+        clause, clause_params = search.walks[tier] if read == WALK else indexed
+        # Through the index, the rows are sorted: `+ 0` keeps the planner from
+        # walking the primary key through a tier that may hold few of them.
+        order = "p.id DESC" if read == WALK else "p.id + 0 DESC"
+        branches.append(
+            f"(SELECT {tier} AS tier, p.id FROM catalog_product p "  # noqa: S608  # nosec B608
+            f"WHERE {scope[0]} AND {clause} ORDER BY {order} LIMIT %s)"
+        )
+        params += [*scope[1], *clause_params, offset + limit]
+    if not branches:
+        branches.append("(SELECT 0 AS tier, 0::bigint AS id WHERE false)")
+    # LIMIT and OFFSET apply to the tiers in turn; the outer ORDER BY sorts the page only.
+    sql = (
+        f"{search.prefix[0]}SELECT {columns} FROM ({' UNION ALL '.join(branches)} "  # noqa: S608  # nosec B608
+        "LIMIT %s OFFSET %s) m JOIN catalog_product p ON p.id = m.id ORDER BY m.tier, m.id DESC"
+    )
+    return sql, [*params, limit, offset]
 
 
 _DETAIL_FIELDS = selected(product_fields(staff=True, detail=True))

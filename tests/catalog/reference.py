@@ -9,9 +9,10 @@ comparison also checks the triggers (`min_price`, `in_stock`).
 
 from typing import Any
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.contrib.postgres.search import SearchQuery, SearchVector, TrigramWordDistance
 from django.db.models import (
     BooleanField,
+    Case,
     Exists,
     ExpressionWrapper,
     F,
@@ -20,6 +21,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -37,7 +39,8 @@ from catalog.listing import (
     variant_item,
 )
 from catalog.listing.declaration import selected
-from catalog.models import Category, Product, Variant
+from catalog.listing.sql import TYPO_CORRECTIONS
+from catalog.models import Category, Product, SearchWord, Variant
 
 # The oracle's own column for a declared ordering column, where it computes it.
 ORDER_COLUMNS = {"min_price": "ref_price"}
@@ -71,8 +74,32 @@ def _stocked() -> Coalesce:
     return Coalesce(Subquery(probe), Value(False), output_field=BooleanField())
 
 
-def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[Any, ...]]:
-    """Exact SKU first, then full-text rank, then trigram word similarity of the name."""
+def _typo_query(words: list[str]) -> SearchQuery | None:
+    """Each word as one of the name words most like it (SearchWord), all words required."""
+    query: SearchQuery | None = None
+    for word in words:
+        alternatives = list(
+            SearchWord.objects.filter(word__trigram_word_similar=word)
+            .order_by(TrigramWordDistance(word, "word"), "word")
+            .values_list("word", flat=True)[:TYPO_CORRECTIONS]
+        )
+        if not alternatives:
+            return None
+        either = SearchQuery(alternatives[0], search_type="phrase", config=SEARCH_CONFIG)
+        for alternative in alternatives[1:]:
+            either |= SearchQuery(alternative, search_type="phrase", config=SEARCH_CONFIG)
+        query = either if query is None else query & either
+    return query
+
+
+def _search(
+    qs: QuerySet[Product], term: str, *, page_size: int
+) -> tuple[QuerySet[Product], tuple[Any, ...]]:
+    """Full text (exact SKU first, then name matches, then the others), newest first in each.
+
+    Typo matches of the name (after all of those) only when full text finds
+    fewer matches than `page_size`.
+    """
     sku_match = RawSQL(
         '"catalog_product"."id" = ANY(ARRAY('
         "SELECT product_id FROM catalog_variant WHERE sku = %s OR sku = %s))",
@@ -80,21 +107,30 @@ def _search(qs: QuerySet[Product], term: str) -> tuple[QuerySet[Product], tuple[
         output_field=BooleanField(),
     )
     query = SearchQuery(term, search_type="websearch", config=SEARCH_CONFIG)
+    qs = qs.annotate(sku_match=sku_match, name_vector=SearchVector("name", config=SEARCH_CONFIG))
+    full_text = Q(sku_match) | Q(search_vector=query)
+    matches = full_text
     parts = search_terms(term)
-    wanted, excluded = parts.wanted, parts.excluded
-    fuzzy = Q(name__trigram_word_similar=wanted) if wanted else Q(pk__in=[])
-    if excluded:
-        fuzzy &= ~Q(
-            search_vector=SearchQuery(
-                " or ".join(excluded), search_type="websearch", config=SEARCH_CONFIG
+    typos = None
+    if parts.wanted and qs.filter(full_text).count() < page_size:
+        typos = _typo_query([w.lower() for w in parts.wanted.split()])
+    if typos is not None:
+        typo_match = Q(name_vector=typos)
+        if parts.excluded:
+            typo_match &= ~Q(
+                search_vector=SearchQuery(
+                    " or ".join(parts.excluded), search_type="websearch", config=SEARCH_CONFIG
+                )
             )
-        )
-    qs = qs.annotate(
-        sku_match=sku_match,
-        rank=SearchRank(F("search_vector"), query),
-        similarity=TrigramWordSimilarity(wanted, "name"),
-    ).filter(Q(sku_match) | Q(search_vector=query) | fuzzy)
-    return qs, (F("sku_match").desc(), F("rank").desc(), F("similarity").desc(), "-id")
+        matches |= typo_match
+    tier = Case(
+        When(sku_match=True, then=Value(0)),
+        When(Q(name_vector=query), then=Value(1)),
+        When(Q(search_vector=query), then=Value(2)),
+        default=Value(3),
+    )
+    qs = qs.annotate(tier=tier).filter(matches)
+    return qs, (F("tier").asc(), "-id")
 
 
 def _category_slug() -> Subquery:
@@ -120,15 +156,14 @@ def _renamed(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def product_list_queryset(
-    *, filters: ProductFilters, staff: bool
+    *, filters: ProductFilters, staff: bool, page_size: int = 20
 ) -> QuerySet[Product, dict[str, Any]]:
-    """Products matching `filters` as dicts (computed fields as `ref_<name>`); staff see all."""
+    """Products matching `filters` as dicts (computed fields as `ref_<name>`); staff see all.
+
+    `page_size`: the page shown, which decides whether a search matches typos.
+    """
     qs = Product.objects.all() if staff else Product.objects.filter(is_published=True)
     ordering = _ordering(filters.get("ordering") or DEFAULT_ORDERING)
-    if term := (filters.get("search") or "").strip():
-        qs, relevance = _search(qs, term)
-        if not filters.get("ordering"):
-            ordering = relevance
     if slug := filters.get("category"):
         qs = qs.filter(category_id__in=category_subtree_ids(slug=slug))
     qs = qs.annotate(ref_price_filter=_lowest_price())
@@ -138,12 +173,19 @@ def product_list_queryset(
         qs = qs.filter(Q(ref_price_filter__lte=high))
     if (in_stock := filters.get("in_stock")) is not None:
         qs = qs.filter(_has_stock() if in_stock else ~_has_stock())
+    # After the filters: whether typos match depends on what full text finds among them.
+    if term := (filters.get("search") or "").strip():
+        qs, relevance = _search(qs, term, page_size=page_size)
+        if not filters.get("ordering"):
+            ordering = relevance
     return _product_values(qs, staff=staff, detail=False).order_by(*ordering)
 
 
-def product_rows(*, filters: ProductFilters, staff: bool) -> tuple[int, list[dict[str, Any]]]:
-    """The count and every row, shaped as catalog.listing.sql returns them."""
-    qs = product_list_queryset(filters=filters, staff=staff)
+def product_rows(
+    *, filters: ProductFilters, staff: bool, page_size: int = 20
+) -> tuple[int, list[dict[str, Any]]]:
+    """The (whole) count and every row, shaped as catalog.listing.sql returns them."""
+    qs = product_list_queryset(filters=filters, staff=staff, page_size=page_size)
     return qs.count(), [_renamed(row) for row in qs]
 
 

@@ -70,13 +70,13 @@ def test_list_rows_and_count_equal_the_querysets(catalog, query):
     for ordering, staff in itertools.product(ORDERINGS, [False, True]):
         filters = product_list_params({**query, **({"ordering": ordering} if ordering else {})})
         count, rows = _reference(filters, staff)
-        listing = catalog_listing.ProductListing(filters=filters, staff=staff)
+        listing = catalog_listing.ProductListing(filters=filters, staff=staff, page_size=20)
 
         assert listing.count() == count, (ordering, staff)
         assert listing.rows(100, 0) == rows, (ordering, staff)
         assert listing.rows(3, 2) == rows[2:5], (ordering, staff)
         # A search counts with its page: the count after a page is the same.
-        paged = catalog_listing.ProductListing(filters=filters, staff=staff)
+        paged = catalog_listing.ProductListing(filters=filters, staff=staff, page_size=20)
         if paged.rows(3, 1):
             assert paged.count() == count, (ordering, staff)
 
@@ -101,5 +101,6 @@ def test_the_detail_is_one_query(catalog, django_assert_num_queries):
 def test_search_term_and_filters_are_bound_parameters(catalog):
     hostile = "'); DROP TABLE catalog_product; --"
     filters = product_list_params({"search": hostile})
-    assert catalog_listing.ProductListing(filters=filters, staff=False).rows(20, 0) == []
+    listing = catalog_listing.ProductListing(filters=filters, staff=False, page_size=20)
+    assert listing.rows(20, 0) == []
     assert product_sql.category_ids("x' OR '1'='1") == []
