@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from catalog.api.list_query import FILTERS, REPEATED
 from catalog.api.permissions import sees_unpublished
 from catalog.api.serializers import ProductListItemSerializer, product_list_params
-from catalog.listing import ORDERINGS, product_item
+from catalog.listing import ORDERINGS, SEARCH_COUNT_MAX, product_item
 from catalog.listing.changes import UPDATED_AT, product_rows_by_update
 from catalog.listing.sql import category_ids
 from core.cursor import (
@@ -84,7 +84,15 @@ PRODUCT_PAGE = inline_serializer(
     name="ProductListPage",
     fields={
         "count": serializers.IntegerField(
-            required=False, help_text="Numbered pages only (absent from cursor pages)."
+            required=False,
+            help_text="Numbered pages only (absent from cursor pages). How many products "
+            f"match; a search counts up to {SEARCH_COUNT_MAX:,} matches (then `count_exact` "
+            "is false and no page past them is served).",
+        ),
+        "count_exact": serializers.BooleanField(
+            required=False,
+            help_text="Present, and false, only when a search matched more than `count` "
+            "products: `count` is then the bound, not every match.",
         ),
         "next": serializers.URLField(allow_null=True),
         "previous": serializers.URLField(allow_null=True),

@@ -154,7 +154,7 @@ def test_a_broad_search_walks_its_dense_tier_in_key_order(many_lamps):
 
 
 def test_the_schema_describes_count_exact():
-    page = openapi()["components"]["schemas"]["PaginatedProductListItemList"]
+    page = openapi()["components"]["schemas"]["ProductListPage"]
     assert list(page["properties"])[:2] == ["count", "count_exact"]
     assert page["properties"]["count_exact"]["type"] == "boolean"
     assert "count_exact" not in page["required"]
