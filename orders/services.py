@@ -18,9 +18,10 @@ from django.utils import timezone
 from accounts.models import Address
 from catalog.models import StockMovementKind
 from catalog.services import stock_return, stock_take, variants_lock
+from core.errors import FieldInvalid
 from emails.models import EmailKind
 from emails.services import email_queue
-from orders.exceptions import InvalidTransition, OrderInputInvalid, TransitionForbidden
+from orders.exceptions import InvalidTransition, TransitionForbidden
 from orders.models import (
     ActorKind,
     Order,
@@ -138,7 +139,7 @@ def order_place(
     `lines` are `{"sku", "quantity"}` (the same SKU is merged); exactly one of
     `shipping_address` (address fields) and `address_id` (one of the user's
     addresses). Priced by pricing.services.order_price, as the quote is.
-    Raises OrderInputInvalid (unknown or unpublished SKU, foreign address,
+    Raises FieldInvalid (unknown or unpublished SKU, foreign address,
     merged quantity over the cap, no shipping method), VoucherInvalid,
     PriceChanged (the total is not `expected_total`) and catalog's
     InsufficientStock; each takes and counts nothing. Returns the order.
@@ -214,7 +215,7 @@ def order_price_check(*, price: OrderPrice, expected_total: Decimal | None = Non
             if priced.shipping_unknown
             else "No shipping method serves this destination."
         )
-        raise OrderInputInvalid(errors={"shipping_method": [message]})
+        raise FieldInvalid(errors={"shipping_method": [message]})
     state = price.voucher_state
     if state is not None and not state["valid"]:
         raise VoucherInvalid(state["reason"])
@@ -242,7 +243,7 @@ def _order_place_attempt(
         if sku not in variants:
             errors[f"lines.{index}.sku"] = [f"Unknown or unavailable SKU {sku!r}."]
     if errors:
-        raise OrderInputInvalid(errors=errors)
+        raise FieldInvalid(errors=errors)
 
     price = order_price(
         user=user,

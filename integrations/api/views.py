@@ -9,10 +9,10 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.permissions import StaffOnlyModelPermissions
 from accounts.roles import ROLES
 from integrations import services
 from integrations.models import ApiKey, Integration
-from webhooks.api.permissions import StaffOnlyModelPermissions
 
 ROLE_NAMES = [role.name for role in ROLES]
 

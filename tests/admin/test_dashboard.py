@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Variant
-from core.admin_site import chart_geometry
 from orders import dashboard
+from orders.dashboard import chart_geometry
 from orders.models import Order, OrderStatus
 from tests.catalog.factories import VariantFactory
 from tests.orders.factories import OrderFactory

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import StaffOnlyModelPermissions
 from core.cursor import (
     CURSOR,
     CURSOR_PARAMS,
@@ -21,7 +22,6 @@ from core.cursor import (
     text_param,
 )
 from webhooks import catalogue, feed
-from webhooks.api.permissions import StaffOnlyModelPermissions
 from webhooks.models import Endpoint, Event
 
 UNAUTHENTICATED = OpenApiResponse(description="`not_authenticated` or `authentication_failed`.")

@@ -6,8 +6,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.permissions import StaffOnlyModelPermissions
 from webhooks import selectors, services
-from webhooks.api.permissions import StaffOnlyModelPermissions
 from webhooks.api.serializers import (
     DeliverySerializer,
     EndpointCreatedSerializer,
