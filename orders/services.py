@@ -111,18 +111,6 @@ def _number_clash(exc: IntegrityError) -> bool:
     return "number" in str(exc)
 
 
-def _lines_remember(*, order: Order, lines: list[OrderLine]) -> None:
-    """Make `order.lines.all()` answer `lines` (in id order) without a query.
-
-    As prefetch_related leaves it: the caller renders the new order from the
-    objects in hand instead of reading back the order and its lines.
-    """
-    cached = order.lines.order_by("id")
-    cached._result_cache = sorted(lines, key=lambda line: line.pk)
-    cached._prefetch_done = True  # type: ignore[attr-defined]
-    order._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
-
-
 def order_place(
     *,
     user: Any,
@@ -142,7 +130,8 @@ def order_place(
     Raises FieldInvalid (unknown or unpublished SKU, foreign address,
     merged quantity over the cap, no shipping method), VoucherInvalid,
     PriceChanged (the total is not `expected_total`) and catalog's
-    InsufficientStock; each takes and counts nothing. Returns the order.
+    InsufficientStock; each takes and counts nothing. Returns the order with its
+    `line_list` (its lines in id order, as orders.selectors.order_list loads them).
     """
     quantities, first_index, errors, address = order_input(
         user=user, lines=lines, shipping_address=shipping_address, address_id=address_id
@@ -302,7 +291,9 @@ def _order_place_attempt(
     for line in order_lines:
         line.order = order
     OrderLine.objects.bulk_create(order_lines)
-    _lines_remember(order=order, lines=order_lines)
+    # As orders.selectors.order_list leaves it: the caller renders the new order
+    # from the objects in hand instead of reading the order and its lines back.
+    order.line_list = sorted(order_lines, key=lambda line: line.pk)  # type: ignore[attr-defined]
     OrderEvent.objects.create(
         order=order,
         type="placed",

@@ -5,12 +5,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import StaffOnlyModelPermissions
+from core import serializers
 from core.cursor import CURSOR_PARAMS, UPDATED_AFTER, cursor_page_serializer, paginate_by_update
 
 User = get_user_model()

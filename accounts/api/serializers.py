@@ -7,11 +7,11 @@ from django.contrib.auth.password_validation import (
     NumericPasswordValidator,
     get_default_password_validators,
 )
-from rest_framework import serializers
 
 from accounts.countries import COUNTRY_CODE_VALIDATOR
 from accounts.models import ADDRESS_FIELDS, Address, User
 from accounts.selectors import address_data
+from core import serializers
 
 
 class NewPasswordField(serializers.CharField):

@@ -11,10 +11,10 @@ from decimal import Decimal
 from typing import Any, ClassVar, cast
 
 from django.core.validators import RegexValidator
-from rest_framework import serializers
 
 from catalog.listing import ORDERINGS, PRODUCT_FIELDS, VARIANT_FIELDS, Field, ProductFilters
 from catalog.models import SKU_MAX_LENGTH, SKU_PATTERN, Category, Product, StockMovementKind
+from core import serializers
 from core.openapi import ErrorSerializer
 from pricing.models import TaxClass
 

@@ -5,9 +5,9 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 
 from accounts.api.serializers import CountryField
+from core import serializers
 from orders.models import ActorKind, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services import LINE_QUANTITY_MAX
 from orders.transitions import PUBLIC_ACTIONS, allowed_transitions
@@ -137,7 +137,8 @@ class ShippingAddressOutputSerializer(serializers.Serializer):
 class OrderSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices)
     allowed_transitions = serializers.SerializerMethodField()
-    lines = OrderLineSerializer(many=True)
+    # Rendered from the lines loaded with the order (Order.line_list), never a query per order.
+    lines = OrderLineSerializer(many=True, source="line_list")
     shipping_address = ShippingAddressOutputSerializer()
     shipping_method = serializers.SerializerMethodField()
     voucher_code = serializers.SerializerMethodField()

@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api.serializers import InsufficientStockSerializer
+from core import serializers
 from core.openapi import ErrorSerializer
 from orders import selectors, services
 from orders.api import incremental

@@ -8,12 +8,13 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import serializers, viewsets
+from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, BasePermission
 
 from accounts.countries import COUNTRY_NAMES
 from catalog.api.permissions import ModelPermissions
+from core import serializers
 from pricing.api.serializers import (
     PromotionSerializer,
     ShippingMethodSerializer,
