@@ -116,9 +116,9 @@ STRICT_FIELDS: dict[type[fields.Field], type[fields.Field]] = {
 }
 
 
+# DRF's ModelSerializer building the strict fields for model fields and relations (no
+# docstring: drf-spectacular would show it as every model serializer's description).
 class ModelSerializer(drf.ModelSerializer):
-    """DRF's ModelSerializer building the strict fields for model fields and relations."""
-
     serializer_field_mapping = {
         model_field: STRICT_FIELDS.get(field, field)
         for model_field, field in drf.ModelSerializer.serializer_field_mapping.items()

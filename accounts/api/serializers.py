@@ -105,8 +105,7 @@ class CountryField(serializers.CharField):
 
 
 class AddressSerializer(serializers.ModelSerializer):
-    """Takes an address's fields; shows it as accounts.selectors.address_data does."""
-
+    # Rendered as accounts.selectors.address_data shows an address (the export too).
     country = CountryField(help_text="ISO 3166-1 alpha-2 code, e.g. `DE`.")
 
     class Meta:

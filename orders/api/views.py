@@ -47,7 +47,7 @@ from pricing.exceptions import VOUCHER_REASONS
 
 
 class VoucherInvalidErrorSerializer(ErrorSerializer):
-    """400 `invalid`, or `voucher_invalid` with its `reason` (documentation only)."""
+    """400 `invalid`, or `voucher_invalid` with its `reason`."""
 
     reason = serializers.ChoiceField(choices=list(VOUCHER_REASONS), required=False)
 
