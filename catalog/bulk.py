@@ -40,9 +40,10 @@ def stock_bulk_apply(
 ) -> list[BulkResult]:
     """Apply every item, or none: returns one result per item, in the request's order.
 
-    Locks every named variant (primary-key order) before reading its stock, so
-    a `set_to` is exact: its movement (kind `count`) is the difference from
-    the stock at that moment, none when it is already there. Deltas write
+    Locks every named variant, then their products (each in primary-key
+    order), before reading the stock, so a `set_to` is exact: its movement
+    (kind `count`) is the difference from the stock at that moment, none
+    when it is already there. Deltas write
     kind `adjustment`. Raises FieldInvalid keyed `items.N.sku` for an
     unknown or repeated SKU, InsufficientStock (every short SKU) when a delta
     would take stock below zero; nothing is written then.
@@ -73,16 +74,16 @@ def stock_bulk_apply(
         else:
             assert item.delta is not None
             deltas[variant.pk] = item.delta
-    # Deltas first: only they can be short, and they are refused before any write.
+    # One pass for both (a count cannot be short: only deltas are refused, before
+    # any write): one UPDATE of the variants, and their products locked once, in
+    # primary-key order, then touched once by the trigger.
     movements = _stock_apply(
-        deltas=deltas,
+        deltas={**deltas, **counts},
         kind=StockMovementKind.ADJUSTMENT,
+        kinds=dict.fromkeys(counts, StockMovementKind.COUNT),
         reason=reason,
         user=user,
         locked=variants,
-    )
-    movements += _stock_apply(
-        deltas=counts, kind=StockMovementKind.COUNT, reason=reason, user=user, locked=variants
     )
     by_variant = {m.variant_id: m for m in movements}
     results = []

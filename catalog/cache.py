@@ -20,6 +20,10 @@ Design
   nanosecond timestamp, never from a value an older entry may still carry.
 * Redis down: django-redis is configured with IGNORE_EXCEPTIONS, reads return
   None, so the generation is unknown (None): nothing may be kept under it.
+* With read replicas (core.replicas), a write also marks the catalog (or the
+  products) as just written for REPLICA_PIN_SECONDS: an answer built in that
+  window reads the primary, so a replica that has not shown the write yet
+  never lends its rows to an entry stored under the new generation.
 * Limit: a Redis blip at the very moment of a bump (write committed, INCR
   lost) leaves older entries readable until CATALOG_CACHE_TTL expires them;
   the TTL bounds that window.
@@ -37,9 +41,14 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 
+from core import replicas
+
 GENERATION_KEY = "catalog:generation"
 # Per product: a counter that stock changes bump, for that product's page only.
 PRODUCT_GENERATION_PREFIX = "catalog:product-generation:"
+# Present for REPLICA_PIN_SECONDS after a write (only with read replicas).
+WRITTEN_KEY = "catalog:written"
+PRODUCT_WRITTEN_PREFIX = "catalog:product-written:"
 
 # The version something was read at: (catalog generation, its product's counter or None).
 Version = tuple[int, int | None]
@@ -76,6 +85,7 @@ def generation() -> int | None:
 
 def invalidate() -> None:
     """Move the catalog generation on, now: nothing kept under an older one is used again."""
+    replicas.written_mark(keys=[WRITTEN_KEY])
     _counter_bump(GENERATION_KEY)
 
 
@@ -91,7 +101,9 @@ def product_key(slug: str) -> str:
 
 def invalidate_products(*, slugs: Iterable[str]) -> None:
     """Move these products' own counters on, now (their pages); the generation stays."""
-    for slug in set(slugs):
+    unique = set(slugs)
+    replicas.written_mark(keys=[f"{PRODUCT_WRITTEN_PREFIX}{slug}" for slug in unique])
+    for slug in unique:
         _counter_bump(product_key(slug))
 
 
@@ -109,6 +121,15 @@ def version_keys(*, product: str | None = None) -> list[str]:
     if product is None:
         return [GENERATION_KEY]
     return [GENERATION_KEY, product_key(product)]
+
+
+def written_keys(*, product: str | None = None) -> list[str]:
+    """Keys present while the catalog (or the product) was just written; none without replicas."""
+    if not replicas.aliases():
+        return []
+    if product is None:
+        return [WRITTEN_KEY]
+    return [WRITTEN_KEY, f"{PRODUCT_WRITTEN_PREFIX}{product}"]
 
 
 def version(values: Sequence[Any], *, product: str | None = None) -> tuple[Version | None, bool]:
@@ -144,4 +165,5 @@ __all__ = [
     "product_key",
     "version",
     "version_keys",
+    "written_keys",
 ]

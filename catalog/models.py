@@ -44,6 +44,8 @@ class Product(models.Model):
         related_name="products",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Also moved by triggers (migration 0016) on every change its page shows:
+    # a variant's (stock included), added or removed, the category's slug.
     updated_at = models.DateTimeField(auto_now=True)
     # The columns below are kept by triggers (catalog.db.TriggerKept: saves never
     # write them), so every write path (services, admin, imports, raw SQL) keeps
@@ -76,6 +78,8 @@ class Product(models.Model):
             GinIndex(
                 OpClass(Upper("name"), name="gin_trgm_ops"), name="product_name_upper_trgm_idx"
             ),
+            # Integrations read products by last change (cursor pages).
+            models.Index(fields=["updated_at", "id"], name="product_updated_idx"),
         ]
 
     def __str__(self) -> str:

@@ -37,6 +37,7 @@ def _stock_apply(
     order_number: str = "",
     user: Any = None,
     locked: Iterable[Variant] | None = None,
+    kinds: Mapping[int, str] | None = None,
 ) -> list[StockMovement]:
     """Apply signed deltas to variants, all or nothing, and write the ledger.
 
@@ -46,8 +47,10 @@ def _stock_apply(
     statement. The CHECK constraint `stock >= 0` is the last line of defence.
     `locked`: rows the caller already read with variants_lock() in this
     transaction (so their stock is current), instead of reading them again.
+    `kinds`: the movement's kind per variant id where it is not `kind`.
     """
     deltas = {pk: delta for pk, delta in deltas.items() if delta}
+    kind_of = {pk: (kinds or {}).get(pk, kind) for pk in deltas}
     if not deltas:
         return []
     ids = sorted(deltas)
@@ -73,7 +76,7 @@ def _stock_apply(
     if shortages:
         raise InsufficientStock(shortages=shortages)
 
-    flips = _products_lock_where_stock_flips(variants=variants, deltas=deltas)
+    flips = _products_lock_for_stock(variants=variants, deltas=deltas)
     # One statement for all rows, its parameters two arrays: the same cost to
     # build and plan for 1 row or 1,000 (a CASE per row grows with the square).
     with connection.cursor() as cursor:
@@ -87,7 +90,7 @@ def _stock_apply(
         [
             StockMovement(
                 variant_id=v.pk,
-                kind=kind,
+                kind=kind_of[v.pk],
                 delta=deltas[v.pk],
                 reason=reason,
                 order_number=order_number,
@@ -115,7 +118,7 @@ def _stock_apply(
                     "sku": m.variant.sku,
                     "stock": m.variant.stock,
                     "delta": m.delta,
-                    "kind": kind,
+                    "kind": m.kind,
                     "order": order_number or None,
                 },
             )
@@ -125,30 +128,29 @@ def _stock_apply(
     return movements
 
 
-def _products_lock_where_stock_flips(
-    *, variants: list[Variant], deltas: Mapping[int, int]
-) -> set[int]:
-    """Lock, in primary-key order, the products whose `in_stock` flag this change may flip.
+def _products_lock_for_stock(*, variants: list[Variant], deltas: Mapping[int, int]) -> set[int]:
+    """Lock the products of these variants in primary-key order; return the ids of those
+    whose `in_stock` flag this change flips.
 
-    A trigger (migration 0007) updates a product's row when one
-    of its variants' stock crosses zero. Left to the trigger, those product
-    rows would be locked in the order the UPDATE meets the variants, so two
-    transactions selling out variants of the same two products could
-    deadlock. Taken here first, after the variants and in a fixed order, they
-    cannot. Nothing is queried when no stock crosses zero (most changes).
-    Returns the ids of those products.
+    Triggers write a product's row when one of its variants' stock changes:
+    its `updated_at` always (migration 0016: the product's page shows the
+    stock), its `in_stock` flag when the stock crosses zero (migration 0007).
+    Left to the triggers, those rows would be locked in the order the UPDATE
+    meets the variants, so two transactions changing the stock of variants
+    of the same two products could deadlock. Taken here first, after the
+    variants and in a fixed order, they cannot.
     """
-    flips = {v.product_id for v in variants if (v.stock > 0) != (v.stock + deltas[v.pk] > 0)}
-    _products_lock(ids=flips)
-    return flips
+    _products_lock(ids={v.product_id for v in variants})
+    return {v.product_id for v in variants if (v.stock > 0) != (v.stock + deltas[v.pk] > 0)}
 
 
 def _products_lock(*, ids: Iterable[int]) -> None:
     """Lock these product rows in primary-key order, before a trigger writes them.
 
-    Every writer that may change a product's trigger-kept `in_stock` takes its
-    variant rows first, then the products through here: one order for all, so
-    no deadlock; and its next statement, whose trigger recomputes the flag,
+    Every writer that may change a product's trigger-kept columns (`in_stock`,
+    and `updated_at` on stock changes) takes its variant rows first, then the
+    products through here: one order for all, so no deadlock; and its next
+    statement, whose trigger recomputes the flag,
     then sees every change committed before it (no two writers both keeping a
     flag that neither change alone would keep).
     """

@@ -5,13 +5,17 @@ Rows are ordered by a unique key (`(updated_at, id)`, or an event's
 next page starts strictly after it. So a row that changes between two pages
 is never skipped: its key grows, and it is found again at its new place.
 `next` is present on every page (an empty page too) so a reader can poll the
-same link later; `previous` is always null: these pages only go forward.
+same link later. `previous` goes back: the rows just before the page's first
+one (as Shopify's and Stripe's cursors go both ways); it is null on a first
+page (no `cursor` given), and on a page reached backwards that starts at the
+first row. Pages reached backwards end where the page they came from began.
 """
 
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +27,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
-from rest_framework.utils.urls import replace_query_param
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from core import serializers
 
@@ -32,16 +36,34 @@ CURSOR_PAGE_SIZE_MAX = 500
 CURSOR = "cursor"
 
 
-def cursor_encode(values: Sequence[Any]) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+# A cursor's direction: after its key (`next`), before it or up to it (`previous`).
+AFTER, BEFORE, UP_TO = ">", "<", "<="
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a cursor points: rows after `key`, before it, or up to it (itself included)."""
+
+    direction: str
+    key: tuple[Any, ...]
+
+
+def cursor_encode(key: Sequence[Any], *, direction: str = AFTER) -> str:
+    values = [v.isoformat() if isinstance(v, datetime) else v for v in key]
+    raw = json.dumps(values if direction == AFTER else [direction, *values])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def cursor_decode(raw: str, *, kinds: Sequence[type]) -> list[Any]:
-    """The values of a cursor, typed as `kinds` (datetime, int); 400 `invalid` if it is not ours."""
+def cursor_decode(raw: str, *, kinds: Sequence[type]) -> Position:
+    """Where a cursor points, its key typed as `kinds` (datetime, int); 400 `invalid` if foreign."""
     try:
         values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        if not isinstance(values, list) or len(values) != len(kinds):
+        if not isinstance(values, list):
+            raise ValueError
+        direction = AFTER
+        if len(values) == len(kinds) + 1 and values[0] in (BEFORE, UP_TO):
+            direction, values = values[0], values[1:]
+        if len(values) != len(kinds):
             raise ValueError
         typed: list[Any] = []
         for kind, value in zip(kinds, values, strict=True):
@@ -51,12 +73,15 @@ def cursor_decode(raw: str, *, kinds: Sequence[type]) -> list[Any]:
                     raise ValueError
                 typed.append(parsed.astimezone(UTC))
             elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+                # Beyond bigint PostgreSQL refuses the comparison.
+                if not -(2**63) <= value < 2**63:
+                    raise ValueError
                 typed.append(value)
             else:
                 raise ValueError
     except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationError({CURSOR: ["Not a cursor from this API."]}) from None
-    return typed
+    return Position(direction=direction, key=tuple(typed))
 
 
 def page_size(request: Request) -> int:
@@ -97,12 +122,98 @@ def text_param(request: Request, name: str) -> str | None:
     return raw
 
 
-def wants_cursor_page(request: Request) -> bool:
-    """Whether a list that also has numbered pages should answer a cursor page."""
-    params = request.query_params
+def cursor_requested(params: Mapping[str, Any]) -> bool:
+    """Whether a query string asks a list that also has numbered pages for a cursor page."""
     return bool(
         params.get(CURSOR) or params.get("ordering") == "updated_at" or params.get("updated_after")
     )
+
+
+def wants_cursor_page(request: Request) -> bool:
+    """Whether a list that also has numbered pages should answer a cursor page."""
+    return cursor_requested(request.query_params)
+
+
+# fetch(position, limit) -> rows: after the position (or from the start when
+# None) in ascending key order; before or up to it in descending order.
+Fetch = Callable[[Position | None, int], list[Any]]
+
+
+def cursor_page(
+    request: Request,
+    *,
+    kinds: Sequence[type],
+    fetch: Fetch,
+    key_of: Callable[[Any], tuple[Any, ...]],
+    render: Callable[[list[Any]], list[Any]],
+) -> dict[str, Any]:
+    """A cursor page `{next, previous, results}` of the rows `fetch` reads (see Fetch).
+
+    `next` starts right after the page's last row (or where the page began
+    when it is empty, so polling it finds later rows); `previous` ends right
+    before its first row.
+    """
+    raw = request.query_params.get(CURSOR) or ""
+    position = cursor_decode(raw, kinds=kinds) if raw.strip() else None
+    size = page_size(request)
+    following: Position | None
+    preceding: Position | None
+    if position is None or position.direction == AFTER:
+        rows = fetch(position, size)
+        if rows:
+            following = Position(AFTER, key_of(rows[-1]))
+            preceding = None if position is None else Position(BEFORE, key_of(rows[0]))
+        else:
+            following = position
+            preceding = None if position is None else Position(UP_TO, position.key)
+    else:
+        rows = fetch(position, size + 1)
+        more = len(rows) > size
+        rows = rows[:size][::-1]
+        # An empty page before a position: nothing is before it, `next` starts at the start.
+        following = Position(AFTER, key_of(rows[-1])) if rows else None
+        preceding = Position(BEFORE, key_of(rows[0])) if more else None
+    return {
+        "next": _link(request, following),
+        "previous": None if preceding is None else _link(request, preceding),
+        "results": render(rows),
+    }
+
+
+def _link(request: Request, position: Position | None) -> str:
+    url = request.build_absolute_uri()
+    if position is None:
+        return remove_query_param(url, CURSOR)
+    return replace_query_param(
+        url, CURSOR, cursor_encode(position.key, direction=position.direction)
+    )
+
+
+def _beyond(fields: Sequence[str], key: Sequence[Any], *, direction: str) -> Q:
+    """Rows whose `fields` tuple is after, before or up to `key`, compared as a tuple."""
+    lookup = "gt" if direction == AFTER else "lt"
+    clause = Q(**{f"{fields[-1]}__{lookup}": key[-1]})
+    for field, value in zip(reversed(fields[:-1]), reversed(key[:-1]), strict=True):
+        clause = Q(**{f"{field}__{lookup}": value}) | (Q(**{field: value}) & clause)
+    if direction == UP_TO:
+        clause |= Q(**dict(zip(fields, key, strict=True)))
+    return clause
+
+
+def queryset_fetch(queryset: QuerySet[Any], *, fields: Sequence[str]) -> Fetch:
+    """A Fetch over `queryset` by the unique key `fields` (model attributes, `pk` allowed)."""
+
+    def fetch(position: Position | None, limit: int) -> list[Any]:
+        rows = queryset
+        if position is not None:
+            rows = rows.filter(_beyond(fields, position.key, direction=position.direction))
+        if position is None or position.direction == AFTER:
+            ordered = rows.order_by(*fields)
+        else:
+            ordered = rows.order_by(*(f"-{field}" for field in fields))
+        return list(ordered[:limit])
+
+    return fetch
 
 
 def paginate_by_update(
@@ -113,18 +224,13 @@ def paginate_by_update(
     if since is not None:
         queryset = queryset.filter(updated_at__gt=since)
     queryset = queryset.filter(updated_at__lt=settled_before())
-    raw = request.query_params.get(CURSOR)
-    if raw:
-        at, pk = cursor_decode(raw, kinds=(datetime, int))
-        queryset = queryset.filter(Q(updated_at__gt=at) | Q(updated_at=at, pk__gt=pk))
-    size = page_size(request)
-    rows = list(queryset.order_by("updated_at", "pk")[:size])
-    if rows:
-        last = rows[-1]
-        cursor = cursor_encode([last.updated_at, last.pk])
-    else:
-        cursor = raw or ""
-    return page_body(request, cursor=cursor, results=render(rows))
+    return cursor_page(
+        request,
+        kinds=(datetime, int),
+        fetch=queryset_fetch(queryset, fields=("updated_at", "pk")),
+        key_of=lambda row: (row.updated_at, row.pk),
+        render=render,
+    )
 
 
 def settled_before() -> datetime:
@@ -153,17 +259,11 @@ def settled_before() -> datetime:
     return settled
 
 
-def page_body(request: Request, *, cursor: str, results: list[Any]) -> dict[str, Any]:
-    url = request.build_absolute_uri()
-    next_url = replace_query_param(url, CURSOR, cursor) if cursor else url
-    return {"next": next_url, "previous": None, "results": results}
-
-
 CURSOR_PARAMS = [
     OpenApiParameter(
         CURSOR,
         OpenApiTypes.STR,
-        description="Opaque: the `cursor` of a previous page's `next`.",
+        description="Opaque: the `cursor` of another page's `next` or `previous` link.",
         allow_blank=True,
     ),
     OpenApiParameter(
@@ -193,7 +293,10 @@ def cursor_page_serializer(name: str, item: type[serializers.Serializer]) -> Any
             "next": serializers.URLField(
                 help_text="The next page; also the link to poll for newer rows."
             ),
-            "previous": serializers.URLField(allow_null=True, help_text="Always null."),
+            "previous": serializers.URLField(
+                allow_null=True,
+                help_text="The rows just before this page; null on a first page.",
+            ),
             "results": item(many=True),
         },
     )

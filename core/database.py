@@ -18,6 +18,8 @@ of the request, so neither is a 500:
 
 A pool timeout is not retried: the wait for a connection already took
 DB_POOL_TIMEOUT, the bound on how long a request waits for the database.
+A failure on a read replica is always retried (it marked the replica down,
+so the second run reads the primary), a replica's pool timeout included.
 """
 
 import contextlib
@@ -33,6 +35,8 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from psycopg_pool import PoolTimeout
 
+from core import replicas
+
 logger = logging.getLogger("stockroom.database")
 
 RETRY_AFTER_SECONDS = 2
@@ -45,10 +49,14 @@ UNAVAILABLE_DETAIL = "The database is unavailable. Retry shortly."
 def database_unavailable(exc: BaseException | None) -> bool:
     """Whether `exc` says the database cannot be reached or the connection broke.
 
-    A query's own error (a lock timeout, a deadlock, a constraint) is not one.
+    A query's own error (a lock timeout, a deadlock, a constraint) is not one,
+    unless it happened on a read replica (core.replicas): any operational
+    error there is the replica's, and the primary can answer instead.
     """
     if not isinstance(exc, OperationalError | InterfaceError):
         return False
+    if getattr(exc, "replica_alias", None) is not None:
+        return True
     cause = exc.__cause__
     if isinstance(exc, InterfaceError) or isinstance(cause, PoolTimeout):
         return True
@@ -135,12 +143,15 @@ class DatabaseRetryMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         can_rerun = _buffer_body(request)
         before = _commits_attempted()
+        replicas.failure_take()  # a flag left by an earlier request of this thread
         response = self.get_response(request)
         failure = request.__dict__.pop(_FAILURE, None)
+        replica_failed = replicas.failure_take()
         if failure is None:
             return response
         committed = before is None or _commits_attempted() != before
-        if not can_rerun or committed or isinstance(failure.__cause__, PoolTimeout):
+        pool_timeout = isinstance(failure.__cause__, PoolTimeout) and not replica_failed
+        if not can_rerun or committed or pool_timeout:
             logger.warning(
                 "database unavailable: answered 503",
                 extra={"path": request.path, "error": _first_line(failure)},

@@ -4,11 +4,14 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+
+from core import replicas
 
 logger = logging.getLogger("stockroom.health")
 
@@ -98,11 +101,25 @@ def run_checks(
     return results
 
 
+def replica_states() -> dict[str, dict[str, Any]]:
+    """Each read replica's state (core.replicas); a failure to check one is reported, not raised."""
+    try:
+        return replicas.states()
+    except Exception as exc:  # noqa: BLE001 - the primary check already says why
+        logger.warning("replica check failed", extra={"error": str(exc)})
+        return {alias: {"state": "unknown", "lag_seconds": None} for alias in replicas.aliases()}
+
+
 @get_only
 def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready when the primary and the cache answer. Replicas are listed, never a reason to fail:
+    reads skip a bad one and go to the primary."""
     results = run_checks(broker=False)
     checks = {name: "ok" if ok else "error" for name, (ok, _) in results.items()}
     failing = [name for name, state in checks.items() if state != "ok"]
+    extra: dict[str, Any] = {}
+    if replicas.aliases() and not failing:
+        extra["replicas"] = replica_states()
     if failing:
         # `code` and `detail` as in every error body (contract, Conventions).
         return JsonResponse(
@@ -115,4 +132,4 @@ def readyz(request: HttpRequest) -> JsonResponse:
             },
             status=503,
         )
-    return JsonResponse({"status": "ok", "checks": checks})
+    return JsonResponse({"status": "ok", "checks": checks, **extra})

@@ -30,6 +30,8 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
+from core import replicas
+
 logger = logging.getLogger("stockroom.throttling")
 
 # KEYS: the window keys, then keys to read. ARGV: now, a unique member, the
@@ -125,7 +127,11 @@ class ClientRateThrottle(SimpleRateThrottle):
         return found
 
     def allow_request(self, request: Any, view: Any) -> bool:
-        allowed, _ = self.check(request)
+        # The caller's read-replica pin rides along (core.replicas): no round trip of its own.
+        pins = replicas.pin_lookup_keys(request)
+        allowed, values = self.check(request, read=pins)
+        if pins:
+            replicas.pin_seen(request, values)
         return allowed
 
     def check(self, request: Any, *, read: Sequence[str] = ()) -> tuple[bool, list[Any] | None]:

@@ -12,8 +12,9 @@ served exactly that stored response:
   and no session cookie (the caller is anonymous, so the public body applies);
 * an Accept header that only asks for JSON (or none), and no `?format=`;
 * a query string the view's own parser accepts (catalog.api.list_query for
-  the list): the cache key is built from what it parsed, exactly as the view
-  builds it, so a hit is the answer the view would store for this request
+  the list), and no cursor page asked for (those are never cached): the
+  cache key is built from what it parsed, exactly as the view builds it, so
+  a hit is the answer the view would store for this request
   (anything the parser refuses goes on to DRF, which answers the 400);
 * the view's throttle is the project's ClientRateThrottle and allows it (it is
   counted here, and the view does not count the request again when it goes on
@@ -36,6 +37,7 @@ from django.utils.cache import patch_vary_headers
 from rest_framework.exceptions import ValidationError
 
 from catalog.api import response_cache
+from core.cursor import cursor_requested
 from core.throttling import ClientRateThrottle
 
 LIST_PATH = "/api/v1/products/"
@@ -100,6 +102,8 @@ def _canonical_query(request: HttpRequest, route: Route) -> str | None:
         return None
     if route.parse is None:
         return ""
+    if cursor_requested(request.GET):  # cursor pages are never cached: the view answers them
+        return None
     try:
         return str(route.parse(request.GET).canonical)
     except ValidationError:

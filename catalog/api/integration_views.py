@@ -2,7 +2,12 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,10 +51,52 @@ class BulkItemInputSerializer(serializers.Serializer):
         return attrs
 
 
+def _item_schema(name: str, value: dict[str, Any], help_text: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "sku": {"type": "string", "minLength": 1, "maxLength": 64},
+            name: {**value, "description": help_text},
+        },
+        "required": ["sku", name],
+        "additionalProperties": False,
+    }
+
+
+# Each item is one of two shapes (the serializer checks it field by field).
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": BULK_ITEMS_MAX,
+        "description": "Each SKU at most once.",
+        "items": {
+            "oneOf": [
+                _item_schema(
+                    "delta",
+                    {
+                        "type": "integer",
+                        "minimum": -s.MAX_STOCK_DELTA,
+                        "maximum": s.MAX_STOCK_DELTA,
+                        "not": {"enum": [0]},
+                    },
+                    "Non-zero: added to the stock (negative removes).",
+                ),
+                _item_schema(
+                    "set_to",
+                    {"type": "integer", "minimum": 0, "maximum": s.MAX_STOCK_DELTA},
+                    "The counted stock; the ledger records the difference (kind `count`).",
+                ),
+            ]
+        },
+    }
+)
+class BulkItemsField(serializers.ListField):
+    child = BulkItemInputSerializer()
+
+
 class BulkInputSerializer(serializers.Serializer):
-    items = serializers.ListField(
-        child=BulkItemInputSerializer(), min_length=1, max_length=BULK_ITEMS_MAX
-    )
+    items = BulkItemsField(min_length=1, max_length=BULK_ITEMS_MAX)
     reason = serializers.CharField(max_length=500)
 
 

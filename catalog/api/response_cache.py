@@ -15,6 +15,10 @@
   version it read first, which never matches after the bump.
 * Redis down: the version is unknown, the response is built from the
   database and not stored: served uncached, still correct.
+* With read replicas (core.replicas) a miss builds its answer on a replica,
+  unless the same round trip found the catalog (or the product) written
+  within the pin window, or the cache is down: then on the primary, so that
+  no entry stored under a new generation holds a replica's older rows.
 * Every response carries a strong ETag (hash of the body); `If-None-Match`
   with it answers 304 without a body.
 """
@@ -31,6 +35,7 @@ from rest_framework.renderers import JSONRenderer
 from catalog import cache as catalog_cache
 from catalog.cache import Version
 from catalog.listing import PRODUCT_FIELDS, VARIANT_FIELDS, Field
+from core import replicas
 
 
 def body_format(fields: Sequence[Field]) -> str:
@@ -64,23 +69,29 @@ def lookup_keys(key: str, *, product: str | None = None) -> list[str]:
 
     `product`: the slug of the product a detail entry shows (its own counter).
     """
-    return [*catalog_cache.version_keys(product=product), key]
+    return [
+        *catalog_cache.version_keys(product=product),
+        *catalog_cache.written_keys(product=product),
+        key,
+    ]
 
 
 def _lookup(
     key: str, *, product: str | None = None, values: Sequence[Any] | None = None
-) -> tuple[Version | None, Any]:
-    """The current version and the entry under `key`, in one round trip.
+) -> tuple[Version | None, bool, Any]:
+    """The current version, whether the catalog was just written, and the entry under `key`.
 
-    `values` are those of `lookup_keys(key, product=product)` when the caller
-    has read them already. None: cache down.
+    One round trip. `values` are those of `lookup_keys(key, product=product)`
+    when the caller has read them already. Version None: cache down.
     """
     keys = lookup_keys(key, product=product)
     if values is None:
         found = cache.get_many(keys)
         values = [found.get(k) for k in keys]
-    version, fresh = catalog_cache.version(values[:-1], product=product)
-    return version, (None if fresh else values[-1])
+    counters = len(catalog_cache.version_keys(product=product))
+    version, fresh = catalog_cache.version(values[:counters], product=product)
+    written = any(value is not None for value in values[counters:-1])
+    return version, written, (None if fresh else values[-1])
 
 
 def _etag(body: bytes) -> str:
@@ -120,8 +131,8 @@ def cached_response(
     are given. What it found is remembered on the request, so a miss that goes
     on to `json_response` does not ask the cache again.
     """
-    version, hit = _lookup(key, product=product, values=values)
-    setattr(request, LOOKUP_ATTR, (key, version))
+    version, written, hit = _lookup(key, product=product, values=values)
+    setattr(request, LOOKUP_ATTR, (key, version, written))
     if version is not None and hit is not None and hit[0] == version:
         _, etag, body = hit
         return _response(request, body=body, etag=etag, cache_status="HIT")
@@ -155,12 +166,15 @@ def json_response(
         # The fast path (catalog.api.fastpath) already looked this key up and missed.
         looked_up = getattr(request, LOOKUP_ATTR, None)
         if looked_up is not None and looked_up[0] == key:
-            version = looked_up[1]
+            _, version, written = looked_up
         else:
-            version, hit = _lookup(key, product=product)
+            version, written, hit = _lookup(key, product=product)
             if version is not None and hit is not None and hit[0] == version:
                 _, etag, body = hit
                 return _response(request, body=body, etag=etag, cache_status="HIT")
+        if version is None or written:
+            # Stored for every caller: only rows that show every write so far.
+            replicas.use_primary()
         if version is None:
             key = None  # cache down: build, serve, store nothing
     body = JSONRenderer().render(build(None if version is None else version[0]))

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from catalog import listing, selectors, services
-from catalog.api import fastpath, integration_views, response_cache
+from catalog.api import fastpath, integration_views, product_changes, response_cache
 from catalog.api import serializers as s
 from catalog.api.list_query import ProductListQuery, product_list_query
 from catalog.api.permissions import (
@@ -31,8 +32,10 @@ from catalog.api.permissions import (
     sees_unpublished,
 )
 from catalog.models import SKU_PATTERN, Category, Product, Variant
+from core.cursor import wants_cursor_page
 from core.openapi import ErrorSerializer
 from core.pagination import PageNumberPagination
+from core.replicas import replica_reads
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -114,11 +117,13 @@ class CategoryViewSet(CatalogViewSet):
         row = selectors.category_queryset().get(pk=category.pk)
         return selectors.category_item(row)
 
+    @replica_reads
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.category_queryset())
         assert page is not None
         return self.get_paginated_response([selectors.category_item(row) for row in page])
 
+    @replica_reads
     def retrieve(self, request: Request, slug: str) -> Response:
         row = selectors.category_queryset().filter(slug=slug).first()
         if row is None:
@@ -150,11 +155,18 @@ class CategoryViewSet(CatalogViewSet):
             "Published products (staff with `catalog.view_product` also see unpublished "
             "ones, with `is_published`). Public responses are cached and carry an `ETag`. "
             "Each parameter may be given once: a repeated one is a 400 `invalid` whose "
-            "`errors` names it. Unknown parameters are ignored (and left out of the page links)."
+            "`errors` names it. Unknown parameters are ignored (and left out of the page links). "
+            "With `updated_after`, a `cursor` or `ordering=updated_at`: cursor pages by last "
+            "change, ordered by `(updated_at, id)`, never cached; a product changes with its "
+            "variants (their stock too) and its category's slug."
         ),
-        parameters=[s.ProductListParamsSerializer, ETAG_HEADER],
+        parameters=[
+            s.ProductListParamsSerializer,
+            *product_changes.PRODUCT_CURSOR_PARAMS,
+            ETAG_HEADER,
+        ],
         responses={
-            200: s.ProductListItemSerializer,
+            200: product_changes.PRODUCT_PAGE,
             304: NOT_MODIFIED,
             400: _error(
                 "Invalid input: `code` is `invalid`, `errors` names the fields "
@@ -229,7 +241,13 @@ class ProductViewSet(CatalogViewSet):
             product=product,
         )
 
+    @replica_reads
     def list(self, request: Request) -> HttpResponseBase:
+        if wants_cursor_page(request):
+            response = Response(product_changes.product_cursor_page(request))
+            # As the numbered pages: the body depends on who asks.
+            patch_vary_headers(response, ("Authorization", "Cookie"))
+            return response
         # Parsed once: the answer is built from `query` and cached under `query.canonical`.
         query = product_list_query(request.query_params)
 
@@ -249,6 +267,7 @@ class ProductViewSet(CatalogViewSet):
 
         return self._respond(request, build, self.cache_scopes["list"][0], query.canonical)
 
+    @replica_reads
     def retrieve(self, request: Request, slug: str) -> HttpResponseBase:
         def build(staff: bool, generation: int | None) -> Any:
             item = listing.product_detail(slug=slug, staff=staff)

@@ -7,14 +7,13 @@ checks that both give the same rows, in the same order, with the same count,
 for every filter and ordering.
 
 Every value reaches PostgreSQL as a bound parameter; only fixed fragments of
-the declaration are put together as text.
+the declaration are put together as text. The statements run where the ORM's
+reads would (core.replicas.read_connection: a replica inside a replica scope).
 """
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-
-from django.db import connection
 
 from catalog.db import _SUBTREE_BY_SLUG_SQL
 from catalog.listing.declaration import (
@@ -27,6 +26,7 @@ from catalog.listing.declaration import (
     search_terms,
     selected,
 )
+from core.replicas import read_connection
 
 _SKU_MATCH = "p.id = ANY(ARRAY(SELECT product_id FROM catalog_variant WHERE sku = %s OR sku = %s))"
 _TSQUERY = f"websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
@@ -72,7 +72,7 @@ def category_ids(slug: str) -> list[int]:
     Resolved before the product query so that the planner sees the exact ids
     (a bitmap scan of the category index, not a guess at a CTE's size).
     """
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(_SUBTREE_BY_SLUG_SQL, [slug])
         return [row[0] for row in cursor.fetchall()]
 
@@ -106,7 +106,7 @@ def product_count(
 ) -> int:
     """How many products match `filters` (their ordering and any page aside)."""
     where, params = _where(filters, staff=staff, categories=categories)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         # `where` is made of constant clauses; every value is a bound parameter.
         cursor.execute(f"SELECT count(*) FROM catalog_product p WHERE {where}", params)  # noqa: S608  # nosec B608
         return int(cursor.fetchone()[0])
@@ -121,7 +121,7 @@ def price_histogram() -> list[tuple[bool, Decimal, int]] | None:
     None when there are more than HISTOGRAM_MAX such pairs: then counting the
     range itself is cheaper than keeping them.
     """
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT in_stock, min_price, count(*) FROM catalog_product "
             "WHERE is_published AND min_price IS NOT NULL GROUP BY 1, 2 LIMIT %s",
@@ -182,7 +182,7 @@ def product_rows(
         f"SELECT {columns} FROM {source} WHERE {where} "  # noqa: S608  # nosec B608
         f"ORDER BY {order} LIMIT %s OFFSET %s"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [*params, limit, offset])
         rows = cursor.fetchall()
     total = rows[0][len(fields)] if by_relevance and rows else None
@@ -207,7 +207,7 @@ def product_detail_row(*, slug: str, staff: bool) -> dict[str, Any] | None:
     such product (or it is unpublished and `staff` is false).
     """
     sql = _DETAIL_SQL.format(published="" if staff else " AND p.is_published")
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [slug])
         rows = cursor.fetchall()
     if not rows:

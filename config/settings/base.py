@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Read replicas: pins a caller who wrote, opens the back office lists' replica scope.
+    "core.replicas.ReplicaMiddleware",
     "core.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
@@ -140,6 +142,46 @@ DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT
 DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c pg_trgm.word_similarity_threshold={env.float('SEARCH_TYPO_THRESHOLD', default=0.35)}"
 )
+
+# Read replicas (core/replicas.py): streaming replicas of DATABASE_URL, as
+# aliases replica1, replica2, ... with the primary's engine and options. Only
+# the reads that opt in go there (catalog reads, staff lists, exports); a
+# caller who wrote reads the primary for REPLICA_PIN_SECONDS; a replica down
+# or more than REPLICA_MAX_LAG_SECONDS behind (checked at most every
+# REPLICA_CHECK_SECONDS per process) is skipped.
+DATABASE_REPLICAS: list[str] = []
+for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    _replica = env.db_url_config(_url)
+    if _replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URLS: entry {_number} is not PostgreSQL.")
+    _alias = f"replica{_number}"
+    DATABASES[_alias] = {
+        **DATABASES["default"],
+        **{k: _replica[k] for k in ("NAME", "USER", "PASSWORD", "HOST", "PORT")},
+        "OPTIONS": {
+            **DATABASES["default"]["OPTIONS"],
+            **_replica.get("OPTIONS", {}),
+            "pool": {
+                **DATABASES["default"]["OPTIONS"]["pool"],
+                # A replica that cannot give a connection this fast is skipped.
+                "timeout": env.float("REPLICA_POOL_TIMEOUT", default=2.0),
+            },
+        },
+        # Never created, migrated or flushed by tests: it is a copy of the primary.
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_REPLICAS.append(_alias)
+DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
+REPLICA_PIN_SECONDS = env.float("REPLICA_PIN_SECONDS", default=5.0)
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=1.0)
+# A replica is used only once it has shown every write older than the lag
+# bound plus one check interval: the pin must last at least that long.
+if DATABASE_REPLICAS and REPLICA_PIN_SECONDS < REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_SECONDS:
+    raise ImproperlyConfigured(
+        "REPLICA_PIN_SECONDS must be at least REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_SECONDS: "
+        "a caller's reads could otherwise reach a replica that has not shown their write."
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -485,12 +527,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
-    # Failed log-ins older than the 15-minute lockout window no longer count.
+    # Events older than EVENT_RETENTION_DAYS leave the feed (and their delivery log).
     "webhooks-events-purge": {
         "task": "webhooks.tasks.events_purge",
         "schedule": crontab(hour=3, minute=41),
         "options": {"expires": 3600},
     },
+    # Failed log-ins older than the 15-minute lockout window no longer count.
     "accounts-purge-login-failures": {
         "task": "accounts.tasks.login_failures_purge",
         "schedule": crontab(minute="*/30"),

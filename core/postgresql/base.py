@@ -9,22 +9,58 @@ answer was lost counts too: a unit of work that failed with the count
 unchanged left nothing behind. Writes that are harmless to repeat (an
 `INSERT ... ON CONFLICT DO NOTHING` of a key row) can be left out with
 `core.database.repeatable()`.
+
+On a read replica (core.replicas), a connection or query that fails for
+the server's sake (connection errors, a query cancelled for a conflict with
+recovery) marks the replica down and the error as the replica's: the
+request then runs again on the primary instead of failing.
 """
 
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.db.backends.postgresql import base
 
-_READS = ("SELECT", "SHOW", "SET ", "EXPLAIN")
+_READS = ("SELECT", "SHOW", "SET ", "EXPLAIN", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.commits_attempted = 0
+        # Statements that may write, in a transaction or not (core.replicas: "has this written?").
+        self.writes_attempted = 0
         self.repeatable_depth = 0
         self.execute_wrappers.append(self._count_autocommit_writes)
+        self.execute_wrappers.append(self._replica_failures)
+
+    def _is_replica(self) -> bool:
+        return self.alias in getattr(settings, "DATABASE_REPLICAS", ())
+
+    def _replica_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, OperationalError | InterfaceError) and self._is_replica():
+            from core import replicas
+
+            setattr(exc, "replica_alias", self.alias)  # noqa: B010 - read by core.database
+            replicas.mark_down(self.alias, exc)
+
+    def ensure_connection(self) -> None:
+        try:
+            super().ensure_connection()
+        except Exception as exc:
+            self._replica_failed(exc)
+            raise
+
+    def _replica_failures(
+        self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Any
+    ) -> Any:
+        try:
+            return execute(sql, params, many, context)
+        except Exception as exc:
+            self._replica_failed(exc)
+            raise
 
     def commit(self) -> None:
         if not self.repeatable_depth:
@@ -35,6 +71,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Any
     ) -> Any:
         reads = isinstance(sql, str) and sql.lstrip().upper().startswith(_READS)
-        if not self.in_atomic_block and not self.repeatable_depth and not reads:
-            self.commits_attempted += 1
+        if not self.repeatable_depth and not reads:
+            self.writes_attempted += 1
+            if not self.in_atomic_block:
+                self.commits_attempted += 1
         return execute(sql, params, many, context)

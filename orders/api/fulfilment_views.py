@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from core.errors import FieldInvalid
 from core.openapi import ErrorSerializer
+from core.replicas import replica_reads
 from orders import fulfilment
 from orders.api.fulfilment_serializers import (
     NoteCreateSerializer,
@@ -218,6 +219,7 @@ class ReturnViewSet(
         ],
         responses={200: ReturnSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer},
     )
+    @replica_reads
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not request.user.has_perm("orders.view_order"):
             raise PermissionDenied()

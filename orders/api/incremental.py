@@ -65,7 +65,7 @@ ORDER_LIST_SCHEMA = extend_schema(
         OpenApiParameter(
             CURSOR,
             OpenApiTypes.STR,
-            description="Opaque: the `cursor` of a previous cursor page's `next`.",
+            description="Opaque: the `cursor` of a cursor page's `next` or `previous` link.",
             allow_blank=True,
         ),
         OpenApiParameter(

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api.serializers import InsufficientStockSerializer
-from core import serializers
+from core import replicas, serializers
 from core.openapi import ErrorSerializer
 from orders import selectors, services
 from orders.api import incremental
@@ -88,8 +88,10 @@ class OrderViewSet(
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incremental.ordering_check(request)
         if incremental.wants_cursor_page(request):
+            # A cursor page waits for the primary's open transactions: it reads the primary.
             return incremental.order_cursor_page(self, request)
-        return super().list(request, *args, **kwargs)
+        with replicas.reads_from_replica(request):
+            return super().list(request, *args, **kwargs)
 
     def _respond(self, order: Order, code: int = status.HTTP_200_OK) -> Response:
         order = self.get_queryset().get(pk=order.pk)

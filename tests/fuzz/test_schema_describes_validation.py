@@ -56,8 +56,6 @@ UNDESCRIBABLE = {
     ("POST", "/api/v1/payments/webhook/"): "the signature must be the provider's, made just now",
     ("POST", "/api/v1/auth/logout/"): "ends the caller's session (nothing to validate)",
     ("POST", "/api/v1/auth/logoutall/"): "ends the caller's sessions (nothing to validate)",
-    ("GET", "/api/v1/events/"): "a cursor must be one the server gave",
-    ("GET", "/api/v1/orders/"): "a cursor must be one the server gave",
     ("POST", "/api/v1/integrations/"): "the role must be an existing staff role",
     ("POST", "/api/v1/vouchers/"): "categories and products must exist",
 }
@@ -68,7 +66,6 @@ NOT_YET_DESCRIBED = {
     ("POST", "/api/v1/orders/{number}/returns/"): "lines within what shipped; a reason",
     ("GET", "/api/v1/shipping-methods/"): "country's pattern",
     ("POST", "/api/v1/shipping-methods/"): "countries' pattern, weight bands in order",
-    ("POST", "/api/v1/stock/bulk-adjustments/"): "each item exactly one of delta or set_to",
     ("POST", "/api/v1/tax-rates/"): "country's pattern",
 }
 
@@ -111,14 +108,24 @@ def _point_at_seeded_objects(
             body[name] = value
     if "address_id" in body:
         body["address_id"] = int(world.alice.owns["id"])
-    # One SKU per line (lines of one SKU are merged, and their sum may pass the limit).
-    lines = body.get("lines")
-    if not isinstance(lines, list):
-        return
-    del lines[len(skus) :]
-    for line, sku in zip(lines, skus, strict=False):
-        if isinstance(line, dict) and "sku" in line:
-            line["sku"] = sku
+    # One SKU per line (lines of one SKU are merged, and their sum may pass the limit;
+    # a bulk stock request lists each SKU once).
+    for name in ("lines", "items"):
+        lines = body.get(name)
+        if not isinstance(lines, list):
+            continue
+        del lines[len(skus) :]
+        for line, sku in zip(lines, skus, strict=False):
+            if isinstance(line, dict) and "sku" in line:
+                line["sku"] = sku
+
+
+def _server_given(query: dict[str, Any]) -> None:
+    """Leave out what a schema cannot describe in a query: a cursor is one the server gave,
+    and cursor pages (asked for by `updated_after`) are ordered by last change only."""
+    query.pop("cursor", None)
+    if query.get("updated_after") and query.get("ordering") not in (None, "", "updated_at"):
+        del query["ordering"]
 
 
 def _send(client: APIClient, method: str, path: str, case: Any, schemas: dict[str, Any]) -> Any:
@@ -190,6 +197,8 @@ def test_requests_the_schema_calls_valid_are_not_refused_as_invalid():
         errors: Counter[str] = Counter()
         for case in _cases(operation):
             _point_at_seeded_objects(case.body, references, skus, world)
+            if case.query:
+                _server_given(case.query)
             response = _send(client, method, path, case, header_schemas)
             if response.status_code == 400 and response.json()["code"] == "invalid":
                 errors.update(list(response.json().get("errors", {})))

@@ -152,3 +152,46 @@ def test_a_thousand_items_cost_a_fixed_number_of_queries(erp):
     assert changed == 500 + sum(1 for i in range(1, 1000, 2) if i % 7)
     assert StockMovement.objects.filter(variant__product=product).count() == changed
     assert Event.objects.filter(type="stock.changed").count() == changed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_requests_over_the_same_two_products_never_deadlock(make_integration):
+    """Each request's deltas touch one product and its counts the other, crosswise.
+
+    Their variants differ, so nothing orders them but the product locks: taken
+    per pass (deltas, then counts), one request would lock A then B and the
+    other B then A.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, second = ProductFactory(), ProductFactory()
+    a1, b1, a2, b2 = (VariantFactory(product=p, stock=100) for p in (first, second) * 2)
+    _, key = make_integration("Catalog manager")
+    bodies = [
+        {"items": [{"sku": a2.sku, "delta": 1}, {"sku": b1.sku, "set_to": 50}], "reason": "x"},
+        {"items": [{"sku": b2.sku, "delta": 1}, {"sku": a1.sku, "set_to": 50}], "reason": "y"},
+    ]
+    rounds = 15
+    barrier = threading.Barrier(2)
+
+    def send(body: dict) -> list[int]:
+        try:
+            client = key_client(key)
+            statuses = []
+            for n in range(rounds):
+                barrier.wait(timeout=30)
+                body["items"][1]["set_to"] = 50 + n
+                statuses.append(client.post(URL, body, format="json").status_code)
+            return statuses
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(send, bodies))
+
+    assert results == [[200] * rounds] * 2
+    for variant in (a1, b1, a2, b2):
+        variant.refresh_from_db()
+        assert variant.stock == _ledger(variant)
+    assert (a2.stock, b2.stock, a1.stock, b1.stock) == (115, 115, 64, 64)

@@ -109,6 +109,21 @@ def test_events_past_the_retention_are_purged(settings):
     assert not Delivery.objects.exists()
 
 
+@pytest.mark.django_db
+def test_the_periodic_tasks_purge_events_past_the_retention(settings):
+    from webhooks.tasks import events_purge_task
+
+    settings.EVENT_RETENTION_DAYS = 7
+    old = event_record(type="test.old", data={})
+    kept = event_record(type="test.kept", data={})
+    Event.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    scheduled = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
+
+    assert events_purge_task.name in scheduled
+    assert events_purge_task.apply().get() == 1
+    assert list(Event.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
 def test_every_event_type_the_code_records_is_in_the_catalogue():
     recorded = {f"order.{t.event_type}" for t in TRANSITIONS.values()} | {
         "order.placed",

@@ -29,11 +29,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/api/v1/orders/"
 # knox (token, the user's other tokens), the key row, BEGIN, its lock, the
 # placement's savepoint, variants (read and locked at once), the destination's
-# tax rates, its shipping methods, the promotions in force, order, stock,
-# ledger, stock events, lines, order event, order.placed event, the customer
-# email (outbox), RELEASE, the caller's permissions (allowed_transitions), the
+# tax rates, its shipping methods, the promotions in force, order, the
+# products' locks (their updated_at follows the stock), stock, ledger, stock
+# events, lines, order event, order.placed event, the customer email
+# (outbox), RELEASE, the caller's permissions (allowed_transitions), the
 # stored response, COMMIT.
-PLACEMENT_STATEMENTS = 22
+PLACEMENT_STATEMENTS = 23
 
 
 def _until_commit(captured: list[dict[str, str]]) -> list[str]:

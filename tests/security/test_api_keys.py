@@ -89,3 +89,64 @@ def test_a_keys_throttle_is_its_own_and_apart_from_users(
     # Another key of the same integration, and people, keep their own windows.
     assert key_client(second).get("/api/v1/variants/").status_code == 200
     assert [person.get("/api/v1/variants/").status_code for _ in range(3)] == [200] * 3
+
+
+@pytest.mark.parametrize("role", ["Customer", "customer", "", "superuser", "Catalog manager "])
+def test_an_integration_gets_a_staff_role_or_none(superuser, make_integration, role):
+    client = token_client(superuser)
+
+    response = client.post("/api/v1/integrations/", {"name": "Shop", "role": role}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "role" in response.json()["errors"]
+
+
+def test_a_customer_can_neither_make_nor_see_integrations_or_keys(
+    make_integration: MakeIntegration, customer
+):
+    integration, key = make_integration("Catalog manager")
+    client = token_client(customer)
+
+    answers = [
+        client.get("/api/v1/integrations/"),
+        client.post("/api/v1/integrations/", {"name": "Mine", "role": "Analyst"}, format="json"),
+        client.get(f"/api/v1/integrations/{integration.pk}/keys/"),
+        client.post(f"/api/v1/integrations/{integration.pk}/keys/", {}, format="json"),
+    ]
+
+    assert [a.status_code for a in answers] == [403] * 4
+    assert all(key not in a.content.decode() for a in answers)
+    assert integration.keys.count() == 1
+
+
+def test_a_customers_login_token_is_no_api_key(customer, api_client):
+    from knox.models import AuthToken
+
+    _, token = AuthToken.objects.create(user=customer)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    response = api_client.get("/api/v1/me/")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+
+
+def test_a_refused_key_is_never_echoed_in_the_answer_or_the_logs(
+    make_integration: MakeIntegration, caplog
+):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    integration, key = make_integration("Catalog manager")
+    prefix, secret = key.rsplit("_", 1)
+    wrong = f"{prefix}_{secret[::-1]}"
+    services.api_key_revoke(key=integration.keys.get())
+
+    answers = [key_client(k).get("/api/v1/variants/") for k in (key, wrong, key + "x")]
+
+    assert [a.status_code for a in answers] == [401] * 3
+    for answer in answers:
+        body = answer.content.decode()
+        assert secret not in body and secret[::-1] not in body
+    assert secret not in caplog.text and secret[::-1] not in caplog.text

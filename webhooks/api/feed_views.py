@@ -13,15 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import StaffOnlyModelPermissions
 from core import serializers
-from core.cursor import (
-    CURSOR,
-    CURSOR_PARAMS,
-    cursor_decode,
-    cursor_encode,
-    page_body,
-    page_size,
-    text_param,
-)
+from core.cursor import CURSOR_PARAMS, cursor_page, queryset_fetch, text_param
 from webhooks import catalogue, feed
 from webhooks.models import Endpoint, Event
 
@@ -41,7 +33,10 @@ class FeedEventSerializer(serializers.Serializer):
 
 class EventPageSerializer(serializers.Serializer):
     next = serializers.URLField(help_text="Poll this link for the events after this page.")
-    previous = serializers.URLField(allow_null=True, help_text="Always null.")
+    previous = serializers.URLField(
+        allow_null=True,
+        help_text="The events just before this page; null on a first page.",
+    )
     results = FeedEventSerializer(many=True)
 
 
@@ -75,24 +70,25 @@ class EventFeedView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        raw = request.query_params.get(CURSOR)
-        after = cursor_decode(raw, kinds=(int,))[0] if raw else None
         types = [t.strip() for t in (text_param(request, "type") or "").split(",") if t.strip()]
-        size = page_size(request)
         feed.events_sequence_assign()
-        events = list(feed.event_feed(after=after, types=types)[:size])
-        cursor = cursor_encode([events[-1].sequence]) if events else (raw or "")
-        results = [
-            {
-                "id": e.pk,
-                "sequence": e.sequence,
-                "type": e.type,
-                "created_at": e.created_at,
-                "data": e.data,
-            }
-            for e in events
-        ]
-        return Response(page_body(request, cursor=cursor, results=results))
+        body = cursor_page(
+            request,
+            kinds=(int,),
+            fetch=queryset_fetch(feed.event_feed(after=None, types=types), fields=("sequence",)),
+            key_of=lambda event: (event.sequence,),
+            render=lambda events: [
+                {
+                    "id": e.pk,
+                    "sequence": e.sequence,
+                    "type": e.type,
+                    "created_at": e.created_at,
+                    "data": e.data,
+                }
+                for e in events
+            ],
+        )
+        return Response(body)
 
 
 class IsStaff(BasePermission):

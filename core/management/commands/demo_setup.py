@@ -1,4 +1,4 @@
-"""First-run setup for `make run`: a demo staff account (and demo data once seed_demo exists)."""
+"""First-run setup for `make run`: the staff roles, a demo staff account (and demo data)."""
 
 import os
 from typing import Any
@@ -7,6 +7,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
+
+from accounts.roles import roles_setup
 
 DEMO_EMAIL = "demo@stockroom.local"
 DEMO_PASSWORD = "stockroom-demo"  # noqa: S105 - printed for the local demo only
@@ -19,6 +21,8 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("demo_setup only runs with DJANGO_DEBUG=true.")
         User = get_user_model()
+        # The staff roles (integrations are given one): kept in step with the code on each run.
+        roles_setup(warn=lambda message: self.stderr.write(self.style.WARNING(message)))
         if not User.objects.filter(is_staff=True).exists():
             User.objects.create_superuser(email=DEMO_EMAIL, password=DEMO_PASSWORD)
             if "seed_demo" in get_commands():
