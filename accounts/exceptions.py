@@ -2,7 +2,7 @@
 
 from rest_framework import status
 
-from core.errors import DomainError
+from core.errors import DomainError, FieldInvalid
 
 
 class InvalidCredentials(DomainError):
@@ -29,30 +29,16 @@ class LoginLocked(DomainError):
         self.retry_after = retry_after
 
 
-class FieldInvalid(DomainError):
-    """A rule about one input field that only a service can check: `errors.<field>`.
-
-    Same shape as a serializer's validation error, so clients handle one format.
-    """
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
-    detail = "Invalid input."
-
-    def __init__(self, *, field: str, messages: list[str]) -> None:
-        super().__init__(errors={field: list(messages)})
-
-
 class WrongPassword(FieldInvalid):
     """The password given to confirm a sensitive action is wrong."""
 
     def __init__(self, *, field: str) -> None:
-        super().__init__(field=field, messages=["The password is not correct."])
+        super().__init__(field=field, message="The password is not correct.")
 
 
 class EmailTaken(FieldInvalid):
     def __init__(self) -> None:
-        super().__init__(field="email", messages=["A user with this email already exists."])
+        super().__init__(field="email", message="A user with this email already exists.")
 
 
 class InvalidResetToken(DomainError):

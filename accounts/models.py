@@ -116,6 +116,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.first_name
 
 
+# What an address holds besides its owner: what orders copy and what users edit.
+ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
+
+
 class Address(models.Model):
     """A customer's saved address; orders copy it, so editing it never changes an order."""
 

@@ -1,6 +1,9 @@
 """Permission classes for staff API endpoints, matching what the admin shows a role."""
 
+from typing import Any
+
 from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.request import Request
 
 
 class StaffModelPermissions(DjangoModelPermissions):
@@ -18,3 +21,15 @@ class StaffModelPermissions(DjangoModelPermissions):
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
+
+
+class StaffOnlyModelPermissions(StaffModelPermissions):
+    """Staff accounts only, and the model permission too: for what a customer must never
+    reach even with a permission granted by mistake (webhook secrets, customer lists,
+    integrations)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_staff):
+            return False
+        return super().has_permission(request, view)

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from knox.models import AuthToken
 
-from accounts.models import Address, User
+from accounts.models import ADDRESS_FIELDS, Address, User
 from accounts.personal_data import DEFAULT_SECTIONS, EXPORTERS
 
 
@@ -14,14 +14,17 @@ def address_list(*, user: User) -> QuerySet[Address]:
     return Address.objects.filter(user=user).order_by("id")
 
 
+def address_data(*, address: Address) -> dict[str, Any]:
+    """An address as the API and the personal-data export show it (JSON-ready)."""
+    return {"id": address.pk, **{name: getattr(address, name) for name in ADDRESS_FIELDS}}
+
+
 def user_export(*, user: User) -> dict[str, Any]:
     """Everything stored about the user, JSON-ready.
 
     accounts fills `profile`, `addresses` and `tokens`; other apps add their
     sections through `accounts.personal_data.register_exporter`.
     """
-    from accounts.api.serializers import AddressSerializer  # the API's own shape
-
     data: dict[str, Any] = {
         "profile": {
             "id": user.pk,
@@ -34,7 +37,7 @@ def user_export(*, user: User) -> dict[str, Any]:
             "date_joined": user.date_joined.isoformat(),
             "last_login": user.last_login.isoformat() if user.last_login else None,
         },
-        "addresses": AddressSerializer(address_list(user=user), many=True).data,
+        "addresses": [address_data(address=address) for address in address_list(user=user)],
         "tokens": [
             {"created": created.isoformat(), "expiry": expiry.isoformat() if expiry else None}
             for created, expiry in AuthToken.objects.filter(user=user)

@@ -20,26 +20,24 @@ from knox.models import AuthToken
 from accounts.exceptions import (
     AddressLimitReached,
     EmailTaken,
-    FieldInvalid,
     InvalidResetToken,
     WrongPassword,
 )
 from accounts.login import user_lockout_key
-from accounts.models import Address, LoginFailure, User
+from accounts.models import ADDRESS_FIELDS, Address, LoginFailure, User
 from accounts.personal_data import ERASERS
+from core.errors import FieldInvalid
 from emails.models import EmailKind
 from emails.services import email_queue
 
 logger = logging.getLogger("stockroom.accounts")
-
-ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
 
 
 def _password_validate(*, password: str, user: User, field: str) -> None:
     try:
         validate_password(password, user)
     except DjangoValidationError as exc:
-        raise FieldInvalid(field=field, messages=exc.messages) from exc
+        raise FieldInvalid(errors={field: exc.messages}) from exc
 
 
 # --- Registration and profile ----------------------------------------------

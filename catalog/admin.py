@@ -35,14 +35,14 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from catalog import services
-from catalog.exceptions import CatalogInvalid, InsufficientStock
+from catalog.exceptions import InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
 from catalog.selectors import product_ids_by_name, variants_by_sku_prefix
 from core import replicas
 from core.admin_paginator import EstimatedCountPaginator
 from core.admin_search import WordSearch, in_array
 from core.csv_export import csv_lines
-from core.errors import DomainError, ProtectedObject
+from core.errors import DomainError, FieldInvalid, ProtectedObject
 
 # The path of names from the root ("Clothing / Shirts / Tees") and the depth of
 # each category, walked up with a recursive CTE inside the row's own query.
@@ -195,7 +195,7 @@ class CategoryAdminForm(forms.ModelForm):
         parent: Category | None = self.cleaned_data["parent"]
         try:
             services.category_parent_check(category=self.instance, parent=parent)
-        except CatalogInvalid as error:
+        except FieldInvalid as error:
             raise forms.ValidationError(error.extra["errors"]["parent"]) from None
         return parent
 

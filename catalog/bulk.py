@@ -11,9 +11,9 @@ from typing import Any
 
 from django.db import transaction
 
-from catalog.exceptions import CatalogInvalid
 from catalog.models import StockMovement, StockMovementKind, Variant
 from catalog.services import _stock_apply
+from core.errors import FieldInvalid
 
 BULK_ITEMS_MAX = 1000
 
@@ -44,14 +44,14 @@ def stock_bulk_apply(
     order), before reading the stock, so a `set_to` is exact: its movement
     (kind `count`) is the difference from the stock at that moment, none
     when it is already there. Deltas write
-    kind `adjustment`. Raises CatalogInvalid keyed `items.N.sku` for an
+    kind `adjustment`. Raises FieldInvalid keyed `items.N.sku` for an
     unknown or repeated SKU, InsufficientStock (every short SKU) when a delta
     would take stock below zero; nothing is written then.
     """
     seen: dict[str, int] = {}
     for index, item in enumerate(items):
         if item.sku in seen:
-            raise CatalogInvalid(field=f"items.{index}.sku", message="This SKU is already listed.")
+            raise FieldInvalid(field=f"items.{index}.sku", message="This SKU is already listed.")
         seen[item.sku] = index
     variants = list(
         Variant.objects.select_for_update(of=("self",))
@@ -63,7 +63,7 @@ def stock_bulk_apply(
     by_sku = {v.sku: v for v in variants}
     for index, item in enumerate(items):
         if item.sku not in by_sku:
-            raise CatalogInvalid(field=f"items.{index}.sku", message="Unknown SKU.")
+            raise FieldInvalid(field=f"items.{index}.sku", message="Unknown SKU.")
 
     deltas: dict[int, int] = {}
     counts: dict[int, int] = {}

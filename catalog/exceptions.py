@@ -11,20 +11,6 @@ class InsufficientStock(DomainError):
     detail = "Not enough stock."
 
 
-class CatalogInvalid(DomainError):
-    """Input that only the database can judge (a taken slug or SKU, a cycle in the tree).
-
-    Rendered like a validation error: 400 `invalid` with `errors={field: [...]}`.
-    """
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
-    detail = "Invalid input."
-
-    def __init__(self, *, field: str, message: str) -> None:
-        super().__init__(errors={field: [message]})
-
-
 class VariantOfAnotherProduct(DomainError):
     """An upsert names an existing SKU under another product; nothing was written.
 

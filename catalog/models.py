@@ -86,11 +86,16 @@ class Product(models.Model):
         return self.name
 
 
+# What a SKU may be; the API, its URLs and the import all check it.
+SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+SKU_MAX_LENGTH = 64
+
+
 class Variant(models.Model):
     """A sellable unit. `stock` is only ever changed by catalog.services (with a ledger row)."""
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
-    sku = models.CharField(max_length=64, unique=True)
+    sku = models.CharField(max_length=SKU_MAX_LENGTH, unique=True)
     name = models.CharField(max_length=255, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
     price = models.DecimalField(

@@ -18,9 +18,9 @@ from django.utils.text import slugify
 
 from catalog import cache as catalog_cache
 from catalog.db import CATEGORY_TREE_LOCK_SQL, category_subtree_ids
-from catalog.exceptions import CatalogInvalid, InsufficientStock, VariantOfAnotherProduct
+from catalog.exceptions import InsufficientStock, VariantOfAnotherProduct
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
-from core.errors import ProtectedObject
+from core.errors import FieldInvalid, ProtectedObject
 from webhooks.services import events_record
 
 SLUG_ATTEMPTS = 5
@@ -301,10 +301,10 @@ def _save_with_slug(
                 obj.save(update_fields=update_fields)
         except IntegrityError:
             if explicit_slug or attempt >= SLUG_ATTEMPTS:
-                raise CatalogInvalid(field="slug", message="This slug is already in use.") from None
+                raise FieldInvalid(field="slug", message="This slug is already in use.") from None
             continue
         return
-    raise CatalogInvalid(field="slug", message="This slug is already in use.")
+    raise FieldInvalid(field="slug", message="This slug is already in use.")
 
 
 def _delete_all(queryset: QuerySet[Any]) -> int:
@@ -321,7 +321,7 @@ def _delete_all(queryset: QuerySet[Any]) -> int:
 
 
 def category_parent_check(*, category: Category, parent: Category | None) -> None:
-    """CatalogInvalid (400 on `parent`) if `parent` is `category` or one of its descendants.
+    """FieldInvalid (400 on `parent`) if `parent` is `category` or one of its descendants.
 
     Without the tree lock this only reads the tree as it is now: a move that must not
     close a loop goes through `category_update`, which checks again under the lock.
@@ -334,7 +334,7 @@ def category_parent_check(*, category: Category, parent: Category | None) -> Non
             pk=parent.pk, pk__in=category_subtree_ids(pk=category.pk)
         ).exists()
     ):
-        raise CatalogInvalid(
+        raise FieldInvalid(
             field="parent", message="A category cannot be moved under itself or its descendants."
         )
 
@@ -536,7 +536,7 @@ def _save_variant(variant: Variant, *, update_fields: list[str] | None = None) -
         with transaction.atomic():
             variant.save(update_fields=update_fields)
     except IntegrityError:
-        raise CatalogInvalid(field="sku", message="This SKU is already in use.") from None
+        raise FieldInvalid(field="sku", message="This SKU is already in use.") from None
     return variant
 
 
@@ -709,7 +709,7 @@ def catalog_upsert(
     written, a few statements per thousand rows. Stock is brought to each
     given level through the ledger (kind `import`, with `reason`).
     VariantOfAnotherProduct if an existing SKU belongs to another product;
-    CatalogInvalid when a SKU or slug was taken meanwhile. `dry_run`:
+    FieldInvalid when a SKU or slug was taken meanwhile. `dry_run`:
     counts what would change and writes nothing. `progress(n)` is called as
     variant rows are written.
     """
@@ -796,7 +796,7 @@ def catalog_upsert(
                 if progress is not None:
                     progress(len(chunk))
     except IntegrityError:
-        raise CatalogInvalid(
+        raise FieldInvalid(
             field="sku", message="A SKU or slug was taken while importing."
         ) from None
     Product.objects.bulk_update(

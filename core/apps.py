@@ -9,6 +9,3 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         import core.checks  # noqa: F401  (registers the system checks)
-        from core.strict_input import strict_input_install
-
-        strict_input_install()

@@ -25,10 +25,11 @@ from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from core import serializers
 
 CURSOR_PAGE_SIZE = 100
 CURSOR_PAGE_SIZE_MAX = 500

@@ -7,6 +7,7 @@ to HTTP here, so no view decides a status code for a business rule.
 import logging
 import math
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -39,6 +40,31 @@ class DomainError(Exception):
             self.detail = detail
         self.extra = extra
         super().__init__(self.detail)
+
+
+class FieldInvalid(DomainError):
+    """Input that only a service can judge (a taken slug or SKU, an unknown role, a
+    wrong password): 400 `invalid` with `errors={field: [message, ...]}`, the shape
+    of a serializer's errors, so clients handle one format.
+
+    One message: `FieldInvalid(field="slug", message="...")`; several fields or
+    messages: `FieldInvalid(errors={"lines.0.sku": [...], ...})`.
+    """
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+    detail = "Invalid input."
+
+    def __init__(
+        self,
+        *,
+        field: str = "",
+        message: str = "",
+        errors: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        if errors is None:
+            errors = {field: [message]}
+        super().__init__(errors={name: list(texts) for name, texts in errors.items()})
 
 
 class ProtectedObject(DomainError):

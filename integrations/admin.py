@@ -20,8 +20,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from accounts.roles import ROLES
+from core.errors import FieldInvalid
 from integrations import services
-from integrations.exceptions import IntegrationInvalid
 from integrations.models import ApiKey, Integration
 
 ROLE_CHOICES = [(role.name, role.name) for role in ROLES]
@@ -43,7 +43,7 @@ class IntegrationForm(forms.ModelForm):
         name: str = self.cleaned_data["role_name"]
         try:
             services.role_group(name=name)
-        except IntegrationInvalid as exc:
+        except FieldInvalid as exc:
             raise forms.ValidationError(exc.extra["errors"]["role"]) from None
         return name
 
@@ -134,7 +134,7 @@ class IntegrationAdmin(admin.ModelAdmin):
                 created = services.api_key_create(
                     integration=integration, expires_at=form.cleaned_data["expires_at"]
                 )
-            except IntegrationInvalid:
+            except FieldInvalid:
                 form.add_error("expires_at", "Must be in the future.")
             else:
                 key = created.key

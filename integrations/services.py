@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.roles import ROLES
-from integrations.exceptions import IntegrationInvalid
+from core.errors import FieldInvalid
 from integrations.keys import key_generate
 from integrations.models import ApiKey, Integration
 from webhooks.services import event_record
@@ -34,13 +34,13 @@ def is_service_account(user: Any) -> bool:
 
 
 def role_group(*, name: str) -> Group:
-    """The group of the staff role called `name`; IntegrationInvalid if there is none."""
+    """The group of the staff role called `name`; FieldInvalid if there is none."""
     if name not in {role.name for role in ROLES}:
-        raise IntegrationInvalid(field="role", message=f"Unknown role {name!r}.")
+        raise FieldInvalid(field="role", message=f"Unknown role {name!r}.")
     try:
         return Group.objects.get(name=name)
     except Group.DoesNotExist:
-        raise IntegrationInvalid(
+        raise FieldInvalid(
             field="role", message=f"Role {name!r} is not set up (run setup_roles)."
         ) from None
 
@@ -60,7 +60,7 @@ def integration_create(*, name: str, role: str) -> Integration:
         with transaction.atomic():
             return Integration.objects.create(name=name, user=user, role=group)
     except IntegrityError:
-        raise IntegrationInvalid(
+        raise FieldInvalid(
             field="name", message="An integration with this name already exists."
         ) from None
 
@@ -95,7 +95,7 @@ def integration_update(
         with transaction.atomic():
             integration.save(update_fields=["name", "role", "is_active", "updated_at"])
     except IntegrityError:
-        raise IntegrationInvalid(
+        raise FieldInvalid(
             field="name", message="An integration with this name already exists."
         ) from None
     return integration
@@ -131,7 +131,7 @@ class CreatedKey:
 def api_key_create(*, integration: Integration, expires_at: datetime | None = None) -> CreatedKey:
     """A new key for `integration`. The returned `key` is shown once and never stored."""
     if expires_at is not None and expires_at <= timezone.now():
-        raise IntegrationInvalid(field="expires_at", message="Must be in the future.")
+        raise FieldInvalid(field="expires_at", message="Must be in the future.")
     new = key_generate()
     api_key = ApiKey.objects.create(
         integration=integration, prefix=new.prefix, digest=new.digest, expires_at=expires_at

@@ -18,7 +18,7 @@ from core.admin_search import WordSearch, in_array
 from core.csv_export import csv_lines
 from core.errors import DomainError
 from orders.admin_fulfilment import OrderWorkPageMixin
-from orders.management.commands.export_orders import COLUMNS, rows
+from orders.export import COLUMNS, rows
 from orders.models import NUMBER_PREFIX, Order, OrderLine, PaymentEvent
 from orders.services import order_transition
 

@@ -8,6 +8,7 @@ and the last 7 days' figures are also taken, one count served by
 staff see figures at most that old, and a busy index page costs no query.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -32,6 +33,57 @@ LOW_STOCK_COUNT_CAP = 1000
 # Money received and kept: a cancelled or refunded order is not revenue.
 REVENUE_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 _CACHE_PREFIX = "admin-dashboard"
+
+CHART_WIDTH = 720
+CHART_HEIGHT = 220
+CHART_PAD_LEFT = 40
+CHART_PAD_RIGHT = 60
+CHART_PAD_TOP = 12
+CHART_PAD_BOTTOM = 26
+
+
+def chart_geometry(series: Sequence[Any]) -> dict[str, Any]:
+    """Coordinates for the server-side SVG chart of `series` (DayFigures, oldest first):
+    a bar per day for the orders (left axis) and a line for revenue (right axis)."""
+    plot_w = CHART_WIDTH - CHART_PAD_LEFT - CHART_PAD_RIGHT
+    plot_h = CHART_HEIGHT - CHART_PAD_TOP - CHART_PAD_BOTTOM
+    bottom = CHART_PAD_TOP + plot_h
+    slot = plot_w / max(len(series), 1)
+    max_orders = max((day.orders for day in series), default=0) or 1
+    max_revenue = max((day.revenue for day in series), default=Decimal(0)) or Decimal(1)
+    bars, points, labels = [], [], []
+    for index, day in enumerate(series):
+        x = CHART_PAD_LEFT + index * slot
+        height = plot_h * day.orders / max_orders
+        bars.append(
+            {
+                "x": round(x + slot * 0.15, 1),
+                "y": round(bottom - height, 1),
+                "width": round(slot * 0.7, 1),
+                "height": round(height, 1),
+                "day": day.day,
+                "orders": day.orders,
+                "revenue": day.revenue,
+            }
+        )
+        y = bottom - float(Decimal(plot_h) * day.revenue / max_revenue)
+        points.append(f"{x + slot / 2:.1f},{y:.1f}")
+        if index % 5 == 0 or index == len(series) - 1:
+            labels.append({"x": round(x + slot / 2, 1), "text": day.day.strftime("%b %d")})
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "left": CHART_PAD_LEFT,
+        "right": CHART_WIDTH - CHART_PAD_RIGHT,
+        "top": CHART_PAD_TOP,
+        "bottom": bottom,
+        "label_y": bottom + 16,
+        "bars": bars,
+        "revenue_points": " ".join(points),
+        "labels": labels,
+        "max_orders": max_orders if any(day.orders for day in series) else 0,
+        "max_revenue": max_revenue if any(day.revenue for day in series) else Decimal(0),
+    }
 
 
 @dataclass(frozen=True)
@@ -136,11 +188,13 @@ def _cached(section: str, compute: Any) -> Any:
 
 
 def dashboard_for(*, user: Any) -> dict[str, Any]:
-    """The dashboard sections `user` may see: orders with `orders.view_order`,
-    low stock with `catalog.view_variant`. Cached per section, not per user."""
+    """The dashboard sections `user` may see: orders (and their chart) with
+    `orders.view_order`, low stock with `catalog.view_variant`. Cached per
+    section, not per user. The admin index calls it (settings.ADMIN_DASHBOARD)."""
     dashboard: dict[str, Any] = {}
     if user.has_perm("orders.view_order"):
         dashboard["orders"] = _cached("orders", orders_summary)
+        dashboard["chart"] = chart_geometry(dashboard["orders"]["series"])
     if user.has_perm("catalog.view_variant"):
         dashboard["low_stock"] = _cached("low-stock", low_stock_summary)
     return dashboard

@@ -21,17 +21,6 @@ class TransitionForbidden(DomainError):
     detail = "You do not have permission to perform this action."
 
 
-class OrderInputInvalid(DomainError):
-    """Input that only the service can judge (unknown SKU, someone else's address).
-
-    Raised with `errors={"lines.0.sku": [...]}`, like a serializer's errors.
-    """
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
-    detail = "Invalid input."
-
-
 class InvalidSignature(DomainError):
     status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid_signature"

@@ -17,11 +17,11 @@ from django.db.models import Case, F, IntegerField, Value, When
 
 from catalog.models import StockMovementKind
 from catalog.services import stock_return
+from core.errors import FieldInvalid
 from emails.models import EmailKind
 from emails.services import email_queue
 from orders.exceptions import (
     InvalidTransition,
-    OrderInputInvalid,
     OverFulfilment,
     OverRefund,
     OverReturn,
@@ -92,7 +92,7 @@ def _quantities(
 ) -> dict[int, int]:
     """`{line pk: quantity}` for `requested` (`[{sku, quantity}]`; None: all available).
 
-    Unknown SKUs are OrderInputInvalid; more than `available(line)` is `error`,
+    Unknown SKUs are FieldInvalid; more than `available(line)` is `error`,
     both with errors keyed `lines.N.…` (the same SKU twice is merged).
     """
     by_sku = {line.sku: line for line in lines}
@@ -109,7 +109,7 @@ def _quantities(
         first_index.setdefault(line.pk, index)
         quantities[line.pk] = quantities.get(line.pk, 0) + int(item["quantity"])
     if unknown:
-        raise OrderInputInvalid(errors=unknown)
+        raise FieldInvalid(errors=unknown)
     over = {
         f"lines.{first_index[line.pk]}.quantity": [
             f"Only {available(line)} of {line.sku} may be {verb}."
@@ -239,7 +239,7 @@ def shipment_create(
     """Ship `lines` (`[{sku, quantity}]`; None: everything not yet shipped) of `order`.
 
     Locks the order row. Raises TransitionForbidden, InvalidTransition (not
-    `paid` or `partially_shipped`), OrderInputInvalid (unknown SKU) and
+    `paid` or `partially_shipped`), FieldInvalid (unknown SKU) and
     OverFulfilment (more than remains, nothing changes). The order becomes
     `partially_shipped` or `shipped`. Returns the shipment, its lines loaded.
     """
@@ -383,7 +383,7 @@ def return_receive(
     Locks the order row, then the return. Units not received are freed (they
     may be returned again); restocked units go back to stock with ledger
     movements of kind `return_restock`. Raises TransitionForbidden,
-    InvalidTransition (not `approved`), OrderInputInvalid (a SKU not in the
+    InvalidTransition (not `approved`), FieldInvalid (a SKU not in the
     return) and OverReturn (more than the return holds).
     """
     with transaction.atomic():
@@ -410,7 +410,7 @@ def return_receive(
                     over[f"lines.{index}.quantity"] = [f"The return holds {rl.quantity}."]
                 received[rl.order_line_id] = (quantity, bool(item.get("restock", True)))
             if errors:
-                raise OrderInputInvalid(errors=errors)
+                raise FieldInvalid(errors=errors)
             if over:
                 raise OverReturn(errors=over)
         for rl in return_lines:
@@ -494,7 +494,7 @@ def refund_create(
     succeeded refunds never exceed `paid_total` (OverRefund, nothing changes;
     the CHECK `order_refunded_lte_paid` holds it too). The order becomes
     `refunded` when they reach it. Raises TransitionForbidden,
-    InvalidTransition, OrderInputInvalid (unknown SKU or return).
+    InvalidTransition, FieldInvalid (unknown SKU or return).
     """
     with transaction.atomic():
         locked = _order_lock(order=order, action="create-refund", user=user)
@@ -504,7 +504,7 @@ def refund_create(
         if return_id is not None:
             order_return = Return.objects.filter(pk=return_id, order=locked).first()
             if order_return is None:
-                raise OrderInputInvalid(errors={"return_id": ["No such return for this order."]})
+                raise FieldInvalid(errors={"return_id": ["No such return for this order."]})
         quantities: dict[int, int] = {}
         if everything or amount is None:
             quantities = _quantities(

@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from catalog.models import Variant
-from orders.exceptions import OrderInputInvalid
+from core.errors import FieldInvalid
 from orders.services import order_input
 from pricing.services import order_price, quote_data
 
@@ -22,7 +22,7 @@ def order_quote(
 
     Returns pricing.services.quote_data's dict: short lines are listed in
     `shortages` and an invalid voucher in `voucher`, not raised. Raises
-    OrderInputInvalid as order_place does (unknown SKU, foreign address, a
+    FieldInvalid as order_place does (unknown SKU, foreign address, a
     named shipping method that does not serve the order).
     """
     quantities, first_index, errors, address = order_input(
@@ -46,7 +46,7 @@ def order_quote(
         if sku not in variants:
             errors[f"lines.{index}.sku"] = [f"Unknown or unavailable SKU {sku!r}."]
     if errors:
-        raise OrderInputInvalid(errors=errors)
+        raise FieldInvalid(errors=errors)
     price = order_price(
         user=user,
         variants=variants,
@@ -56,7 +56,7 @@ def order_quote(
         voucher_code=voucher_code,
     )
     if price.priced.shipping_unknown:
-        raise OrderInputInvalid(
+        raise FieldInvalid(
             errors={"shipping_method": ["This shipping method does not serve this order."]}
         )
     return quote_data(price=price)

@@ -15,10 +15,13 @@ def orders_visible_to(*, user: Any) -> QuerySet[Order]:
 
 
 def order_list(*, user: Any) -> QuerySet[Order]:
-    """Newest first, lines prefetched in one query (bounded whatever the page holds)."""
+    """Newest first, lines prefetched into `line_list` in one query (bounded whatever
+    the page holds)."""
     return (
         orders_visible_to(user=user)
-        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
+        .prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.order_by("id"), to_attr="line_list")
+        )
         .order_by("-created_at", "-id")
     )
 

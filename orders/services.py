@@ -18,9 +18,10 @@ from django.utils import timezone
 from accounts.models import Address
 from catalog.models import StockMovementKind
 from catalog.services import stock_return, stock_take, variants_lock
+from core.errors import FieldInvalid
 from emails.models import EmailKind
 from emails.services import email_queue
-from orders.exceptions import InvalidTransition, OrderInputInvalid, TransitionForbidden
+from orders.exceptions import InvalidTransition, TransitionForbidden
 from orders.models import (
     ActorKind,
     Order,
@@ -110,18 +111,6 @@ def _number_clash(exc: IntegrityError) -> bool:
     return "number" in str(exc)
 
 
-def _lines_remember(*, order: Order, lines: list[OrderLine]) -> None:
-    """Make `order.lines.all()` answer `lines` (in id order) without a query.
-
-    As prefetch_related leaves it: the caller renders the new order from the
-    objects in hand instead of reading back the order and its lines.
-    """
-    cached = order.lines.order_by("id")
-    cached._result_cache = sorted(lines, key=lambda line: line.pk)
-    cached._prefetch_done = True  # type: ignore[attr-defined]
-    order._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
-
-
 def order_place(
     *,
     user: Any,
@@ -138,10 +127,11 @@ def order_place(
     `lines` are `{"sku", "quantity"}` (the same SKU is merged); exactly one of
     `shipping_address` (address fields) and `address_id` (one of the user's
     addresses). Priced by pricing.services.order_price, as the quote is.
-    Raises OrderInputInvalid (unknown or unpublished SKU, foreign address,
+    Raises FieldInvalid (unknown or unpublished SKU, foreign address,
     merged quantity over the cap, no shipping method), VoucherInvalid,
     PriceChanged (the total is not `expected_total`) and catalog's
-    InsufficientStock; each takes and counts nothing. Returns the order.
+    InsufficientStock; each takes and counts nothing. Returns the order with its
+    `line_list` (its lines in id order, as orders.selectors.order_list loads them).
     """
     quantities, first_index, errors, address = order_input(
         user=user, lines=lines, shipping_address=shipping_address, address_id=address_id
@@ -214,7 +204,7 @@ def order_price_check(*, price: OrderPrice, expected_total: Decimal | None = Non
             if priced.shipping_unknown
             else "No shipping method serves this destination."
         )
-        raise OrderInputInvalid(errors={"shipping_method": [message]})
+        raise FieldInvalid(errors={"shipping_method": [message]})
     state = price.voucher_state
     if state is not None and not state["valid"]:
         raise VoucherInvalid(state["reason"])
@@ -242,7 +232,7 @@ def _order_place_attempt(
         if sku not in variants:
             errors[f"lines.{index}.sku"] = [f"Unknown or unavailable SKU {sku!r}."]
     if errors:
-        raise OrderInputInvalid(errors=errors)
+        raise FieldInvalid(errors=errors)
 
     price = order_price(
         user=user,
@@ -301,7 +291,9 @@ def _order_place_attempt(
     for line in order_lines:
         line.order = order
     OrderLine.objects.bulk_create(order_lines)
-    _lines_remember(order=order, lines=order_lines)
+    # As orders.selectors.order_list leaves it: the caller renders the new order
+    # from the objects in hand instead of reading the order and its lines back.
+    order.line_list = sorted(order_lines, key=lambda line: line.pk)  # type: ignore[attr-defined]
     OrderEvent.objects.create(
         order=order,
         type="placed",

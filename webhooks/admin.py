@@ -12,7 +12,7 @@ from django.utils.cache import add_never_cache_headers
 from core.admin_paginator import EstimatedCountPaginator
 from core.admin_search import WordSearch, in_array, search_by_words
 from webhooks import admin_replay, services
-from webhooks.api.serializers import EVENT_TYPE_RE
+from webhooks.catalogue import EVENT_TYPE_RE
 from webhooks.destinations import url_check
 from webhooks.exceptions import EndpointInactive, EndpointUrlRefused
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event

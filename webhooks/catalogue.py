@@ -6,7 +6,11 @@ it gets. The schemas are OpenAPI 3.0 schema objects (JSON Schema with
 `nullable` for a value that may be null).
 """
 
+import re
 from typing import Any
+
+# What an endpoint may subscribe to: an event type (`order.paid`) or `*` for all.
+EVENT_TYPE_RE = re.compile(r"^(?:\*|[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)\Z")
 
 ORDER_STATUSES = [
     "pending_payment",

@@ -15,6 +15,7 @@ import logging
 import random
 import secrets
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from asgiref.local import Local
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -63,14 +65,31 @@ def events_record(*, events: list[tuple[str, dict[str, Any]]]) -> list[Event]:
     return created
 
 
-class _DispatchAfterCommit:
-    """The on-commit hook that queues the dispatch of a transaction's events, all at once."""
+class DispatchBatch:
+    """The ids of the events one transaction recorded, queued for dispatch in one message.
 
-    def __init__(self, event_ids: list[str]) -> None:
-        self.event_ids = event_ids
+    Every `event_record` in the transaction registers its own on-commit hook
+    (`send`) for the batch; the first to run after the commit queues all the
+    ids, the others find it done. A hook registered in a savepoint that rolls
+    back is dropped by Django, but the hooks of the events that stay still
+    send the batch; ids of rolled-back events may stay in it, and the
+    dispatch skips ids it cannot find.
+    """
 
-    def __call__(self) -> None:
-        _dispatch_enqueue(event_ids=self.event_ids)
+    def __init__(self) -> None:
+        self.event_ids: list[str] = []
+        self.queued = False
+
+    def send(self) -> None:
+        if not self.queued:
+            self.queued = True
+            _dispatch_enqueue(event_ids=self.event_ids)
+
+
+# The batch still waiting for its commit, per thread (or task) and database. Held
+# weakly: it lives only as long as one of its hooks, and Django drops the hooks of
+# a transaction (or savepoint) that rolls back, so a rolled-back batch is never reused.
+_waiting = Local()
 
 
 def _dispatch_on_commit(*, event_ids: list[str]) -> None:
@@ -78,20 +97,21 @@ def _dispatch_on_commit(*, event_ids: list[str]) -> None:
 
     An order records its stock events and its own event separately; each
     message costs a broker round trip in the request and a task in a worker.
-    The ids join a hook already waiting only if that hook was registered
-    under savepoints that are all still open here: whatever would drop it (a
-    rollback to one of them) also drops these events. A rolled-back event's
-    id may stay in a hook; the dispatch skips ids it cannot find.
+    Only public hooks: `transaction.on_commit` and a weak reference. One rare
+    case is left to `webhooks_sweep` (events older than 30 seconds): an event
+    recorded in a new transaction by another on-commit callback of the same
+    commit, before this batch's first hook has run, joins this batch; if the
+    batch is dispatched before that transaction commits, the event is skipped.
     """
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        # None stands for an atomic block without a savepoint: nothing rolls back to it.
-        open_savepoints = set(connection.savepoint_ids) | {None}
-        for savepoints, hook, _robust in connection.run_on_commit:
-            if isinstance(hook, _DispatchAfterCommit) and savepoints <= open_savepoints:
-                hook.event_ids.extend(event_ids)
-                return
-    transaction.on_commit(_DispatchAfterCommit(event_ids), robust=True)
+    alias = transaction.get_connection().alias
+    ref = getattr(_waiting, alias, None)
+    batch = ref() if ref is not None else None
+    if batch is None or batch.queued:
+        batch = DispatchBatch()
+        setattr(_waiting, alias, weakref.ref(batch))
+    batch.event_ids.extend(event_ids)
+    # Outside a transaction this runs at once, and the next event starts a new batch.
+    transaction.on_commit(batch.send, robust=True)
 
 
 def _dispatch_enqueue(*, event_ids: list[str]) -> None:

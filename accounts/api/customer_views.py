@@ -5,12 +5,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import StaffModelPermissions
+from accounts.permissions import StaffOnlyModelPermissions
+from core import serializers
 from core.cursor import CURSOR_PARAMS, UPDATED_AFTER, cursor_page_serializer, paginate_by_update
 
 User = get_user_model()
@@ -35,14 +35,6 @@ def _customers() -> Any:
     return User.objects.filter(is_staff=False).only(*_FIELDS)
 
 
-class StaffOnlyUserPermissions(StaffModelPermissions):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_staff):
-            return False
-        return super().has_permission(request, view)
-
-
 ERRORS = {
     401: OpenApiResponse(description="`not_authenticated` or `authentication_failed`."),
     403: OpenApiResponse(description="`permission_denied`."),
@@ -50,7 +42,7 @@ ERRORS = {
 
 
 class CustomerListView(APIView):
-    permission_classes = [StaffOnlyUserPermissions]
+    permission_classes = [StaffOnlyModelPermissions]
     queryset = User.objects.none()
     query_drops_empty_values = True  # an empty parameter is no parameter (core.openapi)
 
@@ -72,7 +64,7 @@ class CustomerListView(APIView):
 
 
 class CustomerDetailView(APIView):
-    permission_classes = [StaffOnlyUserPermissions]
+    permission_classes = [StaffOnlyModelPermissions]
     queryset = User.objects.none()
 
     @extend_schema(

@@ -7,21 +7,11 @@ from django.contrib.auth.password_validation import (
     NumericPasswordValidator,
     get_default_password_validators,
 )
-from rest_framework import serializers
 
 from accounts.countries import COUNTRY_CODE_VALIDATOR
-from accounts.models import Address, User
-
-
-class AccountsErrorSerializer(serializers.Serializer):
-    """The API's error body (documentation only)."""
-
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    # Shadows Serializer.errors, harmless: this class is never validated.
-    errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
+from accounts.models import ADDRESS_FIELDS, Address, User
+from accounts.selectors import address_data
+from core import serializers
 
 
 class NewPasswordField(serializers.CharField):
@@ -115,12 +105,16 @@ class CountryField(serializers.CharField):
 
 
 class AddressSerializer(serializers.ModelSerializer):
+    # Rendered as accounts.selectors.address_data shows an address (the export too).
     country = CountryField(help_text="ISO 3166-1 alpha-2 code, e.g. `DE`.")
 
     class Meta:
         model = Address
-        fields = ["id", "full_name", "line1", "line2", "city", "postal_code", "country", "phone"]
+        fields = ["id", *ADDRESS_FIELDS]
         read_only_fields = ["id"]
+
+    def to_representation(self, instance: Address) -> dict[str, Any]:
+        return address_data(address=instance)
 
 
 class ExportSerializer(serializers.Serializer):

@@ -28,6 +28,7 @@ from accounts.exceptions import LoginLocked
 from accounts.login import user_login
 from accounts.models import Address, User
 from accounts.selectors import address_list, user_export
+from core.openapi import ErrorSerializer
 
 THROTTLES = cast(
     list[type[BaseThrottle]], [*api_settings.DEFAULT_THROTTLE_CLASSES, ScopedRateThrottle]
@@ -41,7 +42,7 @@ def _me(request: Request) -> User:
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(s.AccountsErrorSerializer, description=description)
+    return OpenApiResponse(ErrorSerializer, description=description)
 
 
 INVALID = _error("Invalid input: `code` is `invalid`, `errors` names the fields.")

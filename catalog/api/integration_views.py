@@ -8,7 +8,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +18,7 @@ from catalog.api import serializers as s
 from catalog.api.permissions import StockPermissions
 from catalog.bulk import BULK_ITEMS_MAX, BulkItem, stock_bulk_apply
 from catalog.models import Variant
+from core import serializers
 from core.cursor import (
     CURSOR_PARAMS,
     UPDATED_AFTER,

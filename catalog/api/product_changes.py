@@ -14,7 +14,6 @@ from typing import Any
 from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
-from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
@@ -24,6 +23,7 @@ from catalog.api.serializers import ProductListItemSerializer, product_list_para
 from catalog.listing import ORDERINGS, SEARCH_COUNT_MAX, product_item
 from catalog.listing.changes import UPDATED_AT, product_rows_by_update
 from catalog.listing.sql import category_ids
+from core import serializers
 from core.cursor import (
     CURSOR,
     CURSOR_PAGE_SIZE,

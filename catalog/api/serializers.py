@@ -11,14 +11,15 @@ from decimal import Decimal
 from typing import Any, ClassVar, cast
 
 from django.core.validators import RegexValidator
-from rest_framework import serializers
 
 from catalog.listing import ORDERINGS, PRODUCT_FIELDS, VARIANT_FIELDS, Field, ProductFilters
-from catalog.models import Category, Product, StockMovementKind
+from catalog.models import SKU_MAX_LENGTH, SKU_PATTERN, Category, Product, StockMovementKind
+from core import serializers
+from core.openapi import ErrorSerializer
 from pricing.models import TaxClass
 
 SKU_VALIDATOR = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    rf"^{SKU_PATTERN}$",
     "Letters, digits, '.', '_' and '-' only, starting with a letter or digit.",
 )
 MAX_STOCK_DELTA = 1_000_000
@@ -33,23 +34,13 @@ class SlugReference(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class CatalogErrorSerializer(serializers.Serializer):
-    """The API's error body (documentation only)."""
-
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
-
-
 class StockShortageSerializer(serializers.Serializer):
     sku = serializers.CharField()
     requested = serializers.IntegerField()
     available = serializers.IntegerField()
 
 
-class InsufficientStockSerializer(CatalogErrorSerializer):
+class InsufficientStockSerializer(ErrorSerializer):
     """409 `insufficient_stock` (documentation only)."""
 
     # Not required: the same status also answers `idempotency_in_progress` without it.
@@ -278,7 +269,7 @@ def _has_nul(value: Any) -> bool:
 
 class VariantInputSerializer(serializers.Serializer):
     product = SlugReference(slug_field="slug", queryset=Product.objects.all())
-    sku = serializers.CharField(max_length=64, validators=[SKU_VALIDATOR])
+    sku = serializers.CharField(max_length=SKU_MAX_LENGTH, validators=[SKU_VALIDATOR])
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     attributes = serializers.JSONField(required=False, help_text="An object, e.g. size, colour.")
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))

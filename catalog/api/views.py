@@ -31,8 +31,9 @@ from catalog.api.permissions import (
     StockPermissions,
     sees_unpublished,
 )
-from catalog.models import Category, Product, Variant
+from catalog.models import SKU_PATTERN, Category, Product, Variant
 from core.cursor import wants_cursor_page
+from core.openapi import ErrorSerializer
 from core.pagination import BoundedCountPagination
 from core.replicas import replica_reads
 
@@ -44,7 +45,7 @@ class ProductPagination(BoundedCountPagination):
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(s.CatalogErrorSerializer, description=description)
+    return OpenApiResponse(ErrorSerializer, description=description)
 
 
 INVALID = _error("Invalid input: `code` is `invalid`, `errors` names the fields.")
@@ -348,7 +349,7 @@ class VariantViewSet(CatalogViewSet):
         return [permission() for permission in self.permission_classes]
 
     lookup_field = "sku"
-    lookup_value_regex = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+    lookup_value_regex = SKU_PATTERN
     # The list's filters read an empty value as no filter (core.openapi).
     query_drops_empty_values = True
 

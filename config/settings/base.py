@@ -314,6 +314,8 @@ EMAIL_OUTBOX_KEEP_DAYS = env.int("EMAIL_OUTBOX_KEEP_DAYS", default=30)
 
 # --- Admin ------------------------------------------------------------------
 ADMIN_URL = env("ADMIN_URL", default="admin/")
+# The admin index's figures: `dashboard_for(user=...)` returns the sections a user may see.
+ADMIN_DASHBOARD = "orders.dashboard.dashboard_for"
 
 # --- Security ---------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_MAX_BYTES", default=1024 * 1024)

@@ -5,14 +5,15 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.permissions import StaffOnlyModelPermissions
 from accounts.roles import ROLES
+from core import serializers
 from integrations import services
 from integrations.models import ApiKey, Integration
-from webhooks.api.permissions import StaffOnlyModelPermissions
 
 ROLE_NAMES = [role.name for role in ROLES]
 

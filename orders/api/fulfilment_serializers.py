@@ -3,8 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from rest_framework import serializers
-
+from core import serializers
 from orders.api.serializers import OrderLineInputSerializer
 from orders.models import Refund, RefundStatus, Return, ReturnStatus, Shipment
 from orders.services import LINE_QUANTITY_MAX

@@ -15,6 +15,8 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import FieldInvalid
+from core.openapi import ErrorSerializer
 from core.replicas import replica_reads
 from orders import fulfilment
 from orders.api.fulfilment_serializers import (
@@ -29,7 +31,6 @@ from orders.api.fulfilment_serializers import (
     ShipmentSerializer,
 )
 from orders.api.serializers import OrderEventSerializer
-from orders.api.views import ERROR
 from orders.exceptions import TransitionForbidden
 from orders.fulfilment_selectors import refunds_of, returns_visible_to, shipments_of
 from orders.models import Order, OrderEvent, Refund, Return, ReturnStatus, Shipment
@@ -56,7 +57,9 @@ def _errors(*codes: str) -> dict[int, OpenApiResponse]:
     grouped: dict[int, list[str]] = {}
     for code in ("not_found", *codes):
         grouped.setdefault(statuses[code], []).append(code)
-    return {st: OpenApiResponse(ERROR, description=", ".join(c)) for st, c in grouped.items()}
+    return {
+        st: OpenApiResponse(ErrorSerializer, description=", ".join(c)) for st, c in grouped.items()
+    }
 
 
 class _OrderRecords(generics.GenericAPIView[Any]):
@@ -214,7 +217,7 @@ class ReturnViewSet(
         parameters=[
             OpenApiParameter("status", str, enum=ReturnStatus.values, description="Filter.")
         ],
-        responses={200: ReturnSerializer(many=True), 400: ERROR, 403: ERROR},
+        responses={200: ReturnSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer},
     )
     @replica_reads
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -224,14 +227,12 @@ class ReturnViewSet(
         wanted = request.query_params.get("status")
         if wanted is not None:
             if wanted not in ReturnStatus.values:
-                from orders.exceptions import OrderInputInvalid
-
-                raise OrderInputInvalid(errors={"status": [f"One of {ReturnStatus.values}."]})
+                raise FieldInvalid(errors={"status": [f"One of {ReturnStatus.values}."]})
             queryset = queryset.filter(status=wanted)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(responses={200: ReturnSerializer, 404: ERROR})
+    @extend_schema(responses={200: ReturnSerializer, 404: ErrorSerializer})
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().retrieve(request, *args, **kwargs)
 

@@ -10,11 +10,11 @@ from typing import Any
 from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import serializers
 from core.cursor import (
     CURSOR,
     CURSOR_PAGE_SIZE_MAX,

@@ -5,9 +5,9 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 
-from accounts.countries import COUNTRY_CODE_VALIDATOR
+from accounts.api.serializers import CountryField
+from core import serializers
 from orders.models import ActorKind, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services import LINE_QUANTITY_MAX
 from orders.transitions import PUBLIC_ACTIONS, allowed_transitions
@@ -20,16 +20,8 @@ class ShippingAddressSerializer(serializers.Serializer):
     line2 = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     city = serializers.CharField(max_length=120)
     postal_code = serializers.CharField(max_length=20)
-    country = serializers.CharField(
-        min_length=2,
-        max_length=2,
-        validators=[COUNTRY_CODE_VALIDATOR],
-        help_text="ISO 3166-1 alpha-2 code",
-    )
+    country = CountryField(help_text="ISO 3166-1 alpha-2 code")
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-
-    def validate_country(self, value: str) -> str:
-        return value.upper()
 
 
 class OrderLineInputSerializer(serializers.Serializer):
@@ -145,7 +137,8 @@ class ShippingAddressOutputSerializer(serializers.Serializer):
 class OrderSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices)
     allowed_transitions = serializers.SerializerMethodField()
-    lines = OrderLineSerializer(many=True)
+    # Rendered from the lines loaded with the order (Order.line_list), never a query per order.
+    lines = OrderLineSerializer(many=True, source="line_list")
     shipping_address = ShippingAddressOutputSerializer()
     shipping_method = serializers.SerializerMethodField()
     voucher_code = serializers.SerializerMethodField()

@@ -12,14 +12,16 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import replicas
+from catalog.api.serializers import InsufficientStockSerializer
+from core import replicas, serializers
+from core.openapi import ErrorSerializer
 from orders import selectors, services
 from orders.api import incremental
 from orders.api.filters import OrderFilter
@@ -43,66 +45,23 @@ from orders.payments import (
 from orders.quote import order_quote
 from pricing.exceptions import VOUCHER_REASONS
 
-ERROR = inline_serializer(
-    "OrderError",
-    fields={
-        "code": serializers.CharField(),
-        "detail": serializers.CharField(),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()), required=False
-        ),
-    },
-)
-SHORTAGE_ERROR = inline_serializer(
-    "InsufficientStockError",
-    fields={
-        "code": serializers.CharField(),
-        "detail": serializers.CharField(),
-        "shortages": inline_serializer(
-            "Shortage",
-            fields={
-                "sku": serializers.CharField(),
-                "requested": serializers.IntegerField(),
-                "available": serializers.IntegerField(),
-            },
-            many=True,
-            required=False,  # absent from the same status's `idempotency_in_progress`
-        ),
-    },
-)
-VOUCHER_ERROR = inline_serializer(
-    "VoucherInvalidError",
-    fields={
-        "code": serializers.CharField(),
-        "detail": serializers.CharField(),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()), required=False
-        ),
-        "reason": serializers.ChoiceField(choices=list(VOUCHER_REASONS), required=False),
-    },
-)
-PRICE_CHANGED_ERROR = inline_serializer(
-    "PriceChangedError",
-    fields={
-        "code": serializers.CharField(),
-        "detail": serializers.CharField(),
-        "shortages": inline_serializer(
-            "PriceChangedShortage",
-            fields={
-                "sku": serializers.CharField(),
-                "requested": serializers.IntegerField(),
-                "available": serializers.IntegerField(),
-            },
-            many=True,
-            required=False,
-        ),
-        "quote": QuoteSerializer(required=False, help_text="With code price_changed."),
-    },
-)
+
+class VoucherInvalidErrorSerializer(ErrorSerializer):
+    """400 `invalid`, or `voucher_invalid` with its `reason`."""
+
+    reason = serializers.ChoiceField(choices=list(VOUCHER_REASONS), required=False)
+
+
+class PriceChangedErrorSerializer(InsufficientStockSerializer):
+    """409 `insufficient_stock` with `shortages`, or `price_changed` with `quote`."""
+
+    quote = QuoteSerializer(required=False, help_text="With code price_changed.")
+
+
 TRANSITION_ERRORS = {
-    403: OpenApiResponse(ERROR, description="permission_denied"),
-    404: OpenApiResponse(ERROR, description="not_found"),
-    409: OpenApiResponse(ERROR, description="invalid_transition"),
+    403: OpenApiResponse(ErrorSerializer, description="permission_denied"),
+    404: OpenApiResponse(ErrorSerializer, description="not_found"),
+    409: OpenApiResponse(ErrorSerializer, description="invalid_transition"),
 }
 
 
@@ -143,14 +102,14 @@ class OrderViewSet(
         responses={
             201: OrderSerializer,
             400: OpenApiResponse(
-                VOUCHER_ERROR,
+                VoucherInvalidErrorSerializer,
                 description=(
                     "invalid (`errors.shipping_method` when no method serves the "
                     "destination), or voucher_invalid with `reason` and `errors.voucher_code`"
                 ),
             ),
             409: OpenApiResponse(
-                PRICE_CHANGED_ERROR,
+                PriceChangedErrorSerializer,
                 description=(
                     "insufficient_stock with `shortages`, or price_changed with `quote` "
                     "(the total differs from `expected_total`); nothing is taken"
@@ -168,7 +127,10 @@ class OrderViewSet(
 
     @extend_schema(
         request=OrderQuoteInputSerializer,
-        responses={200: QuoteSerializer, 400: OpenApiResponse(ERROR, description="invalid")},
+        responses={
+            200: QuoteSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="invalid"),
+        },
         description=(
             "The order body priced as it would be placed: nothing is taken or counted, "
             "shortages are listed, an invalid voucher is reported in `voucher`. "
@@ -184,7 +146,7 @@ class OrderViewSet(
         return Response(order_quote(user=request.user, **body))
 
     @extend_schema(
-        responses={200: OrderEventSerializer(many=True), 404: OpenApiResponse(ERROR)},
+        responses={200: OrderEventSerializer(many=True), 404: OpenApiResponse(ErrorSerializer)},
         filters=False,
     )
     @action(detail=True, methods=["get"], serializer_class=OrderEventSerializer)
@@ -285,7 +247,7 @@ class PaymentWebhookView(APIView):
                 "PaymentWebhookResult",
                 fields={"received": serializers.BooleanField(), "outcome": serializers.CharField()},
             ),
-            400: OpenApiResponse(ERROR, description="invalid_signature or invalid"),
+            400: OpenApiResponse(ErrorSerializer, description="invalid_signature or invalid"),
         },
         description=(
             "Header `Payment-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "

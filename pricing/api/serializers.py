@@ -4,10 +4,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models.functions import Lower
-from rest_framework import serializers
 
 from accounts.countries import COUNTRY_NAMES
 from catalog.models import Category, Product
+from core import serializers
 from pricing.models import (
     DiscountKind,
     Promotion,

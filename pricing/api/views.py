@@ -6,14 +6,14 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
-from rest_framework import serializers, viewsets
+from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, BasePermission
 
 from accounts.countries import COUNTRY_NAMES
 from catalog.api.permissions import ModelPermissions
+from core.openapi import ErrorSerializer
 from pricing.api.serializers import (
     PromotionSerializer,
     ShippingMethodSerializer,
@@ -25,10 +25,7 @@ from pricing.models import Promotion, ShippingMethod, TaxClass, TaxRate, Voucher
 from pricing.services import shipping_methods_for
 
 PROTECTED = OpenApiResponse(
-    inline_serializer(
-        "PricingProtectedError",
-        fields={"code": serializers.CharField(), "detail": serializers.CharField()},
-    ),
+    ErrorSerializer,
     description="`protected`: still in use (products, rates or voucher redemptions).",
 )
 

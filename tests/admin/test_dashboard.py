@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.test.utils import CaptureQueriesContext
@@ -9,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Variant
-from core.admin_site import chart_geometry
 from orders import dashboard
+from orders.dashboard import chart_geometry
 from orders.models import Order, OrderStatus
 from tests.catalog.factories import VariantFactory
 from tests.orders.factories import OrderFactory
@@ -200,3 +201,24 @@ def test_chart_of_a_quiet_month_draws_no_bars():
     assert len(chart["bars"]) == 30
     assert {bar["height"] for bar in chart["bars"]} == {0}
     assert (chart["max_orders"], chart["max_revenue"]) == (0, 0)
+
+
+SEEN_BY: list[Any] = []
+
+
+def quiet_dashboard(*, user):
+    """A dashboard with nothing to show, for the setting below."""
+    SEEN_BY.append(user)
+    return {}
+
+
+def test_the_index_shows_the_dashboard_the_setting_names(admin_client_super, settings):
+    OrderFactory()
+    settings.ADMIN_DASHBOARD = "tests.admin.test_dashboard.quiet_dashboard"
+    SEEN_BY.clear()
+
+    response = admin_client_super.get(INDEX)
+
+    assert response.status_code == 200
+    assert [user.pk for user in SEEN_BY] == [response.wsgi_request.user.pk]
+    assert 'id="orders-chart"' not in response.content.decode()

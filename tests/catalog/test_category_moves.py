@@ -14,8 +14,8 @@ from django.db import IntegrityError, connection, transaction
 
 from catalog import services
 from catalog.db import CATEGORY_TREE_LOCK_SQL
-from catalog.exceptions import CatalogInvalid
 from catalog.models import Category
+from core.errors import FieldInvalid
 from tests.catalog.factories import CategoryFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,7 +133,7 @@ def _service_move(category: Category, parent: Category) -> Callable[[], str]:
     def move() -> str:
         try:
             services.category_update(category=category, data={"parent": parent})
-        except CatalogInvalid:
+        except FieldInvalid:
             return "refused"
         return "moved"
 

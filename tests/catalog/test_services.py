@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog import services
 from catalog.db import category_subtree_ids
-from catalog.exceptions import CatalogInvalid, InsufficientStock, VariantOfAnotherProduct
+from catalog.exceptions import InsufficientStock, VariantOfAnotherProduct
 from catalog.models import Category, Product, StockMovement, Variant
-from core.errors import ProtectedObject
+from core.errors import FieldInvalid, ProtectedObject
 from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
 from webhooks.models import Event
 
@@ -30,7 +30,7 @@ def test_generated_slugs_stay_unique():
 def test_explicit_taken_slug_is_refused():
     ProductFactory(slug="taken")
 
-    with pytest.raises(CatalogInvalid) as error:
+    with pytest.raises(FieldInvalid) as error:
         services.product_create(name="X", slug="taken", category=CategoryFactory())
 
     assert error.value.extra == {"errors": {"slug": ["This slug is already in use."]}}
@@ -65,7 +65,7 @@ def test_category_cannot_become_its_own_ancestor():
     root = CategoryFactory()
     leaf = CategoryFactory(parent=CategoryFactory(parent=root))
 
-    with pytest.raises(CatalogInvalid):
+    with pytest.raises(FieldInvalid):
         services.category_update(category=root, data={"parent": leaf})
 
 
@@ -85,7 +85,7 @@ def test_protected_deletes():
 def test_duplicate_sku_is_refused():
     VariantFactory(sku="DUP")
 
-    with pytest.raises(CatalogInvalid) as error:
+    with pytest.raises(FieldInvalid) as error:
         services.variant_create(product=ProductFactory(), sku="DUP", price=Decimal("1.00"))
 
     assert "sku" in error.value.extra["errors"]

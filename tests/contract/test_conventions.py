@@ -23,6 +23,22 @@ def test_every_429_in_the_schema_declares_the_retry_after_header():
     assert missing == []
 
 
+def test_the_error_body_is_one_schema_component():
+    """A plain error body is `Error`; a richer one extends it, never redefines it."""
+    schemas = openapi()["components"]["schemas"]
+    error = schemas["Error"]
+    bodies = {
+        name: set(schema["properties"])
+        for name, schema in schemas.items()
+        if {"code", "detail"} <= set(schema.get("properties", {}))
+    }
+    assert [name for name, fields in bodies.items() if fields <= set(error["properties"])] == [
+        "Error"
+    ]
+    for name in bodies:
+        assert schemas[name]["properties"]["errors"] == error["properties"]["errors"], name
+
+
 def test_every_error_response_in_the_schema_has_a_code_and_a_detail():
     schemas = openapi()["components"]["schemas"]
     wrong = []

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.http import Http404
 from django.urls import path
-from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +16,7 @@ from rest_framework.views import APIView
 
 from config.urls import handler400, handler403, handler404, handler500
 from config.urls import urlpatterns as project_urlpatterns
+from core import serializers
 from core.errors import DomainError
 
 __all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]

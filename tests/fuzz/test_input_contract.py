@@ -1,6 +1,6 @@
 """The fixes schemathesis asked for, each pinned by a direct test (in-process, fast).
 
-- JSON types are what the schema says (core/strict_input.py);
+- JSON types are what the schema says (core/serializers.py);
 - `page` and `page_size` are positive integers, a page past the end is a 404;
 - OPTIONS never 500s (core/metadata.py);
 - the schema documents the cross-cutting errors (core/openapi.py).

@@ -5,15 +5,16 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import StaffOnlyModelPermissions
+from core import serializers
 from core.cursor import CURSOR_PARAMS, cursor_page, queryset_fetch, text_param
 from webhooks import catalogue, feed
-from webhooks.api.permissions import StaffOnlyModelPermissions
 from webhooks.models import Endpoint, Event
 
 UNAUTHENTICATED = OpenApiResponse(description="`not_authenticated` or `authentication_failed`.")

@@ -1,12 +1,10 @@
-import re
 from typing import Any
 
 from django.core.validators import RegexValidator
-from rest_framework import serializers
 
+from core import serializers
+from webhooks.catalogue import EVENT_TYPE_RE
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint
-
-EVENT_TYPE_RE = re.compile(r"^(?:\*|[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)\Z")
 
 
 class EventTypeField(serializers.CharField):

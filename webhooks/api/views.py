@@ -2,12 +2,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.permissions import StaffOnlyModelPermissions
+from core import serializers
 from webhooks import selectors, services
-from webhooks.api.permissions import StaffOnlyModelPermissions
 from webhooks.api.serializers import (
     DeliverySerializer,
     EndpointCreatedSerializer,

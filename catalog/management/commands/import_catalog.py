@@ -12,13 +12,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.text import slugify
 
 from catalog import services
-from catalog.exceptions import CatalogInvalid, VariantOfAnotherProduct
-from catalog.models import Category
+from catalog.exceptions import VariantOfAnotherProduct
+from catalog.models import SKU_MAX_LENGTH, SKU_PATTERN, Category
+from core.errors import FieldInvalid
 from core.progress import Progress, Stream
 
 REQUIRED = ("sku", "product_slug", "product_name", "category_slug", "price")
 OPTIONAL = ("variant_name", "stock", "is_published", "description", "attributes")
-SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
 TRUE, FALSE = {"true", "1", "yes", "y"}, {"false", "0", "no", "n"}
 
 
@@ -60,7 +60,8 @@ def _row_parse(line: int, raw: dict[str, str], categories: dict[str, int]) -> Ro
     value = {k: (raw.get(k) or "").strip() for k in (*REQUIRED, *OPTIONAL)}
     problems = [f"{name} is empty" for name in REQUIRED if not value[name]]
     parsed: dict[str, Any] = {}
-    if value["sku"] and not SKU_RE.match(value["sku"]):
+    sku_ok = len(value["sku"]) <= SKU_MAX_LENGTH and re.fullmatch(SKU_PATTERN, value["sku"])
+    if value["sku"] and not sku_ok:
         problems.append(f"sku {value['sku']!r} is not valid (letters, digits, ._-, up to 64)")
     if value["product_slug"] and slugify(value["product_slug"]) != value["product_slug"]:
         problems.append(f"product_slug {value['product_slug']!r} is not a slug")
@@ -249,7 +250,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(conflicts)} bad row(s) in {file}: nothing was imported."
             ) from None
-        except CatalogInvalid as exc:
+        except FieldInvalid as exc:
             reasons = "; ".join(m for messages in exc.extra["errors"].values() for m in messages)
             raise CommandError(f"{reasons} Nothing was imported.") from None
         prefix = "Dry run, nothing written: would have " if dry_run else ""
