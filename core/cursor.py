@@ -276,7 +276,8 @@ CURSOR_PARAMS = [
 ]
 UPDATED_AFTER = OpenApiParameter(
     "updated_after",
-    OpenApiTypes.DATETIME,
+    # Blank is the same as absent (as every list filter): a date-time, or nothing.
+    {"type": "string", "anyOf": [{"format": "date-time"}, {"maxLength": 0}]},
     description="Only rows changed after this time (ISO 8601); answers cursor pages.",
     allow_blank=True,
 )
