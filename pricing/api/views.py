@@ -12,7 +12,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, BasePermission
 
-from accounts.countries import COUNTRY_NAMES
+from accounts.countries import COUNTRY_CODE_PATTERN, COUNTRY_NAMES
 from catalog.api.permissions import ModelPermissions
 from pricing.api.serializers import (
     PromotionSerializer,
@@ -57,8 +57,8 @@ class TaxRateViewSet(_RulesViewSet):
         parameters=[
             OpenApiParameter(
                 "country",
-                str,
-                description="ISO 3166-1 alpha-2: only the methods that serve it.",
+                {"type": "string", "pattern": COUNTRY_CODE_PATTERN.replace(r"\Z", "$")},
+                description="ISO 3166-1 alpha-2 (either case): only the methods that serve it.",
             )
         ],
         description="Anyone: the active methods (that serve `country`, when given).",
