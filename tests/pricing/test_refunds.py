@@ -8,6 +8,7 @@ headphones 64.15 (tax 10.24), DHL 4.90 + 0.93; paid 95.00 with 12.81 tax.
 
 from decimal import Decimal
 
+import jsonschema
 import pytest
 from django.db import IntegrityError, transaction
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from orders.services import order_transition
 from pricing.engine import units_share
 from tests.conftest import token_client
 from tests.orders.test_fulfilment import _staff
+from webhooks.catalogue import EVENT_TYPES
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +111,9 @@ def test_the_refund_events_carry_the_tax(paid):
 
     order, book, _headphones, staff = paid
     _refund(staff, order, {"lines": [{"sku": book, "quantity": 2}]})
-    data = Event.objects.get(type="order.refund_created").data["refund"]
+    event = Event.objects.get(type="order.refund_created")
+    jsonschema.validate(event.data, EVENT_TYPES["order.refund_created"][1])
+    data = event.data["refund"]
     assert (data["amount"], data["tax"], data["lines"]) == (
         "23.38",
         "1.53",
