@@ -165,3 +165,13 @@ def test_the_refund_email_names_the_amount_its_tax_and_the_lines(paid):
         f"  2 x {product} [{book}]  23.38 EUR\n"
         "  Shipping\n"
     ) in message.body
+
+
+def test_the_order_page_in_the_back_office_shows_each_refund_with_its_tax(paid, client):
+    from django.urls import reverse
+
+    order, _book, _headphones, staff = paid
+    refund = _refund(staff, order, {"include_shipping": True}).json()
+    client.force_login(_staff())
+    page = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert f"Refund {refund['id']}</td><td>4.90 EUR (tax 0.78), with shipping</td>" in page
