@@ -5,8 +5,10 @@ DRF coerces scalars on input: `{"last_name": 0}` is stored as "0" and
 generated from it) say string and boolean. Schemathesis sends such bodies and
 rightly expects a 400. Query strings are always text, so text values stay
 accepted everywhere (`?in_stock=true`); only a JSON number or boolean where
-text is expected, or a number where a boolean is expected, is refused, with
-the field's usual `invalid` error. A relation (a slug or id naming another
+text is expected, a number where a boolean is expected, or a JSON number where
+a decimal string is expected (money and rates are decimal strings, and a
+float would carry binary rounding), is refused, with the field's usual
+`invalid` error. A relation (a slug or id naming another
 object) given as "" is refused as blank instead of read as null, a slug given
 as a number is refused instead of looked up as text, and one
 containing a NUL character is refused before PostgreSQL sees it.
@@ -21,7 +23,7 @@ _installed = False
 
 
 def strict_input_install() -> None:
-    """Patch DRF's CharField, BooleanField and RelatedField once (from ConfigConfig.ready)."""
+    """Patch DRF's CharField, BooleanField, DecimalField and RelatedField once (at ready())."""
     global _installed
     if _installed:
         return
@@ -29,6 +31,7 @@ def strict_input_install() -> None:
     char_to_internal = fields.CharField.to_internal_value
     bool_to_internal = fields.BooleanField.to_internal_value
     related_run_validation = relations.RelatedField.run_validation
+    decimal_to_internal = fields.DecimalField.to_internal_value
 
     def char_strict(self: fields.CharField, data: Any) -> str:
         if not isinstance(data, str):
@@ -39,6 +42,11 @@ def strict_input_install() -> None:
         if isinstance(data, int | float) and not isinstance(data, bool):
             self.fail("invalid")
         return bool_to_internal(self, data)
+
+    def decimal_strict(self: fields.DecimalField, data: Any) -> Any:
+        if isinstance(data, int | float):
+            self.fail("invalid")
+        return decimal_to_internal(self, data)
 
     def related_strict(self: relations.RelatedField, data: Any = fields.empty) -> Any:
         if data == "":
@@ -53,4 +61,5 @@ def strict_input_install() -> None:
 
     fields.CharField.to_internal_value = char_strict  # type: ignore[method-assign,assignment]
     fields.BooleanField.to_internal_value = bool_strict  # type: ignore[method-assign,assignment]
+    fields.DecimalField.to_internal_value = decimal_strict  # type: ignore[method-assign]
     relations.RelatedField.run_validation = related_strict  # type: ignore[method-assign,assignment]

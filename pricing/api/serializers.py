@@ -144,6 +144,11 @@ class ShippingMethodSerializer(serializers.ModelSerializer):
         if rule == ShippingRule.WEIGHT and not bands:
             raise serializers.ValidationError({"price_rule.bands": ["Give at least one band."]})
         if "bands" in attrs:
+            # A PATCH does not make the nested fields required: each band still needs both.
+            if any("up_to_grams" not in band or "price" not in band for band in attrs["bands"]):
+                raise serializers.ValidationError(
+                    {"price_rule.bands": ["Each band needs up_to_grams and price."]}
+                )
             attrs["bands"] = [
                 {"up_to_grams": band["up_to_grams"], "price": str(band["price"])}
                 for band in sorted(attrs["bands"], key=lambda band: band["up_to_grams"])

@@ -58,7 +58,9 @@ class TaxRateViewSet(_RulesViewSet):
             OpenApiParameter(
                 "country",
                 {"type": "string", "pattern": COUNTRY_CODE_PATTERN.replace(r"\Z", "$")},
-                description="ISO 3166-1 alpha-2 (either case): only the methods that serve it.",
+                description="ISO 3166-1 alpha-2 (either case): only the methods that serve it; "
+                "empty: every method.",
+                allow_blank=True,
             )
         ],
         description="Anyone: the active methods (that serve `country`, when given).",
