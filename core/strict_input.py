@@ -61,5 +61,5 @@ def strict_input_install() -> None:
 
     fields.CharField.to_internal_value = char_strict  # type: ignore[method-assign,assignment]
     fields.BooleanField.to_internal_value = bool_strict  # type: ignore[method-assign,assignment]
-    fields.DecimalField.to_internal_value = decimal_strict  # type: ignore[method-assign]
+    fields.DecimalField.to_internal_value = decimal_strict  # type: ignore[method-assign,assignment]
     relations.RelatedField.run_validation = related_strict  # type: ignore[method-assign,assignment]
