@@ -24,6 +24,7 @@ from pricing.api.serializers import (
 from pricing.models import Promotion, ShippingMethod, TaxClass, TaxRate, Voucher
 from pricing.services import shipping_methods_for
 
+_COUNTRY_OR_EMPTY = "^(?:" + COUNTRY_CODE_PATTERN.removeprefix("^").removesuffix(r"\Z") + ")?$"
 PROTECTED = OpenApiResponse(
     inline_serializer(
         "PricingProtectedError",
@@ -57,7 +58,8 @@ class TaxRateViewSet(_RulesViewSet):
         parameters=[
             OpenApiParameter(
                 "country",
-                {"type": "string", "pattern": COUNTRY_CODE_PATTERN.replace(r"\Z", "$")},
+                # A code, or empty (every method).
+                {"type": "string", "pattern": _COUNTRY_OR_EMPTY},
                 description="ISO 3166-1 alpha-2 (either case): only the methods that serve it; "
                 "empty: every method.",
                 allow_blank=True,
