@@ -271,7 +271,7 @@ class OutOfStockFilter(admin.SimpleListFilter):
 class VariantInline(admin.TabularInline):
     model = Variant
     extra = 0
-    fields = ["sku", "name", "attributes", "price", "stock", "adjust_stock"]
+    fields = ["sku", "name", "attributes", "price", "weight_grams", "stock", "adjust_stock"]
     readonly_fields = ["stock", "adjust_stock"]
     show_change_link = True
     # One line per variant: the attributes box grows when staff type into it.
@@ -299,7 +299,7 @@ def _variant_stat(aggregate: Any) -> Subquery:
 class ProductAdmin(WordSearch, WritesThroughServices):
     paginator = EstimatedCountPaginator
     list_display = ["name", "category", "price_range", "total_stock", "is_published"]
-    list_filter = ["is_published", OutOfStockFilter, "category"]
+    list_filter = ["is_published", OutOfStockFilter, "tax_class", "category"]
     list_select_related = ["category"]
     sortable_by = ["name", "is_published"]
     search_fields = ["name", "variants__sku"]  # see get_search_results
@@ -310,7 +310,16 @@ class ProductAdmin(WordSearch, WritesThroughServices):
     autocomplete_fields = ["category"]
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ["created_at", "updated_at"]
-    fields = ["name", "slug", "category", "description", "is_published", "created_at", "updated_at"]
+    fields = [
+        "name",
+        "slug",
+        "category",
+        "tax_class",
+        "description",
+        "is_published",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [VariantInline]
     actions = ["publish", "unpublish", "export_csv"]
     show_full_result_count = False
@@ -352,6 +361,7 @@ class ProductAdmin(WordSearch, WritesThroughServices):
             category=data["category"],
             description=data["description"],
             is_published=data["is_published"],
+            tax_class=data["tax_class"],
         )
         _adopt(obj, created)
 
@@ -387,6 +397,7 @@ class ProductAdmin(WordSearch, WritesThroughServices):
                 price=data["price"],
                 name=data["name"],
                 attributes=data["attributes"],
+                weight_grams=data["weight_grams"],
             )
             _adopt(variant_form.instance, created)
             formset.new_objects.append(variant_form.instance)
@@ -481,7 +492,7 @@ class VariantAdmin(WordSearch, WritesThroughServices):
     )
     autocomplete_fields = ["product"]
     readonly_fields = ["stock_level"]
-    fields = ["product", "sku", "name", "attributes", "price", "stock_level"]
+    fields = ["product", "sku", "name", "attributes", "price", "weight_grams", "stock_level"]
     show_full_result_count = False
 
     def save_model(self, request: HttpRequest, obj: Variant, form: Any, change: bool) -> None:
@@ -495,6 +506,7 @@ class VariantAdmin(WordSearch, WritesThroughServices):
             price=data["price"],
             name=data["name"],
             attributes=data["attributes"],
+            weight_grams=data["weight_grams"],
         )
         _adopt(obj, created)
 

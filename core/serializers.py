@@ -8,8 +8,10 @@ DRF coerces scalars on input: `{"last_name": 0}` is stored as "0" and
 generated from it) say string and boolean. Schemathesis sends such bodies and
 rightly expects a 400. Query strings are always text, so text values stay
 accepted everywhere (`?in_stock=true`); only a JSON number or boolean where
-text is expected, or a number where a boolean is expected, is refused, with
-the field's usual `invalid` error. A relation (a slug or id naming another
+text is expected, a number where a boolean is expected, or a JSON number where
+a decimal string is expected (money and rates are decimal strings, and a float
+would carry binary rounding), is refused, with the field's usual `invalid`
+error. A relation (a slug or id naming another
 object) given as "" is refused as blank instead of read as null, a slug given
 as a number is refused instead of looked up as text, and one containing a NUL
 character is refused before PostgreSQL sees it.
@@ -28,7 +30,6 @@ from rest_framework.serializers import BaseSerializer as BaseSerializer
 from rest_framework.serializers import ChoiceField as ChoiceField
 from rest_framework.serializers import DateField as DateField
 from rest_framework.serializers import DateTimeField as DateTimeField
-from rest_framework.serializers import DecimalField as DecimalField
 from rest_framework.serializers import DictField as DictField
 from rest_framework.serializers import Field as Field
 from rest_framework.serializers import FloatField as FloatField
@@ -81,6 +82,15 @@ class BooleanField(fields.BooleanField):
         return super().to_internal_value(data)
 
 
+class DecimalField(fields.DecimalField):
+    """A decimal string (or a query string's text): a JSON number is `invalid`."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class _StrictRelation(relations.RelatedField):
     def run_validation(self, data: Any = empty) -> Any:
         if data == "":
@@ -111,6 +121,7 @@ STRICT_FIELDS: dict[type[fields.Field], type[fields.Field]] = {
     fields.URLField: URLField,
     fields.IPAddressField: IPAddressField,
     fields.BooleanField: BooleanField,
+    fields.DecimalField: DecimalField,
     relations.PrimaryKeyRelatedField: PrimaryKeyRelatedField,
     relations.SlugRelatedField: SlugRelatedField,
 }

@@ -12,7 +12,9 @@ from django.db.models import QuerySet
 from orders.models import OrderLine
 
 # Output column -> ORM path from OrderLine. Addresses are reduced to what
-# accounting and shipping reports need; no names, street lines or phones.
+# accounting and shipping reports need; no names, street lines or phones. The
+# amounts are as the order was priced: with prices_include_tax the tax is inside
+# them, otherwise total and line_total add it.
 COLUMNS: dict[str, str] = {
     "order_number": "order__number",
     "status": "order__status",
@@ -21,8 +23,13 @@ COLUMNS: dict[str, str] = {
     "customer_email": "order__user__email",
     "currency": "order__currency",
     "subtotal": "order__subtotal",
+    "discount_total": "order__discount_total",
+    "voucher_code": "order__voucher_code",
+    "shipping_method": "order__shipping_method_code",
     "shipping_total": "order__shipping_total",
+    "tax_total": "order__tax_total",
     "total": "order__total",
+    "prices_include_tax": "order__prices_include_tax",
     "refund_due": "order__refund_due",
     "tracking_number": "order__tracking_number",
     "shipping_city": "order__shipping_city",
@@ -33,6 +40,10 @@ COLUMNS: dict[str, str] = {
     "variant_name": "variant_name",
     "unit_price": "unit_price",
     "quantity": "quantity",
+    "promotion_discount": "promotion_discount",
+    "voucher_discount": "voucher_discount",
+    "tax_rate": "tax_rate",
+    "tax": "tax",
     "line_total": "line_total",
 }
 CHUNK = 2000

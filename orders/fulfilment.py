@@ -42,6 +42,7 @@ from orders.models import (
     Shipment,
     ShipmentLine,
 )
+from orders.refund_amounts import refund_data, refund_price
 from orders.services import _actor_kind, _email_record, order_event_note, order_payload
 from orders.transitions import FULFILMENT_ACTIONS, return_window_open, transition_may_take
 from webhooks.services import event_record
@@ -514,14 +515,15 @@ def refund_create(
                 error=OverRefund,
                 verb="refunded",
             )
-        if everything:
-            amount = remaining
-        elif amount is None:
-            amount = sum(
-                (line.unit_price * quantities.get(line.pk, 0) for line in order_lines), ZERO
-            )
-            if include_shipping:
-                amount += locked.shipping_total
+        priced = refund_price(
+            order=locked,
+            lines=order_lines,
+            quantities=quantities,
+            amount=remaining if everything else amount,
+            everything=everything,
+            include_shipping=include_shipping,
+        )
+        amount, include_shipping = priced.amount, priced.include_shipping
         if amount <= 0:
             raise OverRefund("Nothing remains to be refunded.", available=str(remaining))
         if amount > remaining:
@@ -533,13 +535,20 @@ def refund_create(
             order=locked,
             order_return=order_return,
             amount=amount,
+            tax=priced.tax,
             include_shipping=include_shipping,
             reason=reason,
             created_by=user,
         )
-        RefundLine.objects.bulk_create(
+        refund_lines = RefundLine.objects.bulk_create(
             [
-                RefundLine(refund=refund, order_line=line, quantity=quantities[line.pk])
+                RefundLine(
+                    refund=refund,
+                    order_line=line,
+                    quantity=quantities[line.pk],
+                    amount=priced.parts[line.pk][0],
+                    tax=priced.parts[line.pk][1],
+                )
                 for line in order_lines
                 if line.pk in quantities
             ]
@@ -571,21 +580,10 @@ def refund_create(
             type="refund_created",
             user=user,
             note=f"Refund {refund.pk} of {amount} {locked.currency} pending. {reason}".strip(),
-            data={"refund": _refund_data(refund, order_lines, quantities)},
+            data={"refund": refund_data(refund, refund_lines, order_lines)},
         )
         _status_follow(order=locked, lines=order_lines, user=user, fields=["refunded_total"])
     return refund
-
-
-def _refund_data(
-    refund: Refund, lines: Sequence[OrderLine], quantities: Mapping[int, int]
-) -> dict[str, Any]:
-    return {
-        "id": refund.pk,
-        "status": refund.status,
-        "amount": str(refund.amount),
-        "lines": _lines_data(lines, quantities),
-    }
 
 
 def refund_confirm(
@@ -624,7 +622,8 @@ def refund_confirm(
     refund.status = RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED
     refund.save(update_fields=["status", "updated_at"])
     order_lines = _lines(order)
-    quantities = {rl.order_line_id: rl.quantity for rl in refund.lines.all()}
+    refund_lines = list(refund.lines.all())
+    quantities = {rl.order_line_id: rl.quantity for rl in refund_lines}
     if not succeeded:
         _counter_add(
             lines=order_lines,
@@ -639,7 +638,7 @@ def refund_confirm(
         type=kind,
         user=None,
         note=f"Refund {refund.pk} of {refund.amount} {order.currency} {refund.status}.",
-        data={"refund": _refund_data(refund, order_lines, quantities)},
+        data={"refund": refund_data(refund, refund_lines, order_lines)},
     )
     if succeeded:
         _email(order=order, kind=kind, object_id=refund.pk)

@@ -109,7 +109,9 @@ class Refund(models.Model):
     status = models.CharField(
         max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING
     )
+    # What the customer gets back (gross: tax included), and the tax inside it.
     amount = models.DecimalField(max_digits=14, decimal_places=2)
+    tax = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     include_shipping = models.BooleanField(default=False)
     reason = models.CharField(max_length=1000, blank=True)
     created_by = models.ForeignKey(
@@ -122,6 +124,10 @@ class Refund(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_gt_0"),
+            models.CheckConstraint(
+                condition=models.Q(tax__gte=0, tax__lte=models.F("amount")),
+                name="refund_tax_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -132,12 +138,20 @@ class RefundLine(models.Model):
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
     order_line = models.ForeignKey("orders.OrderLine", on_delete=models.CASCADE, related_name="+")
     quantity = models.PositiveIntegerField()
+    # What these units were paid (their part of the line's total: discounts off, tax
+    # in), and the tax inside it.
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    tax = models.DecimalField(max_digits=14, decimal_places=2, default=0)
 
     class Meta:
         ordering = ["refund_id", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(quantity__gte=1), name="refundline_qty_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(tax__gte=0, tax__lte=models.F("amount")),
+                name="refundline_tax_within_amount",
             ),
         ]
 

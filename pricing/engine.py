@@ -242,3 +242,24 @@ def price(
     if not prices_include_tax:
         result.total += result.tax_total
     return result
+
+
+# --- Refunds: the parts of what was paid ---------------------------------------------------
+
+
+def units_share(amount: Decimal, *, units: int, of: int, before: int = 0) -> Decimal:
+    """The part of `amount` (paid for `of` units) that units `before + 1 .. before + units` carry.
+
+    Cumulative rounding (half up): however a line is refunded, in one go or
+    unit by unit, its parts add up to `amount` exactly.
+    """
+    if of <= 0 or units <= 0:
+        return ZERO
+    return cents(amount * (before + units) / of) - cents(amount * before / of)
+
+
+def tax_part(amount: Decimal, *, total: Decimal, tax_total: Decimal) -> Decimal:
+    """The tax inside `amount`, a part of an order of `total` that held `tax_total` of tax."""
+    if total <= 0 or amount <= 0:
+        return ZERO
+    return min(amount, cents(amount * tax_total / total))

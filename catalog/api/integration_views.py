@@ -1,6 +1,6 @@
 """The catalog's endpoints for integrations: bulk stock and the incremental variant list."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -29,11 +29,17 @@ from core.cursor import (
 
 
 class BulkItemInputSerializer(serializers.Serializer):
+    # Exactly one of `delta` and `set_to`: validate() checks it, the schema states it.
+    openapi_schema: ClassVar[dict[str, Any]] = {
+        "oneOf": [{"required": ["delta"]}, {"required": ["set_to"]}]
+    }
+
     sku = serializers.CharField(max_length=64)
     delta = serializers.IntegerField(
         required=False,
         min_value=-s.MAX_STOCK_DELTA,
         max_value=s.MAX_STOCK_DELTA,
+        validators=[s.NonZero()],
         help_text="Non-zero: added to the stock (negative removes). Exclusive with `set_to`.",
     )
     set_to = serializers.IntegerField(
@@ -46,8 +52,6 @@ class BulkItemInputSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("delta" in attrs) == ("set_to" in attrs):
             raise serializers.ValidationError("Give exactly one of `delta` and `set_to`.")
-        if attrs.get("delta") == 0:
-            raise serializers.ValidationError({"delta": ["Must not be zero."]})
         return attrs
 
 

@@ -78,6 +78,13 @@ PRODUCT_FIELDS: tuple[Field, ...] = (
     # `in_stock` is a column kept by triggers (migration 0007): any variant with stock.
     Field("in_stock", "p.in_stock", "boolean", help="Any variant has stock."),
     Field(
+        "tax_class",
+        "p.tax_class_id",
+        "slug",
+        help="The tax class's code (`standard`, `reduced`, `zero`, or one staff added): "
+        "with the destination it gives the tax rate of the product's order lines.",
+    ),
+    Field(
         "is_published",
         "p.is_published",
         "boolean",

@@ -1,7 +1,7 @@
 """Shapes of fulfilment input and output; the rules live in orders.fulfilment."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from core import serializers
 from orders.api.serializers import OrderLineInputSerializer
@@ -15,6 +15,7 @@ def _lines(*, required: bool, child: serializers.Serializer | None = None) -> An
     return serializers.ListField(
         child=child or OrderLineInputSerializer(),
         allow_empty=False,
+        min_length=1,
         max_length=LINES_MAX,
         required=required,
     )
@@ -45,7 +46,23 @@ class ReturnReceiveSerializer(serializers.Serializer):
     lines = _lines(required=False, child=ReturnReceiveLineSerializer())
 
 
+# `include_shipping: true` (as "not false": drf-spectacular would turn an `enum` into a component).
+_SHIPPING_INCLUDED = {
+    "required": ["include_shipping"],
+    "properties": {"include_shipping": {"not": {"enum": [False]}}},
+}
+
+
 class RefundCreateSerializer(serializers.Serializer):
+    # Either an amount, or lines and/or the shipping (exactly one of the two ways):
+    # validate() checks it, the schema states it.
+    openapi_schema: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"required": ["amount"]},
+            {"anyOf": [{"required": ["lines"]}, _SHIPPING_INCLUDED]},
+        ]
+    }
+
     amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False
     )
@@ -109,10 +126,34 @@ class ReturnSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RefundLineSerializer(RecordLineSerializer):
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="What these units were paid: their part of the line's total (discounts "
+        "off, tax included).",
+    )
+    tax = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="The tax inside `amount`."
+    )
+
+
 class RefundSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=RefundStatus.choices)
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="What the customer gets back, tax included (gross), whether prices include "
+        "tax or not.",
+    )
+    tax = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="The tax inside `amount` (for credit notes): the refunded units' and "
+        "shipping's tax, or for a plain amount its share of the order's tax.",
+    )
     currency = serializers.CharField(source="order.currency")
-    lines = RecordLineSerializer(many=True)
+    lines = RefundLineSerializer(many=True)
     return_id = serializers.IntegerField(source="order_return_id", allow_null=True)
 
     class Meta:
@@ -121,6 +162,7 @@ class RefundSerializer(serializers.ModelSerializer):
             "id",
             "status",
             "amount",
+            "tax",
             "currency",
             "lines",
             "include_shipping",

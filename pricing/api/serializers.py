@@ -1,11 +1,11 @@
 """Shapes only: the pricing rules as the API shows and takes them."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models.functions import Lower
 
-from accounts.countries import COUNTRY_NAMES
+from accounts.countries import COUNTRY_CODE_VALIDATOR
 from catalog.models import Category, Product
 from core import serializers
 from pricing.models import (
@@ -21,11 +21,28 @@ from pricing.models import (
 MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
 
 
-def _country(value: str) -> str:
-    code = value.upper()
-    if code not in COUNTRY_NAMES:
-        raise serializers.ValidationError("Not an ISO 3166-1 alpha-2 country code.")
-    return code
+class PercentAtMostHundred:
+    """A validator: a percentage from 0 to 100; the schema states it as a pattern.
+
+    A decimal string's schema has no `maximum` a client can check, so the
+    pattern lists the strings a `max_digits=5, decimal_places=2` field reads
+    that are not above 100 (core/openapi.py reads `openapi_schema`).
+    """
+
+    openapi_schema: ClassVar[dict[str, Any]] = {
+        "pattern": r"^(?:100(?:\.0{0,2})?|[0-9]{1,2}(?:\.[0-9]{0,2})?|\.[0-9]{1,2})$"
+    }
+
+    def __call__(self, value: Decimal) -> None:
+        if value > 100:
+            raise serializers.ValidationError("Ensure this value is less than or equal to 100.")
+
+
+def _country_field(**options: Any) -> serializers.CharField:
+    """An ISO 3166-1 alpha-2 code in either case (the pattern is in the schema), read upper case."""
+    return serializers.CharField(
+        min_length=2, max_length=2, validators=[COUNTRY_CODE_VALIDATOR], **options
+    )
 
 
 class TaxClassSerializer(serializers.ModelSerializer):
@@ -41,14 +58,14 @@ class TaxClassSerializer(serializers.ModelSerializer):
 
 
 class TaxRateSerializer(serializers.ModelSerializer):
-    country = serializers.CharField(min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2")
+    country = _country_field(help_text="ISO 3166-1 alpha-2")
     tax_class = serializers.SlugRelatedField(slug_field="code", queryset=TaxClass.objects.all())
     rate = serializers.DecimalField(
         max_digits=5,
         decimal_places=2,
         min_value=Decimal("0"),
-        max_value=Decimal("100"),
-        help_text="Percent, like 19.00.",
+        validators=[PercentAtMostHundred()],
+        help_text="Percent, like 19.00 (0 to 100).",
     )
 
     class Meta:
@@ -56,7 +73,7 @@ class TaxRateSerializer(serializers.ModelSerializer):
         fields = ["id", "country", "tax_class", "rate"]
 
     def validate_country(self, value: str) -> str:
-        return _country(value)
+        return value.upper()
 
 
 class WeightBandSerializer(serializers.Serializer):
@@ -64,7 +81,31 @@ class WeightBandSerializer(serializers.Serializer):
     price = serializers.DecimalField(**MONEY)
 
 
+def _kind_is(kind: ShippingRule) -> dict[str, Any]:
+    # Stated as "none of the others": an `enum` here would be merged into the
+    # kind's shared enum component by drf-spectacular's enum postprocessing.
+    return {"not": {"enum": [other.value for other in ShippingRule if other != kind]}}
+
+
 class PriceRuleSerializer(serializers.Serializer):
+    # What each kind needs (ShippingMethodSerializer.validate checks it, the schema states it).
+    openapi_schema: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"properties": {"kind": _kind_is(ShippingRule.FLAT)}},
+            {
+                "properties": {
+                    "kind": _kind_is(ShippingRule.FREE_FROM),
+                    "free_from": {"type": "string"},
+                },
+                "required": ["free_from"],
+            },
+            {
+                "properties": {"kind": _kind_is(ShippingRule.WEIGHT), "bands": {"minItems": 1}},
+                "required": ["bands"],
+            },
+        ]
+    }
+
     kind = serializers.ChoiceField(source="rule", choices=ShippingRule.choices)
     price = serializers.DecimalField(**MONEY, default=Decimal("0.00"))
     free_from = serializers.DecimalField(**MONEY, allow_null=True, required=False, default=None)
@@ -81,7 +122,7 @@ class ShippingMethodSerializer(serializers.ModelSerializer):
         ),
     )
     countries = serializers.ListField(
-        child=serializers.CharField(min_length=2, max_length=2),
+        child=_country_field(),
         max_length=300,
         required=False,
         help_text="ISO 3166-1 alpha-2 codes; empty: every country.",
@@ -92,7 +133,7 @@ class ShippingMethodSerializer(serializers.ModelSerializer):
         fields = ["code", "name", "price_rule", "countries", "active"]
 
     def validate_countries(self, value: list[str]) -> list[str]:
-        return sorted({_country(code) for code in value})
+        return sorted({code.upper() for code in value})
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         rule = attrs.get("rule", getattr(self.instance, "rule", ShippingRule.FLAT))
@@ -103,6 +144,11 @@ class ShippingMethodSerializer(serializers.ModelSerializer):
         if rule == ShippingRule.WEIGHT and not bands:
             raise serializers.ValidationError({"price_rule.bands": ["Give at least one band."]})
         if "bands" in attrs:
+            # A PATCH does not make the nested fields required: each band still needs both.
+            if any("up_to_grams" not in band or "price" not in band for band in attrs["bands"]):
+                raise serializers.ValidationError(
+                    {"price_rule.bands": ["Each band needs up_to_grams and price."]}
+                )
             attrs["bands"] = [
                 {"up_to_grams": band["up_to_grams"], "price": str(band["price"])}
                 for band in sorted(attrs["bands"], key=lambda band: band["up_to_grams"])

@@ -11,7 +11,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, BasePermission
 
-from accounts.countries import COUNTRY_NAMES
+from accounts.countries import COUNTRY_CODE_PATTERN, COUNTRY_NAMES
 from catalog.api.permissions import ModelPermissions
 from core.openapi import ErrorSerializer
 from pricing.api.serializers import (
@@ -24,6 +24,7 @@ from pricing.api.serializers import (
 from pricing.models import Promotion, ShippingMethod, TaxClass, TaxRate, Voucher
 from pricing.services import shipping_methods_for
 
+_COUNTRY_OR_EMPTY = "^(?:" + COUNTRY_CODE_PATTERN.removeprefix("^").removesuffix(r"\Z") + ")?$"
 PROTECTED = OpenApiResponse(
     ErrorSerializer,
     description="`protected`: still in use (products, rates or voucher redemptions).",
@@ -54,8 +55,11 @@ class TaxRateViewSet(_RulesViewSet):
         parameters=[
             OpenApiParameter(
                 "country",
-                str,
-                description="ISO 3166-1 alpha-2: only the methods that serve it.",
+                # A code, or empty (every method).
+                {"type": "string", "pattern": _COUNTRY_OR_EMPTY},
+                description="ISO 3166-1 alpha-2 (either case): only the methods that serve it; "
+                "empty: every method.",
+                allow_blank=True,
             )
         ],
         description="Anyone: the active methods (that serve `country`, when given).",

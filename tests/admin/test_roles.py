@@ -35,6 +35,7 @@ def _variant_post(variant: Variant, price: str) -> dict[str, str]:
         "name": variant.name,
         "attributes": "{}",
         "price": price,
+        "weight_grams": str(variant.weight_grams),
     }
 
 
@@ -120,6 +121,7 @@ def test_catalog_manager_runs_the_catalog_but_not_orders(role_client, variant):
             "name": "Trail runner",
             "slug": "trail-runner",
             "category": category.pk,
+            "tax_class": "standard",
             "description": "",
             "is_published": "on",
             "variants-TOTAL_FORMS": "0",

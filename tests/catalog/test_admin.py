@@ -172,6 +172,7 @@ def test_variant_stock_is_read_only_in_the_admin(admin_client_):
             "name": "M",
             "attributes": "{}",
             "price": "6.00",
+            "weight_grams": "0",
             "stock": "99",
         },
     )

@@ -60,6 +60,7 @@ def _product_form(product: Product, variants: Sequence[Variant] = (), **changes:
         "name": product.name,
         "slug": product.slug,
         "category": product.category_id,
+        "tax_class": product.tax_class_id,
         "description": product.description,
         "is_published": "on" if product.is_published else "",
         "variants-TOTAL_FORMS": len(variants),
@@ -75,6 +76,7 @@ def _product_form(product: Product, variants: Sequence[Variant] = (), **changes:
             f"variants-{i}-name": variant.name,
             f"variants-{i}-attributes": "{}",
             f"variants-{i}-price": str(variant.price),
+            f"variants-{i}-weight_grams": variant.weight_grams,
         }
     return data | changes
 
@@ -86,6 +88,7 @@ def _variant_form(variant: Variant, **changes: Any) -> dict:
         "name": variant.name,
         "attributes": "{}",
         "price": str(variant.price),
+        "weight_grams": variant.weight_grams,
     } | changes
 
 
@@ -188,6 +191,7 @@ def test_product_add_form_retries_a_generated_slug_taken_meanwhile(admin_client_
             "name": "Blue Shirt",
             "slug": "",
             "category": category.pk,
+            "tax_class": "standard",
             "description": "",
             "variants-TOTAL_FORMS": 1,
             "variants-INITIAL_FORMS": 0,
@@ -197,6 +201,7 @@ def test_product_add_form_retries_a_generated_slug_taken_meanwhile(admin_client_
             "variants-0-name": "M",
             "variants-0-attributes": "{}",
             "variants-0-price": "12.00",
+            "variants-0-weight_grams": "0",
         },
     )
 
@@ -321,7 +326,14 @@ def test_variant_form_with_a_sku_taken_meanwhile_is_a_form_error(admin_client_, 
 
     response = admin_client_.post(
         reverse("admin:catalog_variant_add"),
-        {"product": product.pk, "sku": "TEE-XL", "name": "", "attributes": "{}", "price": "9.00"},
+        {
+            "product": product.pk,
+            "sku": "TEE-XL",
+            "name": "",
+            "attributes": "{}",
+            "price": "9.00",
+            "weight_grams": "0",
+        },
     )
 
     assert response.status_code == 200

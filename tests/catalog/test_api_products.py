@@ -39,6 +39,7 @@ def test_list_item_shape_uses_lowest_price_and_store_currency(api_client, settin
                 "price": "19.90",
                 "currency": "EUR",
                 "in_stock": True,
+                "tax_class": "standard",
             }
         ],
     }
@@ -237,6 +238,7 @@ def test_detail_shape_and_query_budget(api_client, django_assert_max_num_queries
         "price": "19.90",
         "currency": "EUR",
         "in_stock": True,
+        "tax_class": "standard",
         "description": "Soft.",
         "variants": [
             {

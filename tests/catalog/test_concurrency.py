@@ -251,6 +251,7 @@ def test_an_admin_product_save_and_a_sell_out_of_its_variant_never_deadlock(monk
                 "name": "Renamed",
                 "slug": product.slug,
                 "category": product.category_id,
+                "tax_class": product.tax_class_id,
                 "is_published": "on",
                 "variants-TOTAL_FORMS": 1,
                 "variants-INITIAL_FORMS": 1,
@@ -259,6 +260,7 @@ def test_an_admin_product_save_and_a_sell_out_of_its_variant_never_deadlock(monk
                 "variants-0-sku": variant.sku,
                 "variants-0-attributes": "{}",
                 "variants-0-price": "8.00",
+                "variants-0-weight_grams": "0",
             },
         )
         return str(response.status_code)

@@ -46,6 +46,23 @@ def test_a_number_for_a_boolean_field_is_400(superuser_client, value):
     assert product.is_published is True
 
 
+@pytest.mark.parametrize("value", [19, 7.5, True])
+def test_a_json_number_for_a_decimal_string_is_400(superuser_client, value):
+    response = superuser_client.post(
+        "/api/v1/tax-rates/",
+        {"country": "DE", "tax_class": "standard", "rate": value},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["rate"]
+    accepted = superuser_client.post(
+        "/api/v1/tax-rates/",
+        {"country": "DE", "tax_class": "standard", "rate": "19"},
+        format="json",
+    )
+    assert (accepted.status_code, accepted.json()["rate"]) == (201, "19.00")
+
+
 def test_a_boolean_query_parameter_still_reads_text(api_client):
     ProductFactory(is_published=True)
     assert api_client.get(PRODUCTS, {"in_stock": "false"}).status_code == 200

@@ -86,6 +86,10 @@ def test_seed_builds_a_consistent_dataset_with_every_order_status():
         assert order.n >= 1
         assert order.subtotal == sum(line.line_total for line in order.lines.all())
         assert order.total == order.subtotal + order.shipping_total
+        assert (order.shipping_method_code, order.shipping_method_name) == (
+            "standard",
+            "Standard shipping",
+        )
         events = list(order.events.all())
         assert events[0].type == "placed"
         assert events[-1].to_status == order.status

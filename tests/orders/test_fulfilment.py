@@ -300,10 +300,11 @@ def test_refund_lines_then_webhook_succeeds_and_emails(
     )
     assert response.status_code == 201, response.content
     refund = response.json()
-    assert (refund["status"], refund["amount"], refund["lines"]) == (
+    assert (refund["status"], refund["amount"], refund["tax"], refund["lines"]) == (
         "pending",
         "10.00",
-        [{"sku": a.sku, "quantity": 2}],
+        "0.00",
+        [{"sku": a.sku, "quantity": 2, "amount": "10.00", "tax": "0.00"}],
     )
     detail = staff.get(f"{URL}{order.number}/").json()
     assert (detail["paid_total"], detail["refunded_total"]) == ("34.90", "10.00")

@@ -48,3 +48,33 @@ def test_the_voucher_form_refuses_what_the_constraints_forbid(admin_client):
         "A percentage is at most 100.",
     ]
     assert Voucher.objects.count() == 1
+
+
+def test_the_back_office_sets_a_products_tax_class_and_its_variants_weight(admin_client):
+    from catalog.models import Product
+    from tests.catalog.factories import CategoryFactory
+
+    category = CategoryFactory()
+    response = admin_client.post(
+        reverse("admin:catalog_product_add"),
+        {
+            "name": "Novel",
+            "slug": "",
+            "category": category.pk,
+            "tax_class": "reduced",
+            "description": "",
+            "variants-TOTAL_FORMS": 1,
+            "variants-INITIAL_FORMS": 0,
+            "variants-0-sku": "NOVEL-HB",
+            "variants-0-name": "Hardback",
+            "variants-0-attributes": "{}",
+            "variants-0-price": "24.00",
+            "variants-0-weight_grams": "650",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    product = Product.objects.get(name="Novel")
+    assert product.tax_class_id == "reduced"
+    assert list(product.variants.values_list("sku", "weight_grams")) == [("NOVEL-HB", 650)]
+    form = admin_client.get(reverse("admin:catalog_product_change", args=[product.pk]))
+    assert 'name="tax_class"' in form.content.decode()

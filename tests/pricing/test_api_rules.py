@@ -139,7 +139,12 @@ def test_products_take_a_tax_class_and_variants_a_weight():
         format="json",
     )
     assert response.status_code == 201, response.content
+    assert response.json()["tax_class"] == "reduced"
     assert Product.objects.get(slug="novel").tax_class_id == "reduced"
+    public = client.get("/api/v1/products/novel/").json()
+    assert public["tax_class"] == "reduced"
+    listed = client.get("/api/v1/products/").json()["results"]
+    assert [(p["slug"], p["tax_class"]) for p in listed] == [("novel", "reduced")]
     unknown = client.patch("/api/v1/products/novel/", {"tax_class": "luxury"}, format="json")
     assert (unknown.status_code, list(unknown.json()["errors"])) == (400, ["tax_class"])
     variant = client.post(
@@ -164,3 +169,10 @@ def test_a_tax_class_code_cannot_change():
     assert (response.status_code, list(response.json()["errors"])) == (400, ["code"])
     renamed = client.patch("/api/v1/tax-classes/zero/", {"name": "Exempt"}, format="json")
     assert renamed.json() == {"code": "zero", "name": "Exempt"}
+
+
+def test_a_patch_with_a_band_missing_its_price_is_400_not_a_server_error():
+    client = _staff_with("change_shippingmethod")
+    body = {"price_rule": {"kind": "weight", "bands": [{"up_to_grams": 748}]}}
+    response = client.patch("/api/v1/shipping-methods/standard/", body, format="json")
+    assert (response.status_code, list(response.json()["errors"])) == (400, ["price_rule.bands"])

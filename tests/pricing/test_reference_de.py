@@ -1,7 +1,8 @@
 """Reference orders written by hand from the German VAT table (19 % standard, 7 % reduced).
 
-The cart: two books (reduced rate) at 12.99 and headphones (standard) at 59.90,
-a 10 % voucher, DHL at a flat 4.90 (shipping taxed at the standard rate).
+The cart (tests/pricing/conftest.py): two books (reduced rate) at 12.99 and
+headphones (standard) at 59.90, a 10 % voucher, DHL at a flat 4.90 (shipping
+taxed at the standard rate).
 Every expected cent below was computed by hand, tax rounded half up per line.
 """
 
@@ -11,35 +12,12 @@ import pytest
 
 from orders.models import Order
 from tests.catalog.factories import ProductFactory, VariantFactory
-from tests.pricing.factories import (
-    GERMAN_ADDRESS,
-    ShippingMethodFactory,
-    TaxRateFactory,
-    VoucherFactory,
-)
+from tests.pricing.factories import GERMAN_ADDRESS, ShippingMethodFactory, TaxRateFactory
 
 pytestmark = pytest.mark.django_db
 
 QUOTE = "/api/v1/orders/quote/"
 ORDERS = "/api/v1/orders/"
-
-
-@pytest.fixture
-def german_cart():
-    TaxRateFactory(country="DE", tax_class_id="standard", rate=Decimal("19.00"))
-    TaxRateFactory(country="DE", tax_class_id="reduced", rate=Decimal("7.00"))
-    ShippingMethodFactory(code="dhl", name="DHL Paket", countries=["DE"], price=Decimal("4.90"))
-    VoucherFactory(code="WILLKOMMEN10", kind="percentage", value=Decimal("10.00"))
-    book = VariantFactory(
-        product=ProductFactory(tax_class_id="reduced"), price=Decimal("12.99"), stock=10
-    )
-    headphones = VariantFactory(price=Decimal("59.90"), stock=10)
-    return {
-        "lines": [{"sku": book.sku, "quantity": 2}, {"sku": headphones.sku, "quantity": 1}],
-        "shipping_address": GERMAN_ADDRESS,
-        "shipping_method": "dhl",
-        "voucher_code": "willkommen10",
-    }
 
 
 def _amounts(data):

@@ -35,6 +35,7 @@ from catalog import cache as catalog_cache
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
 from core.progress import Progress, Stream
 from orders.models import ActorKind, Order, OrderEvent, OrderLine, OrderStatus
+from pricing.seed import DEFAULT_SHIPPING_CODE
 
 CHUNK = 2000
 POOL_MAX = 20_000  # variants orders are drawn from: enough variety, bounded memory
@@ -91,7 +92,7 @@ NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def shipping_total_for(subtotal: Decimal) -> Decimal:
-    """The seeded default shipping method's price: demo orders are made in bulk, untaxed."""
+    """The default shipping method's price (pricing.seed): demo orders are made in bulk, untaxed."""
     if subtotal >= Decimal(settings.SHIPPING_FREE_FROM):
         return Decimal("0.00")
     return Decimal(settings.SHIPPING_FLAT_RATE).quantize(CENT)
@@ -445,6 +446,8 @@ class Seeder:
             status=status,
             currency=settings.STORE_CURRENCY,
             subtotal=subtotal,
+            shipping_method_code=DEFAULT_SHIPPING_CODE,
+            shipping_method_name="Standard shipping",
             shipping_total=shipping,
             total=subtotal + shipping,
             refund_due=status == OrderStatus.CANCELLED and paid_first,
