@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.celery import task_hint
+from core.hints import hint_after_commit
 from webhooks import http
 from webhooks.destinations import url_check
 from webhooks.exceptions import EndpointInactive
@@ -63,44 +64,21 @@ def events_record(*, events: list[tuple[str, dict[str, Any]]]) -> list[Event]:
     return created
 
 
-class _DispatchAfterCommit:
-    """The on-commit hook that queues the dispatch of a transaction's events, all at once."""
-
-    def __init__(self, event_ids: list[str]) -> None:
-        self.event_ids = event_ids
-
-    def __call__(self) -> None:
-        _dispatch_enqueue(event_ids=self.event_ids)
-
-
 def _dispatch_on_commit(*, event_ids: list[str]) -> None:
     """Queue these events' dispatch after the commit: one task message per transaction.
 
-    An order records its stock events and its own event separately; each
-    message costs a broker round trip in the request and a task in a worker.
-    The ids join a hook already waiting only if that hook was registered
-    under savepoints that are all still open here: whatever would drop it (a
-    rollback to one of them) also drops these events. A rolled-back event's
-    id may stay in a hook; the dispatch skips ids it cannot find.
+    The ids join a dispatch already waiting in the transaction's hints
+    (core.hints: the same savepoint rule); an order's stock events, its own
+    event and its email leave in one message. A rolled-back event's id may
+    stay in a hint; the dispatch skips ids it cannot find.
     """
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        # None stands for an atomic block without a savepoint: nothing rolls back to it.
-        open_savepoints = set(connection.savepoint_ids) | {None}
-        for savepoints, hook, _robust in connection.run_on_commit:
-            if isinstance(hook, _DispatchAfterCommit) and savepoints <= open_savepoints:
-                hook.event_ids.extend(event_ids)
-                return
-    transaction.on_commit(_DispatchAfterCommit(event_ids), robust=True)
-
-
-def _dispatch_enqueue(*, event_ids: list[str]) -> None:
     from webhooks.tasks import events_dispatch_task
 
-    task_hint(
+    hint_after_commit(
         events_dispatch_task,
         kwargs={"event_ids": event_ids},
-        what=f"the dispatch of {len(event_ids)} webhook events",
+        what="the dispatch of webhook events",
+        merge="event_ids",
     )
 
 

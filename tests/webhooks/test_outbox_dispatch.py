@@ -3,6 +3,7 @@
 import pytest
 from django.db import transaction
 
+from core.hints import TransactionHints
 from tests.catalog.factories import VariantFactory
 from tests.orders.factories import ADDRESS
 from webhooks import services
@@ -16,7 +17,14 @@ class Boom(Exception):
 
 
 def _dispatches(callbacks) -> list[list[str]]:
-    return [hook.event_ids for hook in callbacks if isinstance(hook, services._DispatchAfterCommit)]
+    """The event ids of each dispatch waiting in the transaction's hints (core.hints)."""
+    return [
+        kwargs["event_ids"]
+        for hook in callbacks
+        if isinstance(hook, TransactionHints)
+        for task, kwargs, _what in hook.calls
+        if task.name == "webhooks.tasks.events_dispatch"
+    ]
 
 
 def test_an_order_queues_one_dispatch_for_its_stock_and_order_events(
