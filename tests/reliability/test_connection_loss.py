@@ -5,6 +5,7 @@ PostgreSQL at a chosen point: before the request's first statement, inside
 its transaction, and at its commit (tests/reliability/faults.py).
 """
 
+import logging
 from typing import Any
 
 import psycopg
@@ -205,3 +206,54 @@ def test_a_task_whose_connection_breaks_runs_again_and_has_its_effect_once(custo
     assert OrderEvent.objects.filter(order=order, type="cancelled").count() == 1
     assert Variant.objects.get(pk=variant.pk).stock == 5
     assert_stock_equals_ledger()
+
+
+def _idle_pooled_pids() -> list[int]:
+    pool = connections["default"].pool
+    assert pool is not None, "the tests run with the pool, as production does"
+    return [conn.info.backend_pid for conn in list(pool._pool)]
+
+
+def test_idle_pooled_connections_cut_are_replaced_at_checkout(customer_client, caplog):
+    """The pool's check (core.postgresql.connection_check) finds them: no request fails or reruns.
+
+    (A restart cuts every idle connection; the pool backs off between failed
+    checks, so DatabaseRetryMiddleware drops them all at once: see
+    test_fault_database. Here: the few a quiet process holds.)
+    """
+    VariantFactory(stock=5)
+    terminate(_idle_pooled_pids())  # what earlier tests left
+    connections["default"].pool.check()
+    assert customer_client.get(URL).status_code == 200  # its connection goes back to the pool
+    connections["default"].close()
+    pids = _idle_pooled_pids()
+    assert pids
+    assert terminate(pids) == len(pids)
+    with caplog.at_level(logging.WARNING, logger="stockroom.database"):
+        response = customer_client.get(URL)
+    assert response.status_code == 200, response.content
+    assert [r.getMessage() for r in caplog.records if r.name == "stockroom.database"] == []
+    assert not set(pids) & set(_idle_pooled_pids())
+
+
+def test_the_checkout_check_costs_a_round_trip_only_when_the_socket_has_something(monkeypatch):
+    import psycopg_pool
+
+    from core.postgresql.base import connection_check
+    from tests.reliability.faults import _conninfo
+
+    full_checks: list[object] = []
+    real = psycopg_pool.ConnectionPool.check_connection
+    monkeypatch.setattr(
+        psycopg_pool.ConnectionPool,
+        "check_connection",
+        staticmethod(lambda conn: (full_checks.append(conn), real(conn))),
+    )
+    with psycopg.connect(_conninfo(), autocommit=True) as healthy:
+        connection_check(healthy)
+        assert full_checks == []
+    with psycopg.connect(_conninfo(), autocommit=True) as cut:
+        terminate([cut.info.backend_pid])
+        with pytest.raises(psycopg.OperationalError):
+            connection_check(cut)
+        assert full_checks == [cut]
