@@ -215,7 +215,7 @@ def grow_history(*, url: str, orders_total: int | None, movements_total: int | N
 
     seed_demo builds every order in Python: fine for 20,000, slow for 200,000.
     Here each round copies every seeded order once more (a new number, the
-    same customer, lines and events, dated a week further back per round),
+    same customer, lines and events, dated years back: _SHIFT),
     with an `order_placed` ledger row per copied line; one adjustment per
     variant then puts the copied quantities back, so stock still equals the
     ledger. Pairs of +1/-1 stock counts fill the ledger up to `movements_total`.
@@ -252,6 +252,12 @@ def _count(conn, table: str) -> int:
     return int(row[0]) if row else 0
 
 
+# How far back a copy goes: into the years before the seeded ones (a shop with
+# ten times the orders has a longer history, not ten times the recent ones:
+# the dashboard reads the last 30 days), a week apart per round.
+_SHIFT = "(grow.round * interval '7 days' + (1 + grow.id % 9) * interval '51 weeks')"
+
+
 def _grow_orders(conn, *, orders: int, wanted: int) -> None:
     order_cols = _columns(conn, "orders_order", leave=("id", "number", "created_at", "updated_at"))
     line_cols = _columns(conn, "orders_orderline", leave=("id", "order_id"))
@@ -269,8 +275,7 @@ def _grow_orders(conn, *, orders: int, wanted: int) -> None:
     conn.execute(
         f"INSERT INTO orders_order (id, number, created_at, updated_at, {order_cols})"  # noqa: S608  # nosec B608
         " SELECT grow.id, 'SR-Z' || upper(lpad(to_hex(grow.id), 9, '0')),"
-        " o.created_at - grow.round * interval '7 days',"
-        " o.updated_at - grow.round * interval '7 days',"
+        f" o.created_at - {_SHIFT}, o.updated_at - {_SHIFT},"
         f" {', '.join('o.' + c for c in order_cols.split(', '))}"
         " FROM grow JOIN orders_order o ON o.id = grow.source"
     )
@@ -281,7 +286,7 @@ def _grow_orders(conn, *, orders: int, wanted: int) -> None:
     )
     conn.execute(
         f"INSERT INTO orders_orderevent (order_id, created_at, {event_cols})"  # noqa: S608  # nosec B608
-        " SELECT grow.id, e.created_at - grow.round * interval '7 days',"
+        f" SELECT grow.id, e.created_at - {_SHIFT},"
         f" {', '.join('e.' + c for c in event_cols.split(', '))}"
         " FROM grow JOIN orders_orderevent e ON e.order_id = grow.source"
     )
