@@ -17,7 +17,7 @@ orders skips 24,950 rows either way, but as index entries, not table rows.
 from functools import cached_property
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import connections
 
 ESTIMATE_FROM = 50_000
@@ -36,7 +36,7 @@ class EstimatedCountPaginator(Paginator):
             top = self.count
         ids = list(queryset.values_list("pk", flat=True)[bottom:top])
         rows = {row.pk: row for row in queryset.filter(pk__in=ids)}
-        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+        return Page([rows[pk] for pk in ids if pk in rows], number, self)
 
     @cached_property
     def count(self) -> int:

@@ -25,9 +25,12 @@ class TransactionHints:
 
     def __init__(self) -> None:
         self.calls: list[tuple[Any, dict[str, Any], str]] = []
+        self.sent = False
 
     def __call__(self) -> None:
         from config.celery import task_hint
+
+        self.sent = True  # later hints never join it (its message is gone)
 
         if len(self.calls) == 1:
             task, kwargs, what = self.calls[0]
@@ -49,7 +52,7 @@ def _waiting_hook() -> TransactionHints | None:
     # None stands for an atomic block without a savepoint: nothing rolls back to it.
     open_savepoints = set(connection.savepoint_ids) | {None}
     for savepoints, hook, _robust in connection.run_on_commit:
-        if isinstance(hook, TransactionHints) and savepoints <= open_savepoints:
+        if isinstance(hook, TransactionHints) and not hook.sent and savepoints <= open_savepoints:
             return hook
     return None
 

@@ -43,6 +43,7 @@ def connection_check(conn: psycopg.Connection[Any]) -> None:
     if poller.poll(0):
         ConnectionPool.check_connection(conn)
 
+
 _READS = ("SELECT", "SHOW", "SET ", "EXPLAIN")
 
 

@@ -5,7 +5,6 @@ PostgreSQL at a chosen point: before the request's first statement, inside
 its transaction, and at its commit (tests/reliability/faults.py).
 """
 
-import logging
 from typing import Any
 
 import psycopg
@@ -208,32 +207,31 @@ def test_a_task_whose_connection_breaks_runs_again_and_has_its_effect_once(custo
     assert_stock_equals_ledger()
 
 
-def _idle_pooled_pids() -> list[int]:
-    pool = connections["default"].pool
+def test_the_pool_checks_each_checkout_with_connection_check():
+    from core.postgresql.base import connection_check
+
+    pool: Any = getattr(connections["default"], "pool", None)
     assert pool is not None, "the tests run with the pool, as production does"
-    return [conn.info.backend_pid for conn in list(pool._pool)]
+    assert pool._check is connection_check
 
 
-def test_idle_pooled_connections_cut_are_replaced_at_checkout(customer_client, caplog):
-    """The pool's check (core.postgresql.connection_check) finds them: no request fails or reruns.
+def test_an_idle_pooled_connection_cut_is_replaced_at_checkout():
+    """The pool finds it with connection_check and hands out a fresh one: nothing fails."""
+    from psycopg_pool import ConnectionPool
 
-    (A restart cuts every idle connection; the pool backs off between failed
-    checks, so DatabaseRetryMiddleware drops them all at once: see
-    test_fault_database. Here: the few a quiet process holds.)
-    """
-    VariantFactory(stock=5)
-    terminate(_idle_pooled_pids())  # what earlier tests left
-    connections["default"].pool.check()
-    assert customer_client.get(URL).status_code == 200  # its connection goes back to the pool
-    connections["default"].close()
-    pids = _idle_pooled_pids()
-    assert pids
-    assert terminate(pids) == len(pids)
-    with caplog.at_level(logging.WARNING, logger="stockroom.database"):
-        response = customer_client.get(URL)
-    assert response.status_code == 200, response.content
-    assert [r.getMessage() for r in caplog.records if r.name == "stockroom.database"] == []
-    assert not set(pids) & set(_idle_pooled_pids())
+    from core.postgresql.base import connection_check
+    from tests.reliability.faults import _conninfo
+
+    with ConnectionPool(
+        _conninfo(), min_size=1, max_size=1, check=connection_check, kwargs={"autocommit": True}
+    ) as pool:
+        with pool.connection() as conn:
+            cut = conn.info.backend_pid
+        terminate([cut])
+        with pool.connection(timeout=10) as conn:
+            assert conn.info.backend_pid != cut
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert pool.get_stats().get("connections_lost", 0) >= 1
 
 
 def test_the_checkout_check_costs_a_round_trip_only_when_the_socket_has_something(monkeypatch):
@@ -244,11 +242,12 @@ def test_the_checkout_check_costs_a_round_trip_only_when_the_socket_has_somethin
 
     full_checks: list[object] = []
     real = psycopg_pool.ConnectionPool.check_connection
-    monkeypatch.setattr(
-        psycopg_pool.ConnectionPool,
-        "check_connection",
-        staticmethod(lambda conn: (full_checks.append(conn), real(conn))),
-    )
+
+    def counted(conn: Any) -> None:
+        full_checks.append(conn)
+        real(conn)
+
+    monkeypatch.setattr(psycopg_pool.ConnectionPool, "check_connection", staticmethod(counted))
     with psycopg.connect(_conninfo(), autocommit=True) as healthy:
         connection_check(healthy)
         assert full_checks == []
