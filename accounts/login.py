@@ -154,6 +154,9 @@ def user_login(*, request: Request, email: str, password: str) -> tuple[User, Au
     with transaction.atomic():
         user = _credentials_check(request=request._request, email=email, password=password)
         if user is not None:
+            # Requests only check their own token's expiry (accounts.authentication):
+            # the user's other expired tokens go here, where tokens are added.
+            AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
             token, key = AuthToken.objects.create(user=user)
             user_logged_in.send(sender=type(user), request=request._request, user=user)
     if user is None:

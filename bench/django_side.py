@@ -73,7 +73,68 @@ def prepare(*, skus: int, customers: int, seed: int) -> dict[str, Any]:
     user_model = get_user_model()
     emails = user_model.objects.filter(is_staff=False, is_active=True).order_by("pk")
     data["customer_emails"] = list(emails.values_list("email", flat=True)[:customers])
+    data.update(_admin_data(rng=rng))
     return data
+
+
+BENCH_STAFF_EMAIL = "bench-admin@example.com"
+
+
+def _admin_data(*, rng: random.Random) -> dict[str, Any]:
+    """A logged-in superuser's session cookie, and what the admin scenarios look up.
+
+    The session is made as Django's login makes it (same secret key and
+    backend as the server), so every admin request is a staff member's.
+    """
+    from django.apps import apps
+    from django.conf import settings
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
+    from django.contrib.sessions.backends.db import SessionStore
+
+    if not (apps.is_installed("orders") and apps.is_installed("catalog")):
+        return {}
+    user_model = get_user_model()
+    staff = user_model.objects.filter(email=BENCH_STAFF_EMAIL).first()
+    if staff is None:
+        staff = user_model.objects.create_superuser(email=BENCH_STAFF_EMAIL, password=None)
+    session = SessionStore()
+    session[SESSION_KEY] = str(staff.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = staff.get_session_auth_hash()
+    session.create()
+    order_model = apps.get_model("orders", "Order")
+    variant_model = apps.get_model("catalog", "Variant")
+    movement_model = apps.get_model("catalog", "StockMovement")
+    last = order_model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    # Orders anywhere in the table (ids are dense: seed_demo and the bulk copies).
+    order_ids = sorted({rng.randint(1, last) for _ in range(400)}) if last else []
+    order_ids = list(order_model.objects.filter(pk__in=order_ids).values_list("pk", flat=True))
+    customers = list(
+        user_model.objects.filter(is_staff=False).order_by("?").values_list("email", flat=True)[:60]
+    )
+    skus = list(variant_model.objects.order_by("?").values_list("sku", flat=True)[:60])
+    numbers = list(
+        movement_model.objects.exclude(order_number="")
+        .order_by("-pk")
+        .values_list("order_number", flat=True)[:2000:40]
+    )
+    return {
+        "admin_cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
+        "admin_order_ids": order_ids[:300],
+        # A part of the local part ("hicks52" of jessica.hicks52@...), as staff type it.
+        "admin_emails": [e.split("@")[0].split(".")[-1] for e in customers],
+        # SKU starts: a product's SKUs (DEMO-001463), or one variant's (DEMO-001463-3).
+        "admin_skus": [sku.rsplit("-", 1)[0] if i % 2 else sku for i, sku in enumerate(skus)],
+        "admin_order_numbers": numbers,
+        "admin_statuses": ["pending_payment", "paid", "shipped", "delivered", "cancelled"],
+        "orders_total": order_model.objects.count(),
+        "movements_total": movement_model.objects.count(),
+    }
 
 
 def _top_up(variants: list) -> int:

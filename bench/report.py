@@ -221,7 +221,9 @@ def markdown(report: dict[str, Any]) -> str:
         ds = run["dataset"]
         lines += [
             f"## {ds['products']:,} products ({run.get('variants') or 0:,} variants, "
-            f"{ds['customers']:,} customers, {ds['orders']:,} orders)",
+            f"{ds['customers']:,} customers, {run.get('orders') or ds['orders']:,} orders"
+            + (f", {run['movements']:,} stock movements" if run.get("movements") else "")
+            + ")",
             "",
             table(run["scenarios"]),
             "",

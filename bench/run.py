@@ -54,6 +54,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--orders", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--large-products", type=int, default=100_000, help="second pass")
+    p.add_argument(
+        "--large-orders", type=int, default=200_000, help="second pass: orders (bulk SQL copies)"
+    )
+    p.add_argument(
+        "--large-movements", type=int, default=700_000, help="second pass: stock-ledger rows"
+    )
     p.add_argument("--no-large", action="store_true", help="skip the second, large pass")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     p.add_argument(
@@ -184,7 +190,13 @@ def query_plan(
         # (a true miss); cached: a path asked for once before (a hit).
         sample = sc.paths[-5:] if sc.fresh else sc.paths[:5]
         plan[sc.name] = [
-            {"method": "GET", "path": path, "prime": not sc.fresh, "invalidate": sc.fresh}
+            {
+                "method": "GET",
+                "path": path,
+                "prime": not sc.fresh,
+                "invalidate": sc.fresh,
+                "headers": {"cookie": sc.cookie} if sc.cookie else {},
+            }
             for path in sample
         ]
     return plan
@@ -256,9 +268,9 @@ class Pass:
                 sc.probe,
             ]
         paths_file = self.work / f"{sc.name}.paths"
-        args = [str(paths_file)]
-        if sc.fresh:
-            args.append("count-cache")
+        args = [str(paths_file), "count-cache" if sc.fresh else "-"]
+        if sc.cookie:
+            args.append(sc.cookie)
         return "get.lua", args
 
     def ready(self, sc: Scenario) -> None:
@@ -266,7 +278,7 @@ class Pass:
         if sc.fresh:
             assert self.django is not None
             self.django.call("invalidate")
-        elif sc.name != CEILING and sc.method == "GET":
+        elif sc.name != CEILING and sc.method == "GET" and not sc.cookie:
             slow = []
             for path in sc.paths:
                 started = time.monotonic()
@@ -302,6 +314,7 @@ class Pass:
             url=self.url, env=self.env, dataset=self.dataset, fresh=args.fresh, log=log
         )
         server.redis_flushdb(args.redis_url)
+        server.collect_static(self.env)
         self.django = DjangoSide(self.env, self.work / "django_side.log")
         try:
             data = self.django.call(
@@ -454,6 +467,8 @@ class Pass:
             "seed_status": seed_status,
             "published_products": data.get("published_products"),
             "variants": data.get("variants"),
+            "orders": data.get("orders_total"),
+            "movements": data.get("movements_total"),
             "server": self.gunicorn.settings(),
             "scenarios": rows,
             "ceiling_runs": [c.as_dict() for c in ceilings],
@@ -621,6 +636,8 @@ def main(argv: list[str]) -> int:
             customers=args.customers,
             orders=args.orders,
             seed=args.seed,
+            orders_total=args.large_orders,
+            movements_total=args.large_movements,
         )
         datasets.append(("large", large))
     for label, dataset in datasets:

@@ -46,6 +46,8 @@ class Scenario:
     probe: str = "/healthz"
     needs: tuple[str, ...] = ()
     paths: list[str] = field(default_factory=list, compare=False)
+    # Sent as the Cookie header: the admin scenarios run as a logged-in staff member.
+    cookie: str = ""
 
 
 ORDERINGS = ["", "price", "-price", "name", "-name", "created_at", "-created_at"]
@@ -205,9 +207,105 @@ def build(data: dict[str, Any], *, seed: int = 1) -> list[Scenario]:
             "quote",
             "order quote (priced, nothing taken)",
             method="POST",
-            target=0.08,
+            target=0.15,
             probe=f"{API}/orders/quote/",
             needs=("tokens", "skus"),
+        ),
+        *admin_scenarios(data, random.Random(seed + 2)),
+    ]
+
+
+ADMIN = "/admin"
+ADMIN_TARGET = 0.02
+
+
+def admin_scenarios(data: dict[str, Any], rng: random.Random) -> list[Scenario]:
+    """The back office at size, as a logged-in superuser (issue 21).
+
+    Each rotates through real lookups: statuses, parts of customers' emails,
+    SKU starts, order numbers, order pages spread over the whole table. The
+    dashboard's figures are cached for a minute; its scenario asks a bench-only
+    route that drops them first (bench/urls.py), so every request computes them.
+    """
+    cookie = str(data.get("admin_cookie") or "")
+    emails = list(data.get("admin_emails") or [])
+    skus = list(data.get("admin_skus") or [])
+    words = list(data.get("words") or [])[:60]
+    numbers = list(data.get("admin_order_numbers") or [])
+    statuses = list(data.get("admin_statuses") or [])
+    orders = f"{ADMIN}/orders/order/"
+    deep_page = max(1, min(500, int(data.get("orders_total") or 0) // 50))
+    products = f"{ADMIN}/catalog/product/"
+    variants = f"{ADMIN}/catalog/variant/"
+    movements = f"{ADMIN}/catalog/stockmovement/"
+
+    def scenario(name: str, title: str, paths: list[str], probe: str) -> Scenario:
+        return Scenario(
+            name,
+            title,
+            target=ADMIN_TARGET,
+            probe=probe,
+            needs=("admin_cookie",),
+            paths=paths,
+            cookie=cookie,
+        )
+
+    def mixed(first: list[str], second: list[str]) -> list[str]:
+        both = [*first, *second]
+        rng.shuffle(both)
+        return both
+
+    return [
+        scenario("admin_orders", "admin: order list, first page", [orders], orders),
+        scenario(
+            "admin_orders_status",
+            "admin: order list, status filter",
+            [f"{orders}?status__exact={s}" for s in statuses]
+            + [f"{orders}?status__exact={s}&p=2" for s in statuses],
+            orders,
+        ),
+        scenario(
+            "admin_orders_email",
+            "admin: order list, search by email",
+            [f"{orders}?q={e}" for e in emails],
+            orders,
+        ),
+        scenario(
+            "admin_orders_p500",
+            # 200,000 orders have 4,000 pages of 50; 20,000 only 400: their last.
+            f"admin: order list, page {deep_page}",
+            [f"{orders}?p={deep_page}"],
+            orders,
+        ),
+        scenario(
+            "admin_order_page",
+            "admin: order page",
+            [f"{orders}{pk}/change/" for pk in data.get("admin_order_ids") or []],
+            orders,
+        ),
+        scenario(
+            "admin_products_search",
+            "admin: product list, search",
+            mixed([f"{products}?q={w}" for w in words], [f"{products}?q={s}" for s in skus[:20]]),
+            products,
+        ),
+        scenario(
+            "admin_variants_search",
+            "admin: variant list, search",
+            mixed([f"{variants}?q={s}" for s in skus], [f"{variants}?q={w}" for w in words[:30]]),
+            variants,
+        ),
+        scenario(
+            "admin_movements_search",
+            "admin: stock-movement search",
+            mixed([f"{movements}?q={n}" for n in numbers], [f"{movements}?q={s}" for s in skus]),
+            movements,
+        ),
+        scenario(
+            "admin_dashboard",
+            "admin: dashboard, uncached",
+            ["/bench/admin-dashboard-uncached"],
+            "/bench/admin-dashboard-uncached",
         ),
     ]
 

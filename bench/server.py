@@ -48,6 +48,10 @@ class Dataset:
     orders: int
     seed: int = 1
     variants: int | None = None
+    # Admin at size: seed_demo makes `orders` orders; bulk SQL then copies them
+    # (lines, events, ledger rows) up to these totals (grow_history below).
+    orders_total: int | None = None
+    movements_total: int | None = None
 
     def seed_args(self, supported: set[str]) -> list[str]:
         args = [
@@ -91,6 +95,8 @@ def server_env(*, database_url: str, redis_url: str, extra: dict[str, str] | Non
             # the throttles run at their production rates and cost, per client.
             "NUM_PROXIES": "1",
             "PYTHONUNBUFFERED": "1",
+            # The admin pages need the collected static files' manifest (collect_static).
+            "DJANGO_STATIC_ROOT": str(ROOT / "bench" / "tmp" / "static"),
         }
     )
     env.update(extra or {})
@@ -180,12 +186,130 @@ def prepare_database(*, url: str, env: dict, dataset: Dataset, fresh: bool, log)
     started = time.monotonic()
     manage(db_env, "seed_demo", *dataset.seed_args(supported))
     log(f"database {name}: seeded {dataset.label} in {time.monotonic() - started:.0f}s")
+    if dataset.orders_total or dataset.movements_total:
+        started = time.monotonic()
+        grown = grow_history(
+            url=url, orders_total=dataset.orders_total, movements_total=dataset.movements_total
+        )
+        log(f"database {name}: grown to {grown} in {time.monotonic() - started:.0f}s")
     # Fresh bulk inserts have no planner statistics yet; a live database has.
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{signature}'")
     return "seeded"
+
+
+def _columns(conn, table: str, *, leave: tuple[str, ...]) -> str:
+    """The table's columns but `leave`, as a SQL list (from the catalog: migrations add some)."""
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return ", ".join(f'"{name}"' for (name,) in rows if name not in leave)
+
+
+def grow_history(*, url: str, orders_total: int | None, movements_total: int | None) -> dict:
+    """Copy the seeded orders (with lines and timeline) and add ledger rows, in bulk SQL.
+
+    seed_demo builds every order in Python: fine for 20,000, slow for 200,000.
+    Here each round copies every seeded order once more (a new number, the
+    same customer, lines and events, dated years back: _SHIFT),
+    with an `order_placed` ledger row per copied line; one adjustment per
+    variant then puts the copied quantities back, so stock still equals the
+    ledger. Pairs of +1/-1 stock counts fill the ledger up to `movements_total`.
+    Returns the row counts reached.
+    """
+    import psycopg
+
+    with psycopg.connect(url, autocommit=False) as conn:
+        orders = _count(conn, "orders_order")
+        if orders_total and orders < orders_total:
+            _grow_orders(conn, orders=orders, wanted=orders_total)
+        movements = _count(conn, "catalog_stockmovement")
+        if movements_total and movements < movements_total:
+            conn.execute(
+                "INSERT INTO catalog_stockmovement"
+                " (variant_id, kind, delta, reason, order_number, created_at)"
+                " SELECT v.id, 'count', CASE WHEN mod(g, 2) = 0 THEN 1 ELSE -1 END,"
+                " 'bench: stocktake ' || (g / 2), '',"
+                " now() - g * interval '1 minute'"
+                " FROM generate_series(0, %s - 1) AS g"
+                " JOIN catalog_variant v ON v.id = (SELECT min(id) FROM catalog_variant)"
+                " + mod(g / 2, (SELECT count(*) FROM catalog_variant))",
+                [(movements_total - movements + 1) // 2 * 2],
+            )
+        conn.commit()
+        return {
+            "orders": _count(conn, "orders_order"),
+            "movements": _count(conn, "catalog_stockmovement"),
+        }
+
+
+def _count(conn, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608  # nosec B608
+    return int(row[0]) if row else 0
+
+
+# How far back a copy goes: into the years before the seeded ones (a shop with
+# ten times the orders has a longer history, not ten times the recent ones:
+# the dashboard reads the last 30 days), a week apart per round.
+_SHIFT = "(grow.round * interval '7 days' + (1 + grow.id % 9) * interval '51 weeks')"
+
+
+def _grow_orders(conn, *, orders: int, wanted: int) -> None:
+    order_cols = _columns(conn, "orders_order", leave=("id", "number", "created_at", "updated_at"))
+    line_cols = _columns(conn, "orders_orderline", leave=("id", "order_id"))
+    event_cols = _columns(conn, "orders_orderevent", leave=("id", "order_id", "created_at"))
+    rounds = -(-(wanted - orders) // orders)
+    conn.execute(
+        "CREATE TEMP TABLE grow ON COMMIT DROP AS"
+        " SELECT o.id AS source, g AS round,"
+        " nextval(pg_get_serial_sequence('orders_order', 'id')) AS id"
+        " FROM (SELECT id FROM orders_order ORDER BY id) o, generate_series(1, %s) g"
+        " LIMIT %s",
+        [rounds, wanted - orders],
+    )
+    # Numbers like seed_demo's (SR- and 10 characters), from the new id: unique.
+    conn.execute(
+        f"INSERT INTO orders_order (id, number, created_at, updated_at, {order_cols})"  # noqa: S608  # nosec B608
+        " SELECT grow.id, 'SR-Z' || upper(lpad(to_hex(grow.id), 9, '0')),"
+        f" o.created_at - {_SHIFT}, o.updated_at - {_SHIFT},"
+        f" {', '.join('o.' + c for c in order_cols.split(', '))}"
+        " FROM grow JOIN orders_order o ON o.id = grow.source"
+    )
+    conn.execute(
+        f"INSERT INTO orders_orderline (order_id, {line_cols})"  # noqa: S608  # nosec B608
+        f" SELECT grow.id, {', '.join('l.' + c for c in line_cols.split(', '))}"
+        " FROM grow JOIN orders_orderline l ON l.order_id = grow.source"
+    )
+    conn.execute(
+        f"INSERT INTO orders_orderevent (order_id, created_at, {event_cols})"  # noqa: S608  # nosec B608
+        f" SELECT grow.id, e.created_at - {_SHIFT},"
+        f" {', '.join('e.' + c for c in event_cols.split(', '))}"
+        " FROM grow JOIN orders_orderevent e ON e.order_id = grow.source"
+    )
+    conn.execute(
+        "INSERT INTO catalog_stockmovement"
+        " (variant_id, kind, delta, reason, order_number, created_by_id, created_at)"
+        " SELECT l.variant_id, 'order_placed', -l.quantity, '', n.number, n.user_id, n.created_at"
+        " FROM grow JOIN orders_order n ON n.id = grow.id"
+        " JOIN orders_orderline l ON l.order_id = grow.id"
+    )
+    conn.execute(
+        "INSERT INTO catalog_stockmovement"
+        " (variant_id, kind, delta, reason, order_number, created_at)"
+        " SELECT l.variant_id, 'adjustment', sum(l.quantity),"
+        " 'bench: restock for the copied order history', '', min(n.created_at)"
+        " FROM grow JOIN orders_order n ON n.id = grow.id"
+        " JOIN orders_orderline l ON l.order_id = grow.id GROUP BY l.variant_id"
+    )
+
+
+def collect_static(env: dict) -> None:
+    """Collect the static files into the bench's own STATIC_ROOT (the admin pages need them)."""
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
 
 
 def has_seed_demo(env: dict) -> bool:

@@ -39,6 +39,7 @@ from catalog.exceptions import InsufficientStock
 from catalog.models import Category, Product, StockMovement, Variant
 from catalog.selectors import product_ids_by_name, variants_by_sku_prefix
 from core import replicas
+from core.admin_list import QuickActionCheckbox
 from core.admin_paginator import EstimatedCountPaginator
 from core.admin_search import WordSearch, in_array
 from core.csv_export import csv_lines
@@ -86,7 +87,7 @@ def _adopt(obj: Model, created: Model) -> None:
     obj._state.db = created._state.db
 
 
-class WritesThroughServices(admin.ModelAdmin):
+class WritesThroughServices(QuickActionCheckbox, admin.ModelAdmin):
     """Every save and delete goes through catalog.services, which keep the rules
     (only changed fields written, rows locked in order, ordered variants kept,
     unique slugs) and invalidate the public catalog cache on commit.
@@ -581,7 +582,7 @@ class VariantAdmin(WordSearch, WritesThroughServices):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(WordSearch, admin.ModelAdmin):
+class StockMovementAdmin(QuickActionCheckbox, WordSearch, admin.ModelAdmin):
     """The ledger, read-only: rows are only ever written by the stock services."""
 
     paginator = EstimatedCountPaginator

@@ -89,5 +89,13 @@ class _BoundedChangeList:
 
 
 def bounded_date_hierarchy(cl: ChangeList) -> dict[str, Any]:
-    """The context of Django's `admin/date_hierarchy.html`, from bounded queries."""
+    """The context of Django's `admin/date_hierarchy.html`, from bounded queries.
+
+    None while searching: the matches of a search are few and anywhere in
+    time, so the first and last date (and each period's probe) would walk the
+    date index past every row that does not match, the whole table for a rare
+    match. The search keeps a period already chosen (its filter stays in the URL).
+    """
+    if cl.query:
+        return {}
     return date_hierarchy(cast(ChangeList, _BoundedChangeList(cl))) or {}

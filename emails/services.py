@@ -13,7 +13,6 @@ import logging
 import random
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -21,7 +20,7 @@ from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.utils import timezone
 
-from config.celery import task_hint
+from core.hints import hint_after_commit
 from emails.models import EmailKind, EmailStatus, OutgoingEmail
 
 if TYPE_CHECKING:
@@ -47,14 +46,11 @@ def email_queue(
     email = OutgoingEmail.objects.create(
         kind=kind, order=order, address=address, record_id=record_id
     )
-    transaction.on_commit(partial(_send_hint, email_id=email.pk), robust=True)
-    return email
-
-
-def _send_hint(*, email_id: int) -> None:
     from emails.tasks import email_send_task
 
-    task_hint(email_send_task, kwargs={"email_id": email_id}, what=f"email {email_id}")
+    # With the transaction's other hints, in one message (core.hints).
+    hint_after_commit(email_send_task, kwargs={"email_id": email.pk}, what=f"email {email.pk}")
+    return email
 
 
 def backoff_seconds(*, attempt: int) -> float:

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 
 from accounts.selectors import user_ids_matching
 from core import replicas
+from core.admin_list import QuickActionCheckbox
 from core.admin_paginator import EstimatedCountPaginator
 from core.admin_search import WordSearch, in_array
 from core.csv_export import csv_lines
@@ -42,7 +43,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(WordSearch, OrderWorkPageMixin, admin.ModelAdmin):
+class OrderAdmin(QuickActionCheckbox, WordSearch, OrderWorkPageMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     list_display = [
         "number",

@@ -15,7 +15,6 @@ import logging
 import random
 import secrets
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,13 +22,13 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from asgiref.local import Local
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
 from config.celery import task_hint
+from core.hints import hint_after_commit
 from webhooks import http
 from webhooks.destinations import url_check
 from webhooks.exceptions import EndpointInactive
@@ -65,62 +64,21 @@ def events_record(*, events: list[tuple[str, dict[str, Any]]]) -> list[Event]:
     return created
 
 
-class DispatchBatch:
-    """The ids of the events one transaction recorded, queued for dispatch in one message.
-
-    Every `event_record` in the transaction registers its own on-commit hook
-    (`send`) for the batch; the first to run after the commit queues all the
-    ids, the others find it done. A hook registered in a savepoint that rolls
-    back is dropped by Django, but the hooks of the events that stay still
-    send the batch; ids of rolled-back events may stay in it, and the
-    dispatch skips ids it cannot find.
-    """
-
-    def __init__(self) -> None:
-        self.event_ids: list[str] = []
-        self.queued = False
-
-    def send(self) -> None:
-        if not self.queued:
-            self.queued = True
-            _dispatch_enqueue(event_ids=self.event_ids)
-
-
-# The batch still waiting for its commit, per thread (or task) and database. Held
-# weakly: it lives only as long as one of its hooks, and Django drops the hooks of
-# a transaction (or savepoint) that rolls back, so a rolled-back batch is never reused.
-_waiting = Local()
-
-
 def _dispatch_on_commit(*, event_ids: list[str]) -> None:
     """Queue these events' dispatch after the commit: one task message per transaction.
 
-    An order records its stock events and its own event separately; each
-    message costs a broker round trip in the request and a task in a worker.
-    Only public hooks: `transaction.on_commit` and a weak reference. One rare
-    case is left to `webhooks_sweep` (events older than 30 seconds): an event
-    recorded in a new transaction by another on-commit callback of the same
-    commit, before this batch's first hook has run, joins this batch; if the
-    batch is dispatched before that transaction commits, the event is skipped.
+    The ids join a dispatch already waiting in the transaction's hints
+    (core.hints: the same savepoint rule); an order's stock events, its own
+    event and its email leave in one message. A rolled-back event's id may
+    stay in a hint; the dispatch skips ids it cannot find.
     """
-    alias = transaction.get_connection().alias
-    ref = getattr(_waiting, alias, None)
-    batch = ref() if ref is not None else None
-    if batch is None or batch.queued:
-        batch = DispatchBatch()
-        setattr(_waiting, alias, weakref.ref(batch))
-    batch.event_ids.extend(event_ids)
-    # Outside a transaction this runs at once, and the next event starts a new batch.
-    transaction.on_commit(batch.send, robust=True)
-
-
-def _dispatch_enqueue(*, event_ids: list[str]) -> None:
     from webhooks.tasks import events_dispatch_task
 
-    task_hint(
+    hint_after_commit(
         events_dispatch_task,
         kwargs={"event_ids": event_ids},
-        what=f"the dispatch of {len(event_ids)} webhook events",
+        what="the dispatch of webhook events",
+        merge="event_ids",
     )
 
 

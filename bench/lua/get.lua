@@ -1,8 +1,10 @@
 -- GET a rotating list of paths (one per line in the file given as the first
 -- script argument). With a second argument "count-cache", each response's
 -- X-Cache header (HIT / MISS, set by catalog.cache) is counted, so an
--- "uncached" run can prove that its requests really missed the cache.
---   wrk ... -s bench/lua/get.lua http://127.0.0.1:PORT -- paths.txt [count-cache]
+-- "uncached" run can prove that its requests really missed the cache (else
+-- "-"). A third argument is sent as the Cookie header (the admin scenarios'
+-- staff session).
+--   wrk ... -s bench/lua/get.lua http://127.0.0.1:PORT -- paths.txt [count-cache|-] [cookie]
 
 package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
 local common = require("common")
@@ -14,11 +16,13 @@ function setup(thread)
 end
 
 local paths
+local cookie = nil
 local n = 0
 hits, misses = 0, 0
 
 function init(args)
   paths = common.read_lines(args[1])
+  cookie = args[3]
   -- Threads take different stretches of the list, so that in a run shorter
   -- than the list no path is asked for twice.
   n = math.floor(((thread_id or 1) - 1) * #paths / 4)
@@ -36,7 +40,11 @@ end
 
 function request()
   n = n + 1
-  return wrk.format("GET", paths[(n % #paths) + 1], {["X-Forwarded-For"] = common.client_address(n)})
+  local headers = {["X-Forwarded-For"] = common.client_address(n)}
+  if cookie then
+    headers["Cookie"] = cookie
+  end
+  return wrk.format("GET", paths[(n % #paths) + 1], headers)
 end
 
 function done(summary, latency, requests)

@@ -14,14 +14,42 @@ On a read replica (core.replicas), a connection or query that fails for
 the server's sake (connection errors, a query cancelled for a conflict with
 recovery) marks the replica down and the error as the replica's: the
 request then runs again on the primary instead of failing.
+
+The pool checks each connection it hands out (CONN_HEALTH_CHECKS) with
+`connection_check`: psycopg's check costs a round trip on every checkout,
+this one a poll of the socket unless something is waiting on it.
 """
 
+import select
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db.backends.postgresql import base
+from psycopg_pool import ConnectionPool
+
+
+def connection_check(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of an idle connection it is about to hand out: raise if it is gone.
+
+    An idle connection has nothing to read. When the server ends it (a
+    restart, a failover, `pg_terminate_backend`), its farewell (the FATAL
+    error, then the end of the stream) waits on the socket: so a socket with
+    nothing to read passes at the cost of one poll, and one with something to
+    read gets psycopg's own check (a round trip), which raises if the
+    connection is gone and the pool takes another. A connection cut at the
+    very moment it is handed out fails its first statement instead, as after
+    psycopg's check: DatabaseRetryMiddleware runs that request again.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    if poller.poll(0):
+        ConnectionPool.check_connection(conn)
+
 
 _READS = ("SELECT", "SHOW", "SET ", "EXPLAIN", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")
 
@@ -61,6 +89,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except Exception as exc:
             self._replica_failed(exc)
             raise
+
+    @property
+    def pool(self) -> Any:
+        options = self.settings_dict["OPTIONS"].get("pool")
+        if isinstance(options, dict) and self.settings_dict["CONN_HEALTH_CHECKS"]:
+            options.setdefault("check", connection_check)
+        return super().pool
 
     def commit(self) -> None:
         if not self.repeatable_depth:

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -114,7 +116,8 @@ def test_register_ignores_privilege_fields(api_client):
 
 
 def test_login_returns_token_expiry_and_user(api_client, user, django_assert_max_num_queries):
-    with django_assert_max_num_queries(9):
+    # 10: one of them deletes the user's expired tokens (requests read only their own).
+    with django_assert_max_num_queries(10):
         response = login(api_client, user.email)
     assert response.status_code == 200, response.content
     body = response.json()
@@ -164,6 +167,45 @@ def test_expired_token_is_refused(api_client, user, monkeypatch):
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
     assert not AuthToken.objects.filter(user=user).exists()
+
+
+def test_a_request_reads_only_its_own_token(api_client, user):
+    """knox reads all the user's tokens on every request to purge expired ones; not here."""
+    keys = [login(api_client, user.email).json()["token"] for _ in range(3)]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {keys[0]}")
+    with CaptureQueriesContext(connection) as ctx:
+        assert api_client.get(ME).status_code == 200
+    knox = [q["sql"] for q in ctx.captured_queries if "knox_authtoken" in q["sql"]]
+    assert len(knox) == 1, knox
+    assert '"knox_authtoken"."token_key" =' in knox[0]
+
+
+def test_login_deletes_the_users_expired_tokens_only(api_client, user):
+    other = UserFactory()
+    expired = login(api_client, user.email).json()["token"]
+    login(api_client, other.email)
+    AuthToken.objects.filter(token_key=expired[:15]).update(
+        expiry=timezone.now() - timedelta(seconds=1)
+    )
+    AuthToken.objects.filter(user=other).update(expiry=timezone.now() - timedelta(seconds=1))
+    fresh = login(api_client, user.email).json()["token"]
+    assert list(AuthToken.objects.filter(user=user).values_list("token_key", flat=True)) == [
+        fresh[:15]
+    ]
+    # Another user's expired token waits for that user's next login (or use: 401, deleted).
+    assert AuthToken.objects.filter(user=other).count() == 1
+
+
+def test_an_expired_token_among_live_ones_is_refused_and_deleted(api_client, user):
+    live, dead = (login(api_client, user.email).json()["token"] for _ in range(2))
+    AuthToken.objects.filter(token_key=dead[:15]).update(
+        expiry=timezone.now() - timedelta(seconds=1)
+    )
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {dead}")
+    assert api_client.get(ME).status_code == 401
+    assert not AuthToken.objects.filter(token_key=dead[:15]).exists()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {live}")
+    assert api_client.get(ME).status_code == 200
 
 
 @pytest.mark.parametrize("case", ["unknown email", "wrong password", "malformed email"])

@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from knox import auth as knox_auth
 from knox.models import AuthToken
 from rest_framework.test import APIClient, APIRequestFactory
 
@@ -23,11 +22,11 @@ def _token_lookups(queries: CaptureQueriesContext) -> int:
 
 
 def _one_check(user) -> int:
-    """Queries on knox's table of one plain knox check (token, then the user's other tokens)."""
+    """Queries on knox's table of one token check (accounts.authentication: the token only)."""
     _, key = AuthToken.objects.create(user=user)
     request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {key}")
     with CaptureQueriesContext(connection) as queries:
-        assert knox_auth.TokenAuthentication().authenticate(request) is not None
+        assert TokenAuthentication().authenticate(request) is not None
     return _token_lookups(queries)
 
 

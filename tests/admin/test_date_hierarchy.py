@@ -68,6 +68,18 @@ def test_order_list_hierarchy_reads_no_distinct_and_matches_djangos(
             assert choice["link"].replace("&", "&amp;") in response.content.decode()
 
 
+def test_a_search_shows_no_date_links_and_reads_no_dates(admin_client_super, orders):
+    number = Order.objects.order_by("pk").values_list("number", flat=True)[0]
+    response = admin_client_super.get(ORDERS, {"q": number, "created_at__year": "2019"})
+    cl = response.context["cl"]
+    assert response.status_code == 200
+    assert [o.number for o in cl.result_list] == [number]  # the chosen year still filters
+    with CaptureQueriesContext(connection) as hierarchy_queries:
+        assert bounded_date_hierarchy(cl) == {}
+    assert len(hierarchy_queries) == 0
+    assert 'class="toplinks"' not in response.content.decode()
+
+
 def test_years_and_days_listed_are_those_with_orders(admin_client_super, orders):
     top = admin_client_super.get(ORDERS).context["cl"]
     march = admin_client_super.get(

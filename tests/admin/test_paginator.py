@@ -53,3 +53,30 @@ def test_a_filtered_list_is_counted_exactly(monkeypatch):
 )
 def test_big_list_pages_use_it(model):
     assert admin.site._registry[model].paginator is EstimatedCountPaginator
+
+
+def test_a_deep_page_reads_its_ids_first_and_holds_the_same_rows(monkeypatch):
+    from django.core.paginator import Paginator
+
+    monkeypatch.setattr(admin_paginator, "IDS_FIRST_FROM", 4)
+    for _ in range(7):
+        OrderFactory()
+    ordered = Order.objects.select_related("user").order_by("-created_at", "-id")
+    for number in (1, 2, 3, 4):
+        with CaptureQueriesContext(connection) as queries:
+            page = EstimatedCountPaginator(ordered, 2).page(number)
+            got = [order.pk for order in page.object_list]
+            emails = [order.user.email for order in page.object_list]  # loaded with the rows
+        expected = Paginator(ordered, 2).page(number)
+        assert got == [order.pk for order in expected.object_list]
+        assert emails == [order.user.email for order in expected.object_list]
+        assert (page.has_next(), page.has_previous()) == (
+            expected.has_next(),
+            expected.has_previous(),
+        )
+        selects = [q["sql"] for q in queries if q["sql"].startswith('SELECT "orders_order"')]
+        if number >= 3:  # OFFSET 4 and beyond: the ids, then those rows
+            assert selects[0].startswith('SELECT "orders_order"."id" AS "pk" FROM "orders_order" ')
+            assert "OFFSET" in selects[0] and "OFFSET" not in selects[1]
+        else:
+            assert len(selects) == 1

@@ -201,7 +201,7 @@ def test_the_round_of_median_ratio_is_kept_with_the_peak_memory_of_all_rounds():
     assert spread == {"list": [0.3, 0.1, 0.2]}
 
 
-def test_bench_settings_are_production_settings_plus_the_reference_route():
+def test_bench_settings_are_production_settings_plus_the_bench_routes():
     import importlib
 
     from config.settings import base
@@ -212,8 +212,27 @@ def test_bench_settings_are_production_settings_plus_the_reference_route():
     assert all(getattr(bench_settings, n) == getattr(base, n) for n in same)
     bench_urls = importlib.import_module("bench.urls")
     routes = [str(p.pattern) for p in bench_urls.urlpatterns]
-    assert routes[-1] == "bench/plain"
-    assert len(routes) == len(importlib.import_module("config.urls").urlpatterns) + 1
+    assert routes[-2:] == ["bench/plain", "bench/admin-dashboard-uncached"]
+    assert len(routes) == len(importlib.import_module("config.urls").urlpatterns) + 2
+
+
+def test_admin_scenarios_run_as_staff_and_look_things_up_across_the_data():
+    data = {"admin_cookie": "sessionid=abc", "admin_emails": ["hicks52", "dean53"],
+            "admin_skus": ["DEMO-001463", "DEMO-002523-2"], "words": ["linen"],
+            "admin_order_numbers": ["SR-7KQ2M9XD4A"], "admin_order_ids": [5, 9000],
+            "admin_statuses": ["paid"], "orders_total": 20_400}  # fmt: skip
+    built = {sc.name: sc for sc in scenarios.build(data) if sc.name.startswith("admin_")}
+    assert len(built) == 9
+    assert all(sc.cookie == "sessionid=abc" and sc.target == 0.02 for sc in built.values())
+    assert built["admin_orders_p500"].paths == ["/admin/orders/order/?p=408"]  # the last page
+    bigger = {sc.name: sc for sc in scenarios.build({**data, "orders_total": 200_000})}
+    assert bigger["admin_orders_p500"].paths == ["/admin/orders/order/?p=500"]
+    assert "/admin/orders/order/?q=hicks52" in built["admin_orders_email"].paths
+    assert "/admin/orders/order/9000/change/" in built["admin_order_page"].paths
+    assert "/admin/catalog/stockmovement/?q=SR-7KQ2M9XD4A" in built["admin_movements_search"].paths
+    assert built["admin_dashboard"].paths == ["/bench/admin-dashboard-uncached"]
+    # Without a staff session the admin scenarios are skipped with a reason.
+    assert scenarios.missing_data(built["admin_orders"], {}) == ["admin_cookie"]
 
 
 def test_summary_shows_each_ratio_against_the_plain_view_too():

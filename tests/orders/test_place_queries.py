@@ -27,14 +27,14 @@ from tests.orders.factories import ADDRESS
 pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/api/v1/orders/"
-# knox (token, the user's other tokens), the key row, BEGIN, its lock, the
+# knox (the request's token), the key row, BEGIN, its lock, the
 # placement's savepoint, variants (read and locked at once), the destination's
 # tax rates, its shipping methods, the promotions in force, order, the
 # products' locks (their updated_at follows the stock), stock, ledger, stock
 # events, lines, order event, order.placed event, the customer email
 # (outbox), RELEASE, the caller's permissions (allowed_transitions), the
 # stored response, COMMIT.
-PLACEMENT_STATEMENTS = 23
+PLACEMENT_STATEMENTS = 22
 
 
 def _until_commit(captured: list[dict[str, str]]) -> list[str]:
@@ -57,8 +57,8 @@ def test_placing_an_order_costs_the_same_statements_whatever_its_lines(line_coun
     assert len(statements) == PLACEMENT_STATEMENTS, "\n".join(s[:120] for s in statements)
     # The key row is locked by the transaction's first statement (a NOWAIT conflict
     # then rolls back nothing of value) and written once, with the response.
-    assert statements[4].startswith('SELECT "orders_idempotencykey"')
-    assert statements[4].endswith("FOR UPDATE NOWAIT")
+    assert statements[3].startswith('SELECT "orders_idempotencykey"')
+    assert statements[3].endswith("FOR UPDATE NOWAIT")
     key_writes = [s for s in statements if s.startswith('UPDATE "orders_idempotencykey"')]
     assert len(key_writes) == 1
     # One savepoint: the placement's own (it is retried whole on an order number clash).

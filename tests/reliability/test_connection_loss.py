@@ -205,3 +205,54 @@ def test_a_task_whose_connection_breaks_runs_again_and_has_its_effect_once(custo
     assert OrderEvent.objects.filter(order=order, type="cancelled").count() == 1
     assert Variant.objects.get(pk=variant.pk).stock == 5
     assert_stock_equals_ledger()
+
+
+def test_the_pool_checks_each_checkout_with_connection_check():
+    from core.postgresql.base import connection_check
+
+    pool: Any = getattr(connections["default"], "pool", None)
+    assert pool is not None, "the tests run with the pool, as production does"
+    assert pool._check is connection_check
+
+
+def test_an_idle_pooled_connection_cut_is_replaced_at_checkout():
+    """The pool finds it with connection_check and hands out a fresh one: nothing fails."""
+    from psycopg_pool import ConnectionPool
+
+    from core.postgresql.base import connection_check
+    from tests.reliability.faults import _conninfo
+
+    with ConnectionPool(
+        _conninfo(), min_size=1, max_size=1, check=connection_check, kwargs={"autocommit": True}
+    ) as pool:
+        with pool.connection() as conn:
+            cut = conn.info.backend_pid
+        terminate([cut])
+        with pool.connection(timeout=10) as conn:
+            assert conn.info.backend_pid != cut
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert pool.get_stats().get("connections_lost", 0) >= 1
+
+
+def test_the_checkout_check_costs_a_round_trip_only_when_the_socket_has_something(monkeypatch):
+    import psycopg_pool
+
+    from core.postgresql.base import connection_check
+    from tests.reliability.faults import _conninfo
+
+    full_checks: list[object] = []
+    real = psycopg_pool.ConnectionPool.check_connection
+
+    def counted(conn: Any) -> None:
+        full_checks.append(conn)
+        real(conn)
+
+    monkeypatch.setattr(psycopg_pool.ConnectionPool, "check_connection", staticmethod(counted))
+    with psycopg.connect(_conninfo(), autocommit=True) as healthy:
+        connection_check(healthy)
+        assert full_checks == []
+    with psycopg.connect(_conninfo(), autocommit=True) as cut:
+        terminate([cut.info.backend_pid])
+        with pytest.raises(psycopg.OperationalError):
+            connection_check(cut)
+        assert full_checks == [cut]

@@ -3,6 +3,7 @@
 import pytest
 from django.db import transaction
 
+from core.hints import TransactionHints
 from tests.catalog.factories import VariantFactory
 from tests.orders.factories import ADDRESS
 from webhooks import services
@@ -17,15 +18,20 @@ class Boom(Exception):
 
 @pytest.fixture
 def dispatches(monkeypatch) -> list[list[str]]:
-    """The event ids of every dispatch queued (each a task message), in order."""
+    """The event ids of every dispatch sent (in its transaction's one message), in order."""
     queued: list[list[str]] = []
-    enqueue = services._dispatch_enqueue
+    send = TransactionHints.__call__
 
-    def record(*, event_ids: list[str]) -> None:
-        queued.append(list(event_ids))
-        enqueue(event_ids=event_ids)
+    def record(self: TransactionHints) -> None:
+        if not self.sent:
+            queued.extend(
+                list(kwargs["event_ids"])
+                for task, kwargs, _what in self.calls
+                if task.name == "webhooks.tasks.events_dispatch"
+            )
+        send(self)
 
-    monkeypatch.setattr(services, "_dispatch_enqueue", record)
+    monkeypatch.setattr(TransactionHints, "__call__", record)
     return queued
 
 
