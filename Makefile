@@ -9,6 +9,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stockroom
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+# make test runs the suite on TEST_WORKERS pytest-xdist processes (2: CI's cores),
+# tests handed out in small batches to whichever worker runs short (--dist load), each
+# worker keeping pytest-django's order (rollback tests, then transactional, then no DB).
+# Each worker has its own test database (test_<name>_gw0, _gw1: pytest-django) and
+# its own cache key prefix in TEST_REDIS_URL's database (test-gw0, test-gw1:
+# config/settings/test.py); servers, clusters and brokers a test starts take a free
+# port (tests.foundation.procs.free_port), a temp dir and a queue or prefix of their
+# own. So a new test, slow or not, needs no list: it runs on whichever worker is free
+# (docs/architecture.md, Tests).
+# TEST_WORKERS=0 runs in this one process (pdb, -s); PYTEST_ARGS="-n 4" overrides.
+TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 # make run: the port runserver listens on (127.0.0.1).
 RUN_PORT ?= 8000
@@ -63,7 +74,8 @@ check-services: $(STAMP)
 		$(PY) -W ignore manage.py check_services --server-only --settings=config.settings.test
 
 test: $(STAMP) check-services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest \
+		-n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
