@@ -8,12 +8,15 @@ publish each. Here the hints of a transaction wait in one on-commit hook and
 leave as one message: the task itself when there is one call, else
 `core.tasks.hints_run`, which runs each call in the worker.
 
-Only public hooks: `transaction.on_commit` and a weak reference. Every hint
+Only public hooks: `transaction.on_commit` and a weak reference (and the
+connection's open savepoint ids; no walk over its callbacks). Every hint
 registers the transaction's hook again, so a rollback to a savepoint drops
 only what was registered inside it; a hook no registration keeps is gone
-and the next hint starts another. A hook that survives may carry a hint
-about rows that were rolled back: it finds nothing to do (every hinted task
-skips ids it cannot find). Outside a transaction the hint is sent at once.
+and the next hint starts another. A hint joins the waiting hook only through
+a registration made under savepoints that are all still open here. A hook
+that survives may carry a hint about rows that were rolled back: it finds
+nothing to do (every hinted task skips ids it cannot find). Outside a
+transaction the hint is sent at once.
 """
 
 import weakref
@@ -29,6 +32,8 @@ class TransactionHints:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, dict[str, Any], str]] = []
         self.sent = False
+        # The savepoints open at each registration (None: the transaction itself).
+        self.registered_under: list[frozenset[str | None]] = []
 
     def __call__(self) -> None:
         from config.celery import task_hint
@@ -57,13 +62,22 @@ class TransactionHints:
 _waiting = Local()
 
 
+def _open_savepoints() -> frozenset[str | None]:
+    return frozenset(transaction.get_connection().savepoint_ids) | {None}
+
+
 def _waiting_hook() -> TransactionHints | None:
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         return None
     ref = getattr(_waiting, connection.alias, None)
     hook = ref() if ref is not None else None
-    return hook if hook is not None and not hook.sent else None
+    if hook is None or hook.sent:
+        return None
+    # Joined only through a registration whose savepoints are all still open: a
+    # hook made in a savepoint since released stays with the rows of that block.
+    open_now = _open_savepoints()
+    return hook if any(under <= open_now for under in hook.registered_under) else None
 
 
 def hint_after_commit(
@@ -89,4 +103,5 @@ def hint_after_commit(
     # Every hint registers the hook (it sends once): a rollback to a savepoint
     # drops only the registrations made inside it, and the hook still leaves
     # with the commit if any hint outside that savepoint registered it.
+    hook.registered_under.append(_open_savepoints())
     transaction.on_commit(hook, robust=True)

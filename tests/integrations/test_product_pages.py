@@ -145,6 +145,7 @@ def test_updated_after_and_the_list_filters_apply_to_product_pages(reader):
         "currency": "EUR",
         "in_stock": True,
         "is_published": True,
+        "tax_class": "standard",
     }
 
 

@@ -77,7 +77,7 @@ def test_events_after_a_rolled_back_savepoint_are_still_dispatched(
     assert {str(kept.pk), str(inner.pk)} <= set(queued)
 
 
-def test_events_around_a_released_savepoint_share_one_dispatch(
+def test_an_event_after_a_released_savepoint_gets_its_own_dispatch(
     django_capture_on_commit_callbacks, dispatches
 ):
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
@@ -85,7 +85,7 @@ def test_events_around_a_released_savepoint_share_one_dispatch(
             first = services.event_record(type="order.note", data={"n": 1})
         second = services.event_record(type="order.note", data={"n": 2})
 
-    assert dispatches == [[str(first.pk), str(second.pk)]]
+    assert dispatches == [[str(first.pk)], [str(second.pk)]]
     assert not Event.objects.filter(dispatched_at__isnull=True).exists()
 
 
