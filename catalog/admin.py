@@ -269,14 +269,30 @@ class OutOfStockFilter(admin.SimpleListFilter):
         return queryset
 
 
+class VariantInlineForm(forms.ModelForm):
+    """Narrow inputs: a variant is one line, Stock and Delete stay on screen at 1400 px."""
+
+    class Meta:
+        model = Variant
+        fields = ["sku", "name", "attributes", "price", "weight_grams"]
+        labels = {"weight_grams": "Weight (g)"}
+        widgets = {
+            "sku": forms.TextInput(attrs={"size": 14}),
+            "name": forms.TextInput(attrs={"size": 18}),
+            "price": forms.NumberInput(attrs={"style": "width: 7em"}),
+            "weight_grams": forms.NumberInput(attrs={"style": "width: 6em"}),
+        }
+
+
 class VariantInline(admin.TabularInline):
     model = Variant
+    form = VariantInlineForm
     extra = 0
     fields = ["sku", "name", "attributes", "price", "weight_grams", "stock", "adjust_stock"]
     readonly_fields = ["stock", "adjust_stock"]
     show_change_link = True
     # One line per variant: the attributes box grows when staff type into it.
-    formfield_overrides = {JSONField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 30})}}
+    formfield_overrides = {JSONField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 24})}}
 
     @admin.display(description="")
     def adjust_stock(self, obj: Variant) -> str:
