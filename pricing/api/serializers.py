@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 
 from django.db.models.functions import Lower
 
-from accounts.countries import COUNTRY_CODE_VALIDATOR
+from accounts.api.serializers import CountryField
 from catalog.models import Category, Product
 from core import serializers
 from pricing.models import (
@@ -38,13 +38,6 @@ class PercentAtMostHundred:
             raise serializers.ValidationError("Ensure this value is less than or equal to 100.")
 
 
-def _country_field(**options: Any) -> serializers.CharField:
-    """An ISO 3166-1 alpha-2 code in either case (the pattern is in the schema), read upper case."""
-    return serializers.CharField(
-        min_length=2, max_length=2, validators=[COUNTRY_CODE_VALIDATOR], **options
-    )
-
-
 class TaxClassSerializer(serializers.ModelSerializer):
     class Meta:
         model = TaxClass
@@ -58,7 +51,7 @@ class TaxClassSerializer(serializers.ModelSerializer):
 
 
 class TaxRateSerializer(serializers.ModelSerializer):
-    country = _country_field(help_text="ISO 3166-1 alpha-2")
+    country = CountryField(help_text="ISO 3166-1 alpha-2")
     tax_class = serializers.SlugRelatedField(slug_field="code", queryset=TaxClass.objects.all())
     rate = serializers.DecimalField(
         max_digits=5,
@@ -71,9 +64,6 @@ class TaxRateSerializer(serializers.ModelSerializer):
     class Meta:
         model = TaxRate
         fields = ["id", "country", "tax_class", "rate"]
-
-    def validate_country(self, value: str) -> str:
-        return value.upper()
 
 
 class WeightBandSerializer(serializers.Serializer):
@@ -122,7 +112,7 @@ class ShippingMethodSerializer(serializers.ModelSerializer):
         ),
     )
     countries = serializers.ListField(
-        child=_country_field(),
+        child=CountryField(),
         max_length=300,
         required=False,
         help_text="ISO 3166-1 alpha-2 codes; empty: every country.",
