@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Address
+from accounts.models import ADDRESS_FIELDS, Address
 from catalog.models import StockMovementKind
 from catalog.services import stock_return, stock_take, variants_lock
 from core.errors import FieldInvalid
@@ -39,7 +39,6 @@ CENT = Decimal("0.01")
 LINE_QUANTITY_MAX = 1000
 NUMBER_ATTEMPTS = 5
 EMAIL_KINDS = frozenset({"placed", "paid", "shipped", "cancelled", "refunded"})
-ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
 ORDER_NUMBER_CONSTRAINT = "orders_order_number_key"  # Django's name for unique=True
 
 

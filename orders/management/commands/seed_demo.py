@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from factory.django import DjangoModelFactory
 
-from accounts.models import Address, User
+from accounts.models import ADDRESS_FIELDS, Address, User
 from catalog import cache as catalog_cache
 from catalog.models import Category, Product, StockMovement, StockMovementKind, Variant
 from core.progress import Progress, Stream
@@ -457,7 +457,7 @@ class Seeder:
             tracking_number=f"TRK{self.rng.randint(10**9, 10**10 - 1)}" if shipped else "",
             created_at=created,
             updated_at=moment,
-            **{f"shipping_{f}": getattr(address, f) for f in _ADDRESS_FIELDS},
+            **{f"shipping_{f}": getattr(address, f) for f in ADDRESS_FIELDS},
         )
         return order, lines, events, movements
 
@@ -474,7 +474,6 @@ class Seeder:
             )
 
 
-_ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
 _TARGET = {
     "paid": OrderStatus.PAID,
     "partially_shipped": OrderStatus.PARTIALLY_SHIPPED,
