@@ -5,6 +5,7 @@ is looked up among those the caller may see (someone else's is a 404); the
 services check who may act (403) and the order's state (409).
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,6 +16,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import serializers
 from core.errors import FieldInvalid
 from core.openapi import ErrorSerializer
 from core.replicas import replica_reads
@@ -91,6 +93,22 @@ class _OrderRecords(generics.GenericAPIView[Any]):
         data = self.get_serializer(page, many=True).data
         return self.get_paginated_response(data)
 
+    def _create(
+        self,
+        *,
+        action: str,
+        body: type[serializers.Serializer],
+        create: Callable[..., Any],
+        readable: Callable[[Order], QuerySet[Any]],
+    ) -> Response:
+        """Who may (403), the body (400), the service, then the record as a read shows it (201)."""
+        order = self.order_for(action)
+        data = body(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        record = create(order=order, user=self.request.user, **data.validated_data)
+        found = readable(order).get(pk=record.pk)
+        return Response(self.get_serializer(found).data, status=status.HTTP_201_CREATED)
+
 
 @extend_schema(parameters=[NUMBER])
 class OrderShipmentsView(_OrderRecords):
@@ -111,12 +129,12 @@ class OrderShipmentsView(_OrderRecords):
         "`partially_shipped` or `shipped`; more than remains is 409 `over_fulfilment`.",
     )
     def post(self, request: Request, number: str) -> Response:
-        order = self.order_for("create-shipment")
-        data = ShipmentCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        shipment = fulfilment.shipment_create(order=order, user=request.user, **data.validated_data)
-        created = shipments_of(order=shipment.order).get(pk=shipment.pk)
-        return Response(ShipmentSerializer(created).data, status=status.HTTP_201_CREATED)
+        return self._create(
+            action="create-shipment",
+            body=ShipmentCreateSerializer,
+            create=fulfilment.shipment_create,
+            readable=lambda order: shipments_of(order=order),
+        )
 
 
 @extend_schema(parameters=[NUMBER])
@@ -145,12 +163,12 @@ class OrderReturnsView(_OrderRecords):
         "More than shipped (counting open returns) is 409 `over_return`.",
     )
     def post(self, request: Request, number: str) -> Response:
-        order = self.order_for("request-return")
-        data = ReturnCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        created = fulfilment.return_request(order=order, user=request.user, **data.validated_data)
-        found = returns_visible_to(user=request.user).get(pk=created.pk)
-        return Response(ReturnSerializer(found).data, status=status.HTTP_201_CREATED)
+        return self._create(
+            action="request-return",
+            body=ReturnCreateSerializer,
+            create=fulfilment.return_request,
+            readable=lambda order: returns_visible_to(user=request.user).filter(order=order),
+        )
 
 
 @extend_schema(parameters=[NUMBER])
@@ -173,12 +191,12 @@ class OrderRefundsView(_OrderRecords):
         "paid minus pending and succeeded refunds is 409 `over_refund`.",
     )
     def post(self, request: Request, number: str) -> Response:
-        order = self.order_for("create-refund")
-        data = RefundCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        refund = fulfilment.refund_create(order=order, user=request.user, **data.validated_data)
-        created = refunds_of(order=refund.order).get(pk=refund.pk)
-        return Response(RefundSerializer(created).data, status=status.HTTP_201_CREATED)
+        return self._create(
+            action="create-refund",
+            body=RefundCreateSerializer,
+            create=fulfilment.refund_create,
+            readable=lambda order: refunds_of(order=order),
+        )
 
 
 @extend_schema(parameters=[NUMBER])
